@@ -1,0 +1,40 @@
+"""The one Task type every benchmark loader produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from semtrace.jsonable import from_jsonable, to_jsonable
+from semtrace.sandbox.types import TestCase
+
+TaskKind = Literal["synthesis", "repair", "reasoning"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One benchmark problem.
+
+    ``prompt`` is what the model reads; ``starting_code`` the buggy program (repair tasks only); ``visible_tests``
+    drive feedback and selection; ``hidden_tests`` only score and never reach a prompt; ``test_setup`` is code run
+    in the test namespace before the tests (imports, helpers of the dataset's check function); ``reference`` is a
+    known-correct program when the dataset has one.
+    """
+
+    task_id: str
+    kind: TaskKind
+    prompt: str
+    entry_point: str
+    starting_code: str | None = None
+    visible_tests: tuple[TestCase, ...] = ()
+    hidden_tests: tuple[TestCase, ...] = ()
+    reference: str | None = None
+    test_setup: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Task":
+        return from_jsonable(cls, data)

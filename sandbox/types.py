@@ -1,0 +1,128 @@
+"""The sandbox contract's data: what to run (ExecRequest) and what happened (ExecResult).
+
+All frozen dataclasses, JSON round-trip via ``to_dict``/``from_dict``. The in-sandbox runner speaks the same JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from semtrace.jsonable import from_jsonable, to_jsonable
+from semtrace.sandbox.trace import Trace
+
+TestKind = Literal["assert", "call", "stdio"]
+Compare = Literal["eq", "truthy", "falsy", "is"]
+Status = Literal["passed", "failed", "error", "timeout", "oom", "sandbox_error"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "oom", "sandbox_error")
+
+
+class _Codec:
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        return from_jsonable(cls, data)
+
+
+@dataclass(frozen=True)
+class TestCase(_Codec):
+    """One check.
+
+    - ``assert``: ``source`` is run as written with the candidate's names (and ``candidate`` = the entry point) in
+      scope; the runner's AST pass turns ``assert f(...) == <literal>`` into a ``call`` test.
+    - ``call``: ``func(<args>)`` where ``args`` is Python source of the arguments ("[1, 2], key=3"), evaluated in the
+      candidate's process; ``expected`` is Python source of the expected value, evaluated and compared in the
+      runner's parent process, never in the candidate's. ``expected=None`` records the output without judging it
+      (used to calibrate from a reference solution). ``atol``: float tolerance (EvalPlus convention; floats
+      compare with 1e-6 when it is 0).
+    - ``stdio``: the program runs as ``__main__`` with ``stdin``; its stdout is compared with ``expected``
+      (trailing whitespace of each line ignored).
+    """
+
+    kind: TestKind
+    source: str = ""
+    args: str = ""
+    expected: str | None = None
+    func: str | None = None
+    compare: Compare = "eq"
+    atol: float = 0.0
+    stdin: str = ""
+    timeout: float | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Limits(_Codec):
+    """Resource limits. ``wall_time`` is per test unless the test carries its own (calibrated) timeout."""
+
+    wall_time: float = 5.0
+    memory_mb: int = 2048
+    output_bytes: int = 65536
+    file_size_mb: int = 16
+    processes: int = 256
+    load_time: float = 10.0
+
+
+@dataclass(frozen=True)
+class TraceSpec(_Codec):
+    """Which tests to trace and the tracer's budgets.
+
+    ``tests`` names test indices explicitly; empty means "the first ``max_failing`` failing tests", plus the first
+    passing one when ``include_passing``.
+    """
+
+    tests: tuple[int, ...] = ()
+    max_failing: int = 1
+    include_passing: bool = False
+    max_events: int = 10000
+    max_value_len: int = 200
+
+
+@dataclass(frozen=True)
+class ExecRequest(_Codec):
+    code: str
+    tests: tuple[TestCase, ...] = ()
+    entry_point: str | None = None
+    test_setup: str = ""
+    trace: TraceSpec | None = None
+    limits: Limits = field(default_factory=Limits)
+    stop_on_failure: bool = False
+
+
+@dataclass(frozen=True)
+class TestOutcome(_Codec):
+    index: int
+    status: Status
+    message: str = ""
+    actual: str | None = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecResult(_Codec):
+    status: Status
+    tests: tuple[TestOutcome, ...] = ()
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    message: str = ""
+    traces: tuple[Trace, ...] = ()
+    python: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def first_failure(self) -> TestOutcome | None:
+        return next((t for t in self.tests if t.status != "passed"), None)
+
+
+def overall_status(outcomes: list[TestOutcome] | tuple[TestOutcome, ...]) -> Status:
+    """Passed when every test passed (and there is at least one); else the first non-passed test's status."""
+    for t in outcomes:
+        if t.status != "passed":
+            return t.status
+    return "passed"
