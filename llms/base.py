@@ -1,0 +1,93 @@
+"""The LLM contract: messages in, completions out. Every back end implements ``generate``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str = "stop"
+    usage: Usage = field(default_factory=Usage)
+    latency: float = 0.0
+    cached: bool = False
+    model: str = ""
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """An LLM back end. ``generate`` returns ``n`` completions for one conversation."""
+
+    name: str
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> list[Completion]: ...
+
+
+class LLMError(Exception):
+    """An infrastructure failure talking to an LLM; keeps the provider and the original exception."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, provider: str = "", original: BaseException | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.original = original
+        self.retry_after = retry_after
+
+
+class RateLimited(LLMError):
+    transient = True
+
+
+class Timeout(LLMError):
+    transient = True
+
+
+class ServerError(LLMError):
+    transient = True
+
+
+class ContextTooLong(LLMError):
+    pass
+
+
+class AuthFailed(LLMError):
+    pass
+
+
+class BadResponse(LLMError):
+    pass
+
+
+def messages_from(data: list[dict[str, Any]] | list[Message]) -> list[Message]:
+    return [m if isinstance(m, Message) else Message(role=m["role"], content=m["content"]) for m in data]
