@@ -1,0 +1,99 @@
+"""MBPP (google-research/mbpp): the full set (974 tasks) and the hand-verified sanitized subset (427 tasks).
+
+Field mapping (full, ``mbpp.jsonl``): ``task_id`` -> ``"MBPP/<id>"``; ``text`` + the first test -> prompt (as a
+docstring, the layout MBPP+ uses); ``code`` -> reference; ``test_setup_code`` -> test_setup; ``test_list`` (three
+asserts) -> tests, one ``assert`` TestCase each; the entry point is the function the first test calls.
+``challenge_test_list`` is kept in metadata and not run (the standard evaluation uses ``test_list``).
+Sanitized (``sanitized-mbpp.json``): ``prompt`` -> text, ``test_imports`` -> test_setup, otherwise the same.
+
+Visible/hidden split (the MBPP prompt convention, as in MBPP+ and the self-debugging papers that show the model
+one example): the first test is visible; all tests (the first included) are hidden, i.e. the official score.
+Known broken upstream: tasks 367 and 927 call ``Node`` / ``tree`` helpers that ``test_setup_code`` never defines,
+so no program can pass them.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from pathlib import Path
+from typing import Any
+
+from semtrace.benchmarks.common import read_rows
+from semtrace.benchmarks.registry import Benchmark
+from semtrace.benchmarks.task import Task
+from semtrace.sandbox.types import TestCase
+
+FILE = "mbpp/mbpp.jsonl"
+SANITIZED_FILE = "mbpp/sanitized-mbpp.json"
+URL = "https://github.com/google-research/google-research/raw/master/mbpp/mbpp.jsonl"
+SANITIZED_URL = "https://github.com/google-research/google-research/raw/master/mbpp/sanitized-mbpp.json"
+
+KNOWN_BROKEN = {
+    "MBPP/367": "its tests build a binary tree with a Node class that test_setup_code does not define (upstream)",
+    "MBPP/927": "its tests build a binary tree with a Node class that test_setup_code does not define (upstream)",
+}
+
+
+def entry_point_of(assert_source: str, code: str) -> str:
+    """The function the test calls that the reference defines (else the first non-builtin call)."""
+    try:
+        defined = [n.name for n in ast.parse(code.replace("\r\n", "\n")).body if isinstance(n, ast.FunctionDef)]
+    except SyntaxError:
+        defined = []
+    called = [n.func.id for n in ast.walk(ast.parse(assert_source.strip()))
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    for name in called:
+        if name in defined:
+            return name
+    return next((n for n in called if n not in dir(builtins)), defined[-1] if defined else "")
+
+
+def make_task(task_id: str, text: str, code: str, tests: list[str], setup: str, dataset: str,
+              extra: dict[str, Any] | None = None) -> Task:
+    tests = [t.strip() for t in tests if t.strip()]
+    entry = entry_point_of(tests[0], code)
+    cases = tuple(TestCase(kind="assert", source=t, name=f"test{i}") for i, t in enumerate(tests))
+    prompt = f'"""\n{text.strip()}\n{tests[0]}\n"""\n'
+    return Task(
+        task_id=task_id,
+        kind="synthesis",
+        prompt=prompt,
+        entry_point=entry,
+        visible_tests=cases[:1],
+        hidden_tests=cases,
+        reference=code.replace("\r\n", "\n"),
+        test_setup=setup.replace("\r\n", "\n"),
+        metadata={"dataset": dataset, **(extra or {})},
+    )
+
+
+def load(data_dir: Path) -> list[Task]:
+    return [
+        make_task(f"MBPP/{row['task_id']}", row["text"], row["code"], row["test_list"], row["test_setup_code"],
+                  "mbpp", {"challenge_tests": row.get("challenge_test_list", [])})
+        for row in read_rows(data_dir / FILE)
+    ]
+
+
+def load_sanitized(data_dir: Path) -> list[Task]:
+    return [
+        make_task(f"MBPP/{row['task_id']}", row["prompt"], row["code"], row["test_list"],
+                  "\n".join(row.get("test_imports", [])), "mbpp-sanitized")
+        for row in read_rows(data_dir / SANITIZED_FILE)
+    ]
+
+
+MBPP = Benchmark(
+    name="mbpp",
+    description="MBPP full: 974 basic Python tasks (first test visible, all three hidden)",
+    loader=load,
+    files={FILE: URL},
+    known_broken=KNOWN_BROKEN,
+)
+MBPP_SANITIZED = Benchmark(
+    name="mbpp-sanitized",
+    description="MBPP sanitized: 427 hand-verified tasks (first test visible, all hidden)",
+    loader=load_sanitized,
+    files={SANITIZED_FILE: SANITIZED_URL},
+)
