@@ -1,1 +1,33 @@
-"""semtrace.llms."""
+"""semtrace.llms: LLM back ends behind one protocol, with cache, retries, concurrency bound and accounting.
+
+``make_llm("provider:model?k=v")`` is the entry point; see README.md. Exports are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "make_llm": "semtrace.llms.registry",
+    "parse_spec": "semtrace.llms.registry",
+    "LLMS": "semtrace.llms.registry",
+    "Accounting": "semtrace.llms.accounting",
+    "UsageTotals": "semtrace.llms.accounting",
+    "usage_scope": "semtrace.llms.accounting",
+    "RetryPolicy": "semtrace.llms.managed",
+    "ManagedLLM": "semtrace.llms.managed",
+    "extract_code": "semtrace.llms.extract",
+    "Extraction": "semtrace.llms.extract",
+}
+_BASE = ["LLM", "Message", "Usage", "Completion", "LLMError", "RateLimited", "Timeout", "ServerError",
+         "ContextTooLong", "AuthFailed", "BadResponse", "messages_from"]
+_EXPORTS.update({name: "semtrace.llms.base" for name in _BASE})
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'semtrace.llms' has no attribute {name!r}")

@@ -1,0 +1,202 @@
+"""Token, request, retry, cache and cost accounting, aggregated per task, per round and per run.
+
+Callers mark what they are doing with a scope; every managed LLM call made inside it is attributed to it::
+
+    acc = llm.accounting                      # or one Accounting shared by several LLMs
+    with usage_scope(task_id="HumanEval/0", round=2):
+        await llm.generate(messages)
+    acc.for_task("HumanEval/0"), acc.for_round(2), acc.total(), acc.by_task(), acc.snapshot()
+
+The scope is a ``contextvars.ContextVar`` so concurrent asyncio tasks keep their own scope.
+Tokens (``prompt_tokens``, ``completion_tokens``) count every completion returned, cached or not (what the
+experiment consumed, for "pass@1 against tokens" plots); ``billed_*`` tokens and ``cost`` count only fresh
+provider calls (what this process paid). Cost comes from a price table; an unknown model adds tokens only
+(``cost`` stays None for it and ``unpriced_calls`` counts it) and never fails.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+Scope = tuple[str | None, int | None]
+_SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("semtrace_llm_scope", default=(None, None))
+
+
+@contextmanager
+def usage_scope(task_id: str | None = None, round: int | None = None) -> Iterator[Scope]:  # noqa: A002
+    """Attribute every LLM call made inside the block (in this context) to (task_id, round)."""
+    token = _SCOPE.set((task_id, round))
+    try:
+        yield (task_id, round)
+    finally:
+        _SCOPE.reset(token)
+
+
+def current_scope() -> Scope:
+    return _SCOPE.get()
+
+
+class Price(BaseModel):
+    """USD per million tokens."""
+
+    model_config = ConfigDict(frozen=True)
+    input: float
+    output: float
+
+
+# Public list prices in USD per million tokens (input, output), as of late 2024; override in the run config.
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o-mini": Price(input=0.15, output=0.60),
+    "gpt-4o": Price(input=2.50, output=10.00),
+    "gpt-4-turbo": Price(input=10.00, output=30.00),
+    "gpt-3.5-turbo": Price(input=0.50, output=1.50),
+    "o1-mini": Price(input=3.00, output=12.00),
+    "claude-3-5-sonnet": Price(input=3.00, output=15.00),
+    "claude-3-5-haiku": Price(input=0.80, output=4.00),
+    "claude-3-haiku": Price(input=0.25, output=1.25),
+    "claude-3-opus": Price(input=15.00, output=75.00),
+}
+
+
+def find_price(model: str, prices: dict[str, Price]) -> Price | None:
+    """Exact name first, then the longest table key that prefixes the model (dated snapshots)."""
+    if model in prices:
+        return prices[model]
+    best = max((k for k in prices if model.startswith(k)), key=len, default=None)
+    return prices[best] if best else None
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    billed_prompt_tokens: int = 0
+    billed_completion_tokens: int = 0
+    completions: int = 0
+    cache_hits: int = 0
+    requests: int = 0          # calls sent to the provider, retries included
+    retries: int = 0
+    errors: int = 0            # calls that failed for good (after their retries)
+    latency: float = 0.0       # seconds spent in provider calls
+    retry_wait: float = 0.0    # seconds spent waiting between retries
+    cost: float | None = None  # USD for the billed tokens; None when no call had a known price
+    unpriced_calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: UsageTotals) -> UsageTotals:
+        vals: dict[str, Any] = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "cost":
+                vals[f.name] = None if a is None and b is None else (a or 0.0) + (b or 0.0)
+            else:
+                vals[f.name] = a + b
+        return UsageTotals(**vals)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["total_tokens"] = self.total_tokens
+        return d
+
+
+class Accounting:
+    """Thread-safe usage ledger keyed by (task_id, round)."""
+
+    def __init__(self, prices: dict[str, Price] | None = None) -> None:
+        self.prices = dict(DEFAULT_PRICES if prices is None else prices)
+        self._by_scope: dict[Scope, UsageTotals] = {}
+        self._lock = threading.Lock()
+
+    scope = staticmethod(usage_scope)
+
+    def cost_of(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        price = find_price(model, self.prices)
+        if price is None:
+            return None
+        return (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+
+    def add(self, delta: UsageTotals, scope: Scope | None = None) -> None:
+        key = current_scope() if scope is None else scope
+        with self._lock:
+            self._by_scope[key] = self._by_scope.get(key, UsageTotals()) + delta
+
+    def record_call(self, *, model: str, prompt_tokens: int, completion_tokens: int, completions: int,
+                    requests: int, retries: int, latency: float, retry_wait: float, failed: bool = False,
+                    free: bool = False, scope: Scope | None = None) -> None:
+        """One provider call (with its retries) that returned ``completions`` fresh samples, or failed.
+
+        ``free`` marks local back ends (llama.cpp, scripted): cost 0 rather than unknown.
+        """
+        if failed:
+            cost = None
+        elif free:
+            cost = 0.0
+        else:
+            cost = self.cost_of(model, prompt_tokens, completion_tokens)
+        self.add(UsageTotals(
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            billed_prompt_tokens=prompt_tokens, billed_completion_tokens=completion_tokens,
+            completions=completions, requests=requests, retries=retries, errors=int(failed),
+            latency=latency, retry_wait=retry_wait, cost=cost,
+            unpriced_calls=int(cost is None and not failed)), scope)
+
+    def record_cache_hits(self, *, prompt_tokens: int, completion_tokens: int, hits: int,
+                          scope: Scope | None = None) -> None:
+        self.add(UsageTotals(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                             completions=hits, cache_hits=hits), scope)
+
+    def _sum(self, pred: Any) -> UsageTotals:
+        with self._lock:
+            items = list(self._by_scope.items())
+        total = UsageTotals()
+        for key, val in items:
+            if pred(key):
+                total = total + val
+        return total
+
+    def total(self) -> UsageTotals:
+        return self._sum(lambda k: True)
+
+    def for_task(self, task_id: str) -> UsageTotals:
+        return self._sum(lambda k: k[0] == task_id)
+
+    def for_round(self, round: int) -> UsageTotals:  # noqa: A002
+        return self._sum(lambda k: k[1] == round)
+
+    def for_scope(self, task_id: str | None, round: int | None) -> UsageTotals:  # noqa: A002
+        with self._lock:
+            return self._by_scope.get((task_id, round), UsageTotals())
+
+    def by_task(self) -> dict[str | None, UsageTotals]:
+        with self._lock:
+            tasks = {k[0] for k in self._by_scope}
+        return {t: self._sum(lambda k, t=t: k[0] == t) for t in tasks}
+
+    def by_round(self) -> dict[int | None, UsageTotals]:
+        with self._lock:
+            rounds = {k[1] for k in self._by_scope}
+        return {r: self._sum(lambda k, r=r: k[1] == r) for r in rounds}
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able: run total, per task, per round, and per (task, round)."""
+        with self._lock:
+            items = list(self._by_scope.items())
+        return {
+            "total": self.total().to_dict(),
+            "by_task": {str(k): v.to_dict() for k, v in self.by_task().items()},
+            "by_round": {str(k): v.to_dict() for k, v in self.by_round().items()},
+            "by_scope": [{"task_id": k[0], "round": k[1], **v.to_dict()} for k, v in items],
+        }
+
+
+__all__ = ["Accounting", "DEFAULT_PRICES", "Price", "UsageTotals", "current_scope", "find_price", "usage_scope"]

@@ -1,0 +1,190 @@
+"""The wrapper every back end gets from ``make_llm``: cache, bounded concurrency, retries, accounting.
+
+A back end only has to implement ``generate`` (one attempt, raising ``LLMError`` subclasses). This module
+adds, per sample index: a cache lookup; for the misses, calls under a per-back-end semaphore, retried with
+tenacity on transient errors (exponential backoff with jitter, ``Retry-After`` honoured, bounded attempts,
+each retry logged at WARNING and counted); then the cache write and the accounting.
+
+Optional back-end attributes read here: ``cacheable`` (default True), ``free`` (local: cost 0),
+``native_n`` (default True: one call returns n samples; False: one call per sample), ``seed_per_sample``
+(default False: with a seed, one call per sample with seed + index), ``cache_identity()`` (JSON-able
+options that change outputs). Sample i of a call seeded s is reproducible as seed s + i.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from dataclasses import replace
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from semtrace.llms.accounting import Accounting, current_scope
+from semtrace.llms.base import LLM, BadResponse, Completion, LLMError, Message
+from semtrace.llms.cache import ResponseCache, cache_key
+
+log = logging.getLogger(__name__)
+
+
+class RetryPolicy(BaseModel):
+    """Retries for transient errors (rate limits, timeouts, 5xx, dropped connections)."""
+
+    model_config = ConfigDict(frozen=True)
+    max_attempts: int = Field(6, ge=1)
+    initial: float = Field(1.0, ge=0)        # first backoff, seconds
+    max_wait: float = Field(60.0, ge=0)      # cap of one backoff
+    jitter: float = Field(1.0, ge=0)         # up to this many seconds of random jitter
+    retry_after_cap: float = Field(120.0, ge=0)  # longest Retry-After we obey
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, LLMError) and exc.transient
+
+
+class ManagedLLM:
+    """Implements the ``LLM`` protocol around a raw back end."""
+
+    def __init__(self, backend: LLM, *, provider: str, model: str, concurrency: int = 8,
+                 retry: RetryPolicy | None = None, cache: ResponseCache | None = None,
+                 accounting: Accounting | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.backend = backend
+        self.provider = provider
+        self.model = model
+        self.name = f"{provider}:{model}"
+        self.concurrency = concurrency
+        self.retry = retry or RetryPolicy()
+        self.cache = cache if getattr(backend, "cacheable", True) else None
+        self.accounting = accounting if accounting is not None else Accounting()
+        self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._sems.get(loop)
+        if sem is None:
+            sem = self._sems[loop] = asyncio.Semaphore(self.concurrency)
+        return sem
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None and retry_after >= 0:
+            return min(float(retry_after), self.retry.retry_after_cap)
+        return wait_exponential_jitter(initial=self.retry.initial, max=self.retry.max_wait,
+                                       jitter=self.retry.jitter)(state)
+
+    def _plan(self, missing: list[int], seed: int | None) -> list[tuple[list[int], int | None]]:
+        """Group missing sample indices into calls: (indices, seed for the call)."""
+        per_sample = not getattr(self.backend, "native_n", True) or (
+            seed is not None and getattr(self.backend, "seed_per_sample", False))
+        if per_sample:
+            return [([i], None if seed is None else seed + i) for i in missing]
+        groups: list[list[int]] = []
+        for i in missing:
+            if groups and groups[-1][-1] == i - 1:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        return [(g, None if seed is None else seed + g[0]) for g in groups]
+
+    async def _call(self, messages: list[Message], n: int, seed: int | None, kwargs: dict[str, Any],
+                    scope: tuple[str | None, int | None]) -> list[Completion]:
+        attempts = 0
+        waited = 0.0
+        spent = 0.0
+
+        def before_sleep(state: RetryCallState) -> None:
+            nonlocal waited
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            waited += delay
+            log.warning("%s: %s: %s; retry %d/%d in %.1fs", self.name, type(exc).__name__, exc,
+                        state.attempt_number, self.retry.max_attempts - 1, delay)
+
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.retry.max_attempts), wait=self._wait,
+                                 retry=retry_if_exception(_transient), before_sleep=before_sleep, reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with self._semaphore():
+                        attempts += 1
+                        t0 = time.perf_counter()
+                        try:
+                            out = await self.backend.generate(messages, n=n, seed=seed, **kwargs)
+                        finally:
+                            spent += time.perf_counter() - t0
+                    if len(out) != n:
+                        raise BadResponse(f"{self.name}: asked for {n} completions, got {len(out)}",
+                                          provider=self.provider)
+        except BaseException:
+            self.accounting.record_call(model=self.model, prompt_tokens=0, completion_tokens=0, completions=0,
+                                        requests=attempts, retries=max(0, attempts - 1), latency=spent,
+                                        retry_wait=waited, failed=True, scope=scope)
+            raise
+        per = spent / max(1, len(out))
+        out = [c if c.latency else replace(c, latency=per) for c in out]
+        self.accounting.record_call(
+            model=self.model, prompt_tokens=sum(c.usage.prompt_tokens for c in out),
+            completion_tokens=sum(c.usage.completion_tokens for c in out), completions=len(out),
+            requests=attempts, retries=attempts - 1, latency=spent, retry_wait=waited,
+            free=bool(getattr(self.backend, "free", False)), scope=scope)
+        return out
+
+    def _identity(self) -> dict[str, Any]:
+        fn = getattr(self.backend, "cache_identity", None)
+        return dict(fn()) if callable(fn) else {}
+
+    # -- the contract ----------------------------------------------------------------------------
+    async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
+                       max_tokens: int = 1024, seed: int | None = None,
+                       stop: list[str] | None = None) -> list[Completion]:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        scope = current_scope()
+        kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "stop": stop}
+        results: list[Completion | None] = [None] * n
+        keys: list[str] = []
+        if self.cache is not None:
+            params = {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or []),
+                      "backend": self._identity()}
+            keys = [cache_key(self.provider, self.model, messages, params, seed, i) for i in range(n)]
+            results = [self.cache.get(k) for k in keys]
+            hits = [c for c in results if c is not None]
+            if hits:
+                self.accounting.record_cache_hits(
+                    prompt_tokens=sum(c.usage.prompt_tokens for c in hits),
+                    completion_tokens=sum(c.usage.completion_tokens for c in hits), hits=len(hits), scope=scope)
+        missing = [i for i, c in enumerate(results) if c is None]
+        if missing:
+            plan = self._plan(missing, seed)
+            outs = await asyncio.gather(*(self._call(messages, len(idx), s, kwargs, scope) for idx, s in plan),
+                                        return_exceptions=True)
+            first_error: BaseException | None = None
+            for (idx, _), out in zip(plan, outs):
+                if isinstance(out, BaseException):
+                    first_error = first_error or out
+                    continue
+                for i, comp in zip(idx, out):
+                    results[i] = comp
+                    if self.cache is not None:
+                        self.cache.put(keys[i], self.provider, comp)
+            if first_error is not None:
+                raise first_error
+        return [c for c in results if c is not None]
+
+    async def close(self) -> None:
+        closer = getattr(self.backend, "close", None)
+        if closer is not None:
+            res = closer()
+            if asyncio.iscoroutine(res):
+                await res
+
+    def __repr__(self) -> str:
+        return f"ManagedLLM({self.name!r}, concurrency={self.concurrency}, cache={self.cache is not None})"

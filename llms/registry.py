@@ -1,0 +1,133 @@
+"""LLM back ends by name, and ``make_llm(spec)``.
+
+A spec is ``provider:model[?key=value&...]``: ``openai:gpt-4o-mini``, ``vllm:Qwen/Qwen2.5-Coder-7B-Instruct?top_k=20``,
+``llamacpp:default``, ``scripted:tests/replies.jsonl``. ``provider`` is a registry name, an entry point in group
+``semtrace.llms``, or a dotted path to the class (``mypkg.llms:MyLLM:model-name``). Query values are parsed as
+JSON when they can be (``n_ctx=4096`` is an int, ``stream=false`` a bool), else kept as strings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from semtrace.llms.accounting import Accounting, Price
+from semtrace.llms.base import LLM
+from semtrace.llms.cache import ResponseCache
+from semtrace.llms.managed import ManagedLLM, RetryPolicy
+from semtrace.registry import Registry, RegistryError
+
+log = logging.getLogger(__name__)
+
+LLMS = Registry(
+    kind="LLM provider",
+    group="semtrace.llms",
+    entries={
+        "openai": "semtrace.llms.openai:OpenAIChat",
+        "anthropic": "semtrace.llms.anthropic:AnthropicChat",
+        "vllm": "semtrace.llms.vllm:VLLMServer",
+        "vllm-offline": "semtrace.llms.vllm_offline:VLLMOffline",
+        "llamacpp": "semtrace.llms.llamacpp:LlamaCpp",
+        "scripted": "semtrace.llms.scripted:ScriptedLLM",
+    },
+)
+
+# The pip extra that brings each provider's SDK, for the "missing SDK" message.
+EXTRAS = {"openai": "openai", "anthropic": "anthropic", "vllm": "openai", "vllm-offline": "vllm",
+          "llamacpp": "local"}
+
+# Options consumed by the wrapper; everything else goes to the back end's constructor.
+WRAPPER_KEYS = {"concurrency", "cache", "cache_path", "max_attempts", "retry_initial", "retry_max_wait",
+                "retry_jitter", "retry_after_cap", "retry", "accounting", "prices"}
+
+
+class MissingSDK(ImportError):
+    """A back end's SDK is not installed."""
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """``provider:model?k=v`` -> (provider, model, options)."""
+    spec = spec.strip()
+    body, _, query = spec.partition("?")
+    parts = body.split(":")
+    if len(parts) < 2 or not parts[0]:
+        raise ValueError(f"bad model spec '{spec}'; write provider:model, e.g. openai:gpt-4o-mini, "
+                         f"llamacpp:default or scripted:replies.jsonl (providers: {', '.join(LLMS.names())})")
+    if "." in parts[0] and len(parts) >= 2 and _IDENT.match(parts[1]) and len(parts) > 2:
+        provider, model = f"{parts[0]}:{parts[1]}", ":".join(parts[2:])
+    else:
+        provider, model = parts[0], ":".join(parts[1:])
+    options = {k: _value(v) for k, v in parse_qsl(query, keep_blank_values=True)}
+    return provider, model, options
+
+
+def resolve_backend(provider: str) -> type:
+    try:
+        return LLMS.resolve(provider)  # type: ignore[no-any-return]
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get(provider)
+        if extra and exc.name and not exc.name.startswith("semtrace"):
+            raise MissingSDK(f"the '{provider}' back end needs the '{exc.name}' package; "
+                             f"install it with: pip install 'semtrace[{extra}]'") from exc
+        raise
+
+
+def make_backend(spec: str, **options: Any) -> LLM:
+    """The raw back end (no cache, retries or accounting)."""
+    provider, model, query = parse_spec(spec)
+    cls = resolve_backend(provider)
+    return cls(model=model, **{**query, **options})  # type: ignore[no-any-return]
+
+
+def make_llm(spec: str, *, concurrency: int = 8, cache: bool = True, cache_path: str | Path | None = None,
+             retry: RetryPolicy | None = None, accounting: Accounting | None = None,
+             prices: dict[str, Price] | None = None, **options: Any) -> ManagedLLM:
+    """Build a managed LLM from a spec.
+
+    Wrapper options (also accepted in the spec's query string): ``concurrency``, ``cache`` (bool),
+    ``cache_path``, ``retry`` (a RetryPolicy) or ``max_attempts``/``retry_initial``/``retry_max_wait``/
+    ``retry_jitter``/``retry_after_cap``, ``accounting`` (share one Accounting between LLMs), ``prices``.
+    Every other option goes to the back end (``base_url``, ``api_key``, ``timeout``, ``top_k``, ``n_ctx`` ...).
+    """
+    provider, model, query = parse_spec(spec)
+    merged = {**query, **options}
+    wrapper = {k: merged.pop(k) for k in list(merged) if k in WRAPPER_KEYS}
+    concurrency = int(wrapper.get("concurrency", concurrency))
+    cache = bool(wrapper.get("cache", cache))
+    cache_path = wrapper.get("cache_path", cache_path)
+    retry = wrapper.get("retry", retry) or RetryPolicy()
+    tweaks = {name: wrapper[key] for key, name in [("max_attempts", "max_attempts"), ("retry_initial", "initial"),
+                                                   ("retry_max_wait", "max_wait"), ("retry_jitter", "jitter"),
+                                                   ("retry_after_cap", "retry_after_cap")] if key in wrapper}
+    if tweaks:
+        retry = retry.model_copy(update=tweaks)
+        retry = RetryPolicy.model_validate(retry.model_dump())
+    accounting = wrapper.get("accounting", accounting)
+    prices = wrapper.get("prices", prices)
+    if accounting is None:
+        accounting = Accounting(prices)
+    cls = resolve_backend(provider)
+    try:
+        backend = cls(model=model, **merged)
+    except TypeError as exc:
+        raise ValueError(f"bad options for LLM back end '{provider}': {exc}") from exc
+    store = ResponseCache(cache_path) if cache and getattr(backend, "cacheable", True) else None
+    return ManagedLLM(backend, provider=provider, model=model, concurrency=concurrency, retry=retry,
+                      cache=store, accounting=accounting)
+
+
+__all__ = ["LLMS", "MissingSDK", "RegistryError", "make_backend", "make_llm", "parse_spec"]
