@@ -1,0 +1,85 @@
+"""``semtrace llm ...``: check a back end before a run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def chat(
+    prompt: str = typer.Argument(..., help="The user message."),
+    model: str = typer.Option(..., "--model", "-m", help="Model spec provider:model[?key=value...]."),
+    n: int = typer.Option(1, "--n", min=1, help="Number of completions."),
+    system: Optional[str] = typer.Option(None, "--system", help="An optional system message."),
+    temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
+    cache_path: Optional[Path] = typer.Option(None, "--cache-path", help="SQLite cache file to use."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1),
+) -> None:
+    """Send one prompt; print the completions and the token usage."""
+    from semtrace.jsonable import to_jsonable
+    from semtrace.llms.base import LLMError, Message
+    from semtrace.llms.registry import MissingSDK, make_llm
+    from semtrace.registry import RegistryError
+
+    messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
+    try:
+        llm = make_llm(model, cache=not no_cache, cache_path=cache_path, concurrency=concurrency)
+    except (MissingSDK, RegistryError, ValueError, FileNotFoundError, OSError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 2)
+        return
+
+    async def run() -> list:  # type: ignore[type-arg]
+        try:
+            return await llm.generate(messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed)
+        finally:
+            await llm.close()
+
+    try:
+        completions = asyncio.run(run())
+    except LLMError as exc:
+        _fail(f"{type(exc).__name__} from {exc.provider or model}: {exc}")
+        return
+    usage = llm.accounting.total()
+    if as_json:
+        typer.echo(json.dumps({"model": llm.name, "completions": to_jsonable(completions),
+                               "usage": usage.to_dict()}, indent=2))
+        return
+    for i, c in enumerate(completions):
+        if n > 1:
+            typer.echo(f"--- completion {i + 1}/{n} ---")
+        typer.echo(c.text)
+        typer.echo(f"[finish={c.finish_reason} prompt_tokens={c.usage.prompt_tokens} "
+                   f"completion_tokens={c.usage.completion_tokens} latency={c.latency:.2f}s"
+                   f"{' cached' if c.cached else ''}]", err=False)
+    cost = "n/a" if usage.cost is None else f"${usage.cost:.6f}"
+    typer.echo(f"usage: prompt_tokens={usage.prompt_tokens} completion_tokens={usage.completion_tokens} "
+               f"total_tokens={usage.total_tokens} requests={usage.requests} retries={usage.retries} "
+               f"cache_hits={usage.cache_hits} cost={cost}")
+    sys.stdout.flush()
+
+
+@app.command()
+def providers() -> None:
+    """List the registered LLM providers."""
+    from semtrace.llms.registry import EXTRAS, LLMS
+
+    for name in LLMS.names():
+        extra = EXTRAS.get(name)
+        typer.echo(f"{name}" + (f"  (pip install 'semtrace[{extra}]')" if extra else ""))
