@@ -41,6 +41,8 @@ class TestCase(_Codec):
       (trailing whitespace of each line ignored).
     """
 
+    __test__ = False  # not a pytest class
+
     kind: TestKind
     source: str = ""
     args: str = ""
@@ -93,6 +95,8 @@ class ExecRequest(_Codec):
 
 @dataclass(frozen=True)
 class TestOutcome(_Codec):
+    __test__ = False  # not a pytest class
+
     index: int
     status: Status
     message: str = ""

@@ -1,0 +1,34 @@
+"""Shared fixtures: the real benchmark data (skipped with a reason when absent) and a local sandbox."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_benchmarks() -> Path | None:
+    """``$SEMTRACE_DATA`` or ``../shared/benchmarks`` beside the checkout, if it exists."""
+    env = os.environ.get("SEMTRACE_DATA")
+    candidate = Path(env) if env else REPO.parent / "shared" / "benchmarks"
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_benchmarks()
+    if path is None:
+        pytest.skip("benchmark data not found: set SEMTRACE_DATA or place it at ../shared/benchmarks")
+    return path
+
+
+@pytest.fixture
+async def local_sandbox():
+    from semtrace.sandbox.local import LocalSandbox
+
+    sandbox = LocalSandbox(concurrency=2)
+    yield sandbox
+    await sandbox.close()

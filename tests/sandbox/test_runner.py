@@ -1,0 +1,154 @@
+"""The runner's semantics through the local back end: judging outside the candidate, limits, crashes."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from semtrace.sandbox import judge
+from semtrace.sandbox.types import ExecRequest, Limits, TestCase
+
+FAST = Limits(wall_time=1.0, load_time=5.0, memory_mb=512)
+
+
+def req(code: str, *tests: TestCase, entry: str = "f", **kw) -> ExecRequest:
+    return ExecRequest(code=code, tests=tests, entry_point=entry, limits=kw.pop("limits", FAST), **kw)
+
+
+def a(source: str) -> TestCase:
+    return TestCase(kind="assert", source=source)
+
+
+async def test_pass_fail_error_and_messages(local_sandbox):
+    r = await local_sandbox.run(req("def f(x):\n    return x * 2\n",
+                                    a("assert f(2) == 4"), a("assert candidate(3) == 7"), a("assert f('a', 1)")))
+    assert [t.status for t in r.tests] == ["passed", "failed", "error"]
+    assert r.status == "failed"
+    assert r.tests[1].message == "expected 7, got 6" and r.tests[1].actual == "6"
+    assert r.tests[2].message.startswith("TypeError")
+
+
+async def test_always_true_eq_does_not_pass(local_sandbox):
+    code = ("class Liar:\n    def __eq__(self, other):\n        return True\n    def __bool__(self):\n"
+            "        return True\n\nclass LyingInt(int):\n    def __eq__(self, other):\n        return True\n\n"
+            "def f(x):\n    return Liar() if x else LyingInt(5)\n")
+    r = await local_sandbox.run(req(code, a("assert f(1) == 3"), a("assert f(0) == 3"), a("assert 3 == f(1)"),
+                                    a("assert f(1)"), TestCase(kind="call", args="1", expected="[1]")))
+    assert [t.status for t in r.tests] == ["failed"] * 5
+    assert r.status == "failed"
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit"])
+async def test_exiting_before_the_tests_is_not_passing(local_sandbox, exit_call):
+    at_module = f"import os, sys\n{exit_call}\ndef f(x):\n    return x\n"
+    in_function = f"import os, sys\ndef f(x):\n    {exit_call}\n"
+    for code in (at_module, in_function):
+        r = await local_sandbox.run(req(code, a("assert f(1) == 1"), a("assert f(2) == 2")))
+        assert r.status != "passed", code
+        assert all(t.status != "passed" for t in r.tests)
+
+
+async def test_assert_becomes_parent_judged_call():
+    converted = judge.to_call_test({"kind": "assert", "source": "assert add(1, b=[2]) == (3, 'x')"}, "add",
+                                   "def add(a, b): pass", "")
+    assert converted["kind"] == "call" and converted["func"] == "add"
+    assert converted["args"] == "1, b=[2]" and converted["expected"] == "(3, 'x')"
+    kept = judge.to_call_test({"kind": "assert", "source": "assert abs(add(1, 2) - 3) < 1e-6"}, "add", "", "")
+    assert kept["kind"] == "assert"
+    helper = judge.to_call_test({"kind": "assert", "source": "assert sorted(add(1)) == [1]"}, "add", "", "")
+    assert helper["kind"] == "assert"
+
+
+async def test_float_tolerance_and_types(local_sandbox):
+    code = "def f(x):\n    return x / 3\n"
+    tests = (TestCase(kind="call", args="1", expected="0.3333333"),
+             TestCase(kind="call", args="1", expected="0.33", atol=0.01),
+             TestCase(kind="call", args="1", expected="0.4"),
+             TestCase(kind="call", args="3", expected="1"))
+    r = await local_sandbox.run(req(code, *tests))
+    assert [t.status for t in r.tests] == ["passed", "passed", "failed", "passed"]
+
+
+async def test_record_only_and_stdio(local_sandbox):
+    r = await local_sandbox.run(req("def f(x):\n    return {x: [x, (x,)]}\n", TestCase(kind="call", args="2")))
+    assert r.passed and r.tests[0].actual == "{2: [2, (2,)]}"
+    prog = "n = int(input())\nprint(n * 2)\n"
+    r = await local_sandbox.run(req(prog, TestCase(kind="stdio", stdin="4\n", expected="8\n"),
+                                    TestCase(kind="stdio", stdin="5\n", expected="11")))
+    assert [t.status for t in r.tests] == ["passed", "failed"]
+
+
+async def test_timeout_crash_oom_and_recovery(local_sandbox):
+    code = ("import ctypes, time\ndef f(x):\n    if x == 0:\n        while True:\n            pass\n"
+            "    if x == 1:\n        ctypes.string_at(0)\n    if x == 2:\n        b = []\n        while True:\n"
+            "            b.append(bytearray(10**7))\n    return x\n")
+    r = await local_sandbox.run(req(code, a("assert f(0) == 0"), a("assert f(1) == 1"), a("assert f(2) == 2"),
+                                    a("assert f(3) == 3")))
+    assert [t.status for t in r.tests] == ["timeout", "error", "oom", "passed"]
+    assert "SIGSEGV" in r.tests[1].message
+    assert r.status == "timeout"
+
+
+async def test_output_is_capped_and_leftovers_killed(local_sandbox, tmp_path):
+    marker = tmp_path / "alive"
+    code = ("import subprocess, sys\ndef f(x):\n    sys.stdout.write('x' * 5_000_000)\n"
+            f"    subprocess.Popen(['sh', '-c', 'sleep 2; touch {marker}'], start_new_session=True)\n"
+            "    return x\n")
+    limits = Limits(wall_time=5.0, output_bytes=1000)
+    r = await local_sandbox.run(req(code, a("assert f(1) == 1"), limits=limits))
+    assert r.passed
+    assert len(r.stdout) < 1100 and "more bytes" in r.stdout
+    import asyncio
+    await asyncio.sleep(2.5)
+    assert not marker.exists(), "a process left behind by the candidate survived the request"
+
+
+async def test_module_state_is_shared_across_tests_like_a_check_function(local_sandbox):
+    code = "def f(x, acc=[]):\n    acc.append(x)\n    return len(acc)\n"
+    r = await local_sandbox.run(req(code, a("assert f(1) == 1"), a("assert f(1) == 1")))
+    assert [t.status for t in r.tests] == ["passed", "failed"]
+
+
+async def test_load_errors_and_setup(local_sandbox):
+    r = await local_sandbox.run(req("def f(x) return x\n", a("assert f(1) == 1")))
+    assert r.status == "error" and "SyntaxError" in r.message
+    r = await local_sandbox.run(req("def f(x):\n    return math.floor(x)\n", a("assert f(1.5) == 1"),
+                                    test_setup="import math"))
+    assert r.status == "error"  # setup names are visible to tests, not to the candidate's own globals
+    r = await local_sandbox.run(req("import math\ndef f(x):\n    return math.floor(x)\n",
+                                    a("assert f(HALF) == 1"), test_setup="HALF = 1.5"))
+    assert r.passed
+
+
+async def test_environment_is_clean(local_sandbox, monkeypatch):
+    monkeypatch.setenv("SEMTRACE_SECRET_KEY", "sk-canary")
+    from semtrace.sandbox.local import LocalSandbox
+
+    sandbox = LocalSandbox(concurrency=1)
+    try:
+        r = await sandbox.run(req("import os\ndef f():\n    return os.environ.get('SEMTRACE_SECRET_KEY')\n",
+                                  a("assert f() is None"), entry="f"))
+    finally:
+        await sandbox.close()
+    assert r.passed, r
+
+
+def test_runner_is_stdlib_only():
+    import ast
+    from pathlib import Path
+
+    from semtrace.sandbox.pool import RUNNER_DIR
+
+    allowed = set(sys.stdlib_module_names) | {"judge", "tracer"}
+    for name in ("runner.py", "judge.py"):
+        tree = ast.parse((RUNNER_DIR / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                mods = [n.name.split(".")[0] for n in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                mods = [(node.module or "").split(".")[0]]
+            else:
+                continue
+            assert set(mods) <= allowed, (name, mods)
+    assert Path(RUNNER_DIR / "runner.py").exists()
