@@ -1,0 +1,44 @@
+"""Building a :class:`TraceView` from what the sandbox returned, and rendering it by name."""
+
+from __future__ import annotations
+
+from semtrace.representations.base import TokenCounter, TraceView, approx_tokens, make_renderer
+from semtrace.sandbox.trace import Trace
+from semtrace.sandbox.types import ExecRequest, ExecResult
+
+
+def view_from_result(request: ExecRequest, result: ExecResult, test_index: int | None = None) -> TraceView:
+    """The view of one traced test (default: the first failing test that has a trace, else the first trace).
+
+    A passing test's trace, when the result carries one, becomes ``view.passing`` (for ``contrast``).
+    """
+    traces = {t.test_index: t for t in result.traces}
+    outcomes = {o.index: o for o in result.tests}
+    if test_index is None:
+        failing = [i for i in sorted(traces) if i in outcomes and outcomes[i].status != "passed"]
+        if failing:
+            test_index = failing[0]
+        elif result.first_failure is not None:
+            test_index = result.first_failure.index
+        elif traces:
+            test_index = min(traces)
+        elif result.tests:
+            test_index = result.tests[0].index
+        else:
+            raise ValueError("the result has no test outcomes to render; run at least one test")
+    if test_index not in outcomes:
+        raise ValueError(f"test {test_index} has no outcome in the result ({len(result.tests)} tests ran)")
+    passing = None
+    for i in sorted(traces):
+        if i != test_index and i in outcomes and outcomes[i].status == "passed":
+            passing = (request.tests[i], outcomes[i], traces[i])
+            break
+    trace: Trace | None = traces.get(test_index)
+    return TraceView(code=request.code, entry_point=request.entry_point, test=request.tests[test_index],
+                     outcome=outcomes[test_index], trace=trace, passing=passing)
+
+
+def render(name: str, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens,
+           **options: object) -> str:
+    """Render ``view`` with the representation registered as ``name`` (or a dotted path)."""
+    return make_renderer(name, **options).render(view, budget=budget, count_tokens=count_tokens)
