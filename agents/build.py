@@ -1,0 +1,93 @@
+"""Build a run's live components (tasks, LLM, sandbox, renderer, selector) from a RunConfig."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from semtrace.agents.run import Components, RunError
+from semtrace.agents.selectors import make_selector
+from semtrace.benchmarks.task import Task
+from semtrace.config import RunConfig
+from semtrace.representations.base import make_renderer
+from semtrace.sandbox.base import Sandbox, SandboxUnavailable, make_sandbox
+
+log = logging.getLogger(__name__)
+
+
+def extract(text: str, entry_point: str) -> str | None:
+    from semtrace.llms.extract import extract_code
+
+    return extract_code(text, entry_point).code
+
+
+def select_tasks(tasks: list[Task], cfg: RunConfig) -> list[Task]:
+    if cfg.tasks:
+        by_id = {t.task_id: t for t in tasks}
+        unknown = [t for t in cfg.tasks if t not in by_id]
+        if unknown:
+            sample = ", ".join(list(by_id)[:5])
+            raise RunError(f"unknown task id(s) {', '.join(unknown)} in benchmark '{cfg.benchmark}'; "
+                           f"ids look like: {sample}")
+        tasks = [by_id[t] for t in cfg.tasks]
+    if cfg.limit is not None:
+        tasks = tasks[: cfg.limit]
+    if not tasks:
+        raise RunError(f"no tasks selected from benchmark '{cfg.benchmark}'; check --tasks/--limit")
+    return tasks
+
+
+def load_tasks(cfg: RunConfig) -> list[Task]:
+    from semtrace.benchmarks.registry import load_benchmark
+
+    sandbox_name = cfg.sandbox if cfg.sandbox in ("local", "docker") else "local"
+    return select_tasks(load_benchmark(cfg.benchmark, cfg.data_dir, sandbox=sandbox_name), cfg)
+
+
+async def docker_answers() -> bool:
+    """Whether a Docker daemon answers (without importing the docker SDK here)."""
+    try:
+        from semtrace.sandbox import docker as docker_backend  # noqa: F401 - the back end owns the SDK
+    except ImportError:
+        return False
+    probe = getattr(docker_backend, "docker_available", None) or getattr(docker_backend, "daemon_available", None)
+    if probe is None:
+        return False
+    try:
+        result = probe()
+        if hasattr(result, "__await__"):
+            result = await result
+        return bool(result)
+    except Exception:  # noqa: BLE001 - any failure to reach the daemon means "no"
+        return False
+
+
+async def make_run_sandbox(cfg: RunConfig) -> Sandbox:
+    """``auto``: Docker when a daemon answers, else local with a one-line warning. ``docker`` never falls back."""
+    if cfg.sandbox == "auto":
+        if await docker_answers():
+            try:
+                return make_sandbox("docker", **cfg.sandbox_options)
+            except SandboxUnavailable as exc:
+                log.warning("Docker answers but its sandbox cannot start (%s); using the local sandbox", exc)
+        else:
+            log.warning("no Docker daemon answers; using the local sandbox (weaker isolation: host processes "
+                        "with rlimits)")
+        return make_sandbox("local", **cfg.sandbox_options)
+    return make_sandbox(cfg.sandbox, **cfg.sandbox_options)
+
+
+def make_run_llm(cfg: RunConfig, **extra: Any) -> Any:
+    from semtrace.llms.registry import make_llm
+
+    return make_llm(cfg.model, **{**cfg.llm_options, **extra})
+
+
+async def build_components(cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None,
+                           sandbox: Any = None) -> Components:
+    tasks = tasks if tasks is not None else load_tasks(cfg)
+    renderer = make_renderer(cfg.representation)
+    selector = make_selector(cfg.selector)
+    llm = llm if llm is not None else make_run_llm(cfg)
+    sandbox = sandbox if sandbox is not None else await make_run_sandbox(cfg)
+    return Components(tasks=tasks, llm=llm, sandbox=sandbox, renderer=renderer, selector=selector, extract=extract)

@@ -1,0 +1,118 @@
+"""What nodes get through LangGraph's run context: the task, the LLM, the sandbox, the renderer, the selector and
+the settings. Never globals; one context per task invocation (the shared pieces are shared objects)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from semtrace.benchmarks.task import Task
+from semtrace.llms.base import LLM
+from semtrace.representations.base import Renderer
+from semtrace.sandbox.base import Sandbox
+from semtrace.sandbox.types import ExecRequest, ExecResult, Limits
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    width: int = 1
+    depth: int = 0
+    stop_on_pass: bool = True
+    critique: bool = False
+    history: Literal["all", "last"] = "all"
+    temperature: float = 0.0
+    max_tokens: int = 384
+    seed: int = 0
+    trace_budget: int = 1024
+    max_events: int = 2000
+    max_value_len: int = 120
+    limits: Limits = field(default_factory=Limits)
+    needs_trace: bool = True
+    selector_inputs: int = 5
+    judge_rounds: int = 1
+
+    def seed_for(self, task_id: str, *parts: object) -> int:
+        """A stable per-call seed, so that cached and uncached runs ask the same questions."""
+        key = "|".join([task_id, *map(str, parts)])
+        return (self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**31 - 1)
+
+
+@dataclass
+class RunStats:
+    """Live counters for the display (not part of any record)."""
+
+    llm_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    sandbox_runs: int = 0
+    exec_cache_hits: int = 0
+    llm_errors: int = 0
+
+    def add_completions(self, completions: list[Any]) -> None:
+        self.llm_calls += 1
+        for c in completions:
+            self.cache_hits += int(bool(getattr(c, "cached", False)))
+            self.prompt_tokens += c.usage.prompt_tokens
+            self.completion_tokens += c.usage.completion_tokens
+
+
+class ExecCache:
+    """Identical (code, tests) requests in one run execute once (e.g. a repair task's round 0 in every chain)."""
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self._data: OrderedDict[str, ExecResult] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[ExecResult]] = {}
+        self.maxsize = maxsize
+
+    @staticmethod
+    def key(request: ExecRequest) -> str:
+        return hashlib.sha256(json.dumps(request.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    async def run(self, sandbox: Sandbox, request: ExecRequest, stats: RunStats) -> ExecResult:
+        k = self.key(request)
+        if k in self._data:
+            stats.exec_cache_hits += 1
+            self._data.move_to_end(k)
+            return self._data[k]
+        if k in self._inflight:
+            stats.exec_cache_hits += 1
+            return await asyncio.shield(self._inflight[k])
+        fut: asyncio.Future[ExecResult] = asyncio.get_running_loop().create_future()
+        self._inflight[k] = fut
+        try:
+            result = await sandbox.run(request)
+            stats.sandbox_runs += 1
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved
+            raise
+        finally:
+            self._inflight.pop(k, None)
+        fut.set_result(result)
+        self._data[k] = result
+        if len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+        return result
+
+
+ExtractFn = Callable[[str, str], "str | None"]
+
+
+@dataclass
+class AgentContext:
+    task: Task
+    llm: LLM
+    sandbox: Sandbox
+    renderer: Renderer
+    selector: Any
+    settings: AgentSettings
+    extract: ExtractFn
+    exec_cache: ExecCache = field(default_factory=ExecCache)
+    stats: RunStats = field(default_factory=RunStats)
+    llm_slots: asyncio.Semaphore | None = None

@@ -1,0 +1,256 @@
+"""The graph's nodes. Each takes a chain payload (or the state) and returns a partial update plus where the chain
+goes next (a ``Command``); none mutates its input. Dependencies come from ``runtime.context`` (AgentContext)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Send
+
+from semtrace.agents import routes
+from semtrace.agents.context import AgentContext
+from semtrace.agents.state import AgentState, Candidate, ChainPayload, attempts_of, candidate_id
+from semtrace.llms.accounting import usage_scope
+from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
+from semtrace.representations import prompts
+from semtrace.representations.base import TraceView
+from semtrace.sandbox.trace import Trace
+from semtrace.sandbox.types import ExecRequest, ExecResult, TestOutcome, TraceSpec
+
+log = logging.getLogger(__name__)
+
+
+def prompt_digest(messages: list[Message]) -> str:
+    blob = json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _usage(completions: list[Completion], calls: int = 1) -> dict[str, int]:
+    return {"prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
+            "completion_tokens": sum(c.usage.completion_tokens for c in completions), "calls": calls}
+
+
+def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
+    a = a or {}
+    return {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "calls")}
+
+
+async def _ask(ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int) -> list[Completion]:
+    s = ctx.settings
+    with usage_scope(task_id=ctx.task.task_id, round=round_):
+        completions = await ctx.llm.generate(messages, n=n, temperature=s.temperature, max_tokens=s.max_tokens,
+                                             seed=seed)
+    ctx.stats.add_completions(completions)
+    return completions
+
+
+def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
+    code = ctx.extract(text, ctx.task.entry_point)
+    if code is None:
+        return text, "no code block found; the raw reply was run as the program"
+    return code, ""
+
+
+def _result_dict(result: ExecResult) -> dict[str, Any]:
+    data = result.to_dict()
+    data.pop("traces", None)
+    return data
+
+
+# ---------------------------------------------------------------- generate
+
+
+async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command:
+    """Round 0: the buggy program for repair tasks; ``width`` samples of the prompt for synthesis."""
+    ctx = runtime.context
+    task, width = ctx.task, ctx.settings.width
+    sends = []
+    if task.kind == "repair" and task.starting_code is not None:
+        for chain in range(width):
+            sends.append(Send("execute", ChainPayload(chain=chain, round=0, id=candidate_id(chain, 0), parent=None,
+                                                      code=task.starting_code, attempts=[])))
+        return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
+    messages = prompts.synthesis_messages(task.prompt, task.entry_point)
+    completions = await _ask(ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"),
+                             round_=0)
+    if len(completions) < width:
+        raise BadResponse(f"asked for {width} samples, got {len(completions)}", provider=ctx.llm.name)
+    digest = prompt_digest(messages)
+    for chain, completion in enumerate(completions[:width]):
+        code, note = _code_from(ctx, completion.text)
+        sends.append(Send("execute", {
+            "chain": chain, "round": 0, "id": candidate_id(chain, 0), "parent": None, "code": code,
+            "raw": completion.text, "note": note, "prompt_digest": digest, "attempts": [],
+            "usage": _usage([completion], calls=1 if chain == 0 else 0)}))
+    return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
+
+
+# ---------------------------------------------------------------- execute / trace
+
+
+def _request(ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None = None) -> ExecRequest:
+    return ExecRequest(code=code, tests=tests, entry_point=ctx.task.entry_point, test_setup=ctx.task.test_setup,
+                       trace=trace, limits=ctx.settings.limits)
+
+
+async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
+    """Run the candidate on the visible tests (feedback, selection) and the hidden tests (scoring only)."""
+    ctx = runtime.context
+    task = ctx.task
+    runs = [ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests), ctx.stats)]
+    if task.hidden_tests:
+        runs.append(ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.hidden_tests), ctx.stats))
+    results = await asyncio.gather(*runs)
+    visible = _result_dict(results[0])
+    hidden = _result_dict(results[1]) if len(results) > 1 else {}
+    first = results[0].first_failure
+    failing = first.index if first is not None else None
+    record = {
+        "id": payload["id"], "chain": payload["chain"], "round": payload["round"], "parent": payload.get("parent"),
+        "code": payload["code"], "raw": payload.get("raw", ""), "visible": visible, "hidden": hidden,
+        "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
+        "prompt_digest": payload.get("prompt_digest", ""), "note": payload.get("note", ""),
+    }
+    nxt: ChainPayload = {**payload, "visible": visible, "failing": failing, "trace": None, "rendering": "",
+                         "critique": ""}
+    route = routes.after_execute(nxt, ctx.settings)
+    if route == "finish":
+        return Command(update={"candidates": [record], "finished": [payload["chain"]]}, goto="finish")
+    return Command(update={"candidates": [record]}, goto=Send(route, nxt))
+
+
+async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
+    """Re-run the first failing visible test under the tracer."""
+    ctx = runtime.context
+    s = ctx.settings
+    spec = TraceSpec(tests=(int(payload["failing"]),), max_events=s.max_events, max_value_len=s.max_value_len)
+    result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], ctx.task.visible_tests, spec),
+                                      ctx.stats)
+    trace_dict = result.traces[0].to_dict() if result.traces else None
+    return Command(update={"candidates": [{"id": payload["id"], "trace": trace_dict}]},
+                   goto=Send("render", {**payload, "trace": trace_dict}))
+
+
+# ---------------------------------------------------------------- render / critique / refine
+
+
+def _feedback(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceView | None]:
+    idx = payload.get("failing")
+    if idx is None:
+        return "All visible tests pass.", None
+    test = ctx.task.visible_tests[idx]
+    outcomes = payload["visible"].get("tests") or []
+    outcome_d = next((o for o in outcomes if o.get("index") == idx), None)
+    outcome = (TestOutcome.from_dict(outcome_d) if outcome_d else
+               TestOutcome(index=idx, status=payload["visible"].get("status", "error"),
+                           message=payload["visible"].get("message", "")))
+    trace_obj = Trace.from_dict(payload["trace"]) if payload.get("trace") else None
+    view = TraceView(code=payload["code"], entry_point=ctx.task.entry_point, test=test, outcome=outcome,
+                     trace=trace_obj)
+    return prompts.feedback_text(test, outcome, ctx.task.entry_point), view
+
+
+async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
+    """The failing visible test as feedback text, plus the representation's rendering of its trace."""
+    ctx = runtime.context
+    feedback, view = _feedback(ctx, payload)
+    rendering = ""
+    usage: dict[str, int] = {}
+    if view is not None and getattr(ctx.renderer, "name", "") != "none":
+        render_async = getattr(ctx.renderer, "render_async", None)
+        if render_async is not None:
+            before = (ctx.stats.prompt_tokens, ctx.stats.completion_tokens)
+            rendering = await render_async(view, ctx.llm)
+            usage = {"prompt_tokens": ctx.stats.prompt_tokens - before[0],
+                     "completion_tokens": ctx.stats.completion_tokens - before[1]}
+        else:
+            rendering = ctx.renderer.render(view, budget=ctx.settings.trace_budget)
+    nxt = {**payload, "rendering": rendering, "feedback": feedback}
+    patch: dict[str, Any] = {"id": payload["id"], "rendering": rendering, "feedback": feedback}
+    if usage:
+        patch["render_usage"] = usage
+    return Command(update={"candidates": [patch]}, goto=Send(routes.after_render(nxt, ctx.settings), nxt))
+
+
+def _attempt(payload: dict[str, Any]) -> prompts.Attempt:
+    return prompts.Attempt(code=payload["code"], feedback=payload.get("feedback", ""),
+                           rendering=payload.get("rendering", ""), critique=payload.get("critique", ""))
+
+
+async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
+    """Have the LLM explain the bug from the trace (no code); the explanation joins the refine prompt."""
+    ctx = runtime.context
+    task = ctx.task
+    messages = prompts.critique_messages(task.prompt, task.entry_point, _attempt(payload))
+    seed = ctx.settings.seed_for(task.task_id, "critique", payload["chain"], payload["round"])
+    try:
+        (completion,) = (await _ask(ctx, messages, n=1, seed=seed, round_=payload["round"]))[:1]
+        text, usage = completion.text.strip(), _usage([completion])
+    except (ContextTooLong, BadResponse) as exc:
+        ctx.stats.llm_errors += 1
+        text, usage = "", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 1}
+        log.warning("critique of %s/%s failed: %s", task.task_id, payload["id"], exc)
+    nxt = {**payload, "critique": text}
+    patch = {"id": payload["id"], "critique": text, "critique_usage": usage}
+    return Command(update={"candidates": [patch]}, goto=Send("refine", nxt))
+
+
+async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
+    """Ask for a corrected program given this round (and, with history 'all', the earlier ones)."""
+    ctx = runtime.context
+    task, s = ctx.task, ctx.settings
+    history = [*attempts_of(payload), _attempt(payload)]
+    messages = prompts.refine_messages(task.prompt, task.entry_point, history, s.history)
+    new_round = payload["round"] + 1
+    seed = s.seed_for(task.task_id, "refine", payload["chain"], new_round)
+    try:
+        (completion,) = (await _ask(ctx, messages, n=1, seed=seed, round_=new_round))[:1]
+    except (ContextTooLong, BadResponse) as exc:
+        ctx.stats.llm_errors += 1
+        note = f"refinement stopped: {type(exc).__name__}: {exc}"
+        return Command(update={"candidates": [{"id": payload["id"], "note": note}],
+                               "finished": [payload["chain"]]}, goto="finish")
+    code, note = _code_from(ctx, completion.text)
+    keep = {"code": payload["code"], "feedback": payload.get("feedback", ""), "critique": payload.get("critique", ""),
+            "rendering": ""}  # only the latest round's trace is shown; earlier ones keep code and feedback
+    nxt: ChainPayload = {
+        "chain": payload["chain"], "round": new_round, "id": candidate_id(payload["chain"], new_round),
+        "parent": payload["id"], "code": code, "attempts": [*payload.get("attempts", []), keep],
+    }
+    nxt.update({"raw": completion.text, "note": note, "prompt_digest": prompt_digest(messages),  # type: ignore
+                "usage": _usage([completion])})
+    return Command(goto=Send("execute", nxt))
+
+
+# ---------------------------------------------------------------- finish / select
+
+
+def finish(state: AgentState) -> dict[str, Any]:
+    """The join point of all chains; the route after it decides whether selection can run."""
+    return {}
+
+
+def final_candidates(candidates: list[dict[str, Any]], depth: int | None = None,
+                     width: int | None = None) -> list[Candidate]:
+    """Each chain's answer at ``depth``: its latest candidate with round <= depth (chains stop early on a pass)."""
+    best: dict[int, dict[str, Any]] = {}
+    for c in candidates:
+        if width is not None and c["chain"] >= width:
+            continue
+        if depth is not None and c["round"] > depth:
+            continue
+        if c["chain"] not in best or c["round"] > best[c["chain"]]["round"]:
+            best[c["chain"]] = c
+    return [Candidate.from_dict(best[k]) for k in sorted(best)]
+
+
+async def select(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    finals = final_candidates(state.get("candidates", []))
+    selection = await ctx.selector.select(finals, ctx)
+    return {"selection": selection}

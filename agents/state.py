@@ -1,0 +1,108 @@
+"""The graph's state, the per-chain payload carried by ``Send``, and the Candidate record.
+
+State holds plain JSON-able dicts (so SQLite checkpoints stay small and portable); ``Candidate`` is the typed,
+frozen view of one record that selectors and reports read. The task itself is not in the state: it comes in with
+the run context (so hidden tests never sit in a checkpoint or a payload).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from semtrace.representations.prompts import Attempt
+
+
+def merge_candidates(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Reducer: candidates are keyed by ``id``; a later patch for the same id adds/overrides fields.
+
+    Never mutates its inputs; order is first appearance (chain, then round as they were produced).
+    """
+    merged: dict[str, dict[str, Any]] = {c["id"]: c for c in (left or [])}
+    for patch in right or []:
+        cid = patch["id"]
+        merged[cid] = {**merged[cid], **patch} if cid in merged else dict(patch)
+    return list(merged.values())
+
+
+def add_ints(left: list[int] | None, right: list[int] | None) -> list[int]:
+    return [*(left or []), *(right or [])]
+
+
+class AgentState(TypedDict, total=False):
+    """One task's graph state."""
+
+    task_id: str
+    width: int
+    candidates: Annotated[list[dict[str, Any]], merge_candidates]
+    finished: Annotated[list[int], add_ints]  # chains that stopped
+    selection: dict[str, Any]  # {"id": candidate id or None, "selector": name, "info": {...}}
+
+
+class ChainPayload(TypedDict, total=False):
+    """What one chain carries from node to node (the ``Send`` argument)."""
+
+    chain: int
+    round: int
+    id: str
+    parent: str | None
+    code: str
+    visible: dict[str, Any]  # ExecResult.to_dict() without traces
+    failing: int | None  # index of the first failing visible test
+    trace: dict[str, Any] | None
+    rendering: str
+    critique: str
+    attempts: list[dict[str, str]]  # earlier rounds as Attempt fields
+
+
+def candidate_id(chain: int, round_: int) -> str:
+    return f"c{chain}r{round_}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One program of one round of one chain, with everything that happened to it."""
+
+    id: str
+    chain: int
+    round: int
+    parent: str | None
+    code: str
+    raw: str = ""
+    visible: dict[str, Any] = field(default_factory=dict)
+    hidden: dict[str, Any] = field(default_factory=dict)
+    trace: dict[str, Any] | None = None
+    rendering: str = ""
+    critique: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    prompt_digest: str = ""
+    note: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Candidate":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+    @property
+    def visible_passed(self) -> bool:
+        return self.visible.get("status") == "passed"
+
+    @property
+    def visible_rate(self) -> float:
+        tests = self.visible.get("tests") or []
+        if not tests:
+            return 1.0 if self.visible_passed else 0.0
+        return sum(t.get("status") == "passed" for t in tests) / len(tests)
+
+    @property
+    def correct(self) -> bool:
+        """Scored on the hidden tests (the visible ones when a task has no hidden tests)."""
+        if self.hidden.get("tests"):
+            return self.hidden.get("status") == "passed"
+        if self.hidden and self.hidden.get("status") not in (None, "passed"):
+            return False
+        return self.visible_passed
+
+
+def attempts_of(payload: ChainPayload) -> list[Attempt]:
+    return [Attempt(**a) for a in payload.get("attempts", [])]

@@ -1,0 +1,174 @@
+"""The run configuration: one pydantic model, loaded from YAML (``-c CONFIG``) plus ``-o key=value`` overrides.
+
+Precedence, lowest first: field defaults, the strategy preset (fills width/depth/selector that were not given),
+the YAML file, command-line flags, ``-o`` overrides. The resolved config is written to the run directory, so a run
+can always be reproduced (and resumed) from it alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Strategy = Literal["greedy", "sequential", "parallel", "hybrid"]
+
+# strategy -> (default width, default depth, fixed width, fixed depth)
+STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
+    "greedy": {"width": 1, "depth": 0, "fixed": ("width", "depth")},
+    "sequential": {"width": 1, "depth": 3, "fixed": ()},
+    "parallel": {"width": 4, "depth": 0, "fixed": ("depth",)},
+    "hybrid": {"width": 4, "depth": 3, "fixed": ()},
+}
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the key and the fix."""
+
+
+class LimitsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    wall_time: float = Field(5.0, gt=0)
+    memory_mb: int = Field(2048, gt=0)
+    output_bytes: int = Field(65536, gt=0)
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a run. Unknown keys are errors (a typo must not silently change an experiment)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    benchmark: str = "demo"
+    data_dir: str | None = None
+    limit: int | None = Field(None, ge=1)
+    tasks: list[str] | None = None
+
+    model: str = "llamacpp:default"
+    llm_options: dict[str, Any] = Field(default_factory=dict)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(384, ge=16)
+    seed: int = 0
+
+    sandbox: str = "auto"
+    sandbox_options: dict[str, Any] = Field(default_factory=dict)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+    strategy: Strategy = "sequential"
+    width: int | None = Field(None, ge=1)
+    depth: int | None = Field(None, ge=0)
+    stop_on_pass: bool = True
+    representation: str = "next"
+    trace_budget: int = Field(1024, ge=64)
+    max_events: int = Field(2000, ge=10)
+    max_value_len: int = Field(120, ge=10)
+    critique: bool = False
+    history: Literal["all", "last"] = "all"
+
+    selector: str = "visible_rate"
+    selector_inputs: int = Field(5, ge=1)
+    judge_rounds: int = Field(1, ge=1)
+
+    task_concurrency: int = Field(4, ge=1)
+    out: str | None = None
+    display: bool = True
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _split_tasks(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [t.strip() for t in v.split(",") if t.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _apply_strategy(self) -> "RunConfig":
+        preset = STRATEGY_PRESETS[self.strategy]
+        for key in ("width", "depth"):
+            given = getattr(self, key)
+            if given is None:
+                object.__setattr__(self, key, preset[key])
+            elif key in preset["fixed"] and given != preset[key]:
+                raise ValueError(
+                    f"strategy '{self.strategy}' fixes {key}={preset[key]} (got {given}); "
+                    f"use strategy 'hybrid' (or 'sequential'/'parallel') for other widths and depths")
+        return self
+
+    @property
+    def resolved_width(self) -> int:
+        return int(self.width or 1)
+
+    @property
+    def resolved_depth(self) -> int:
+        return int(self.depth or 0)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``key=value`` -> (key, YAML-parsed value); dotted keys address nested fields (``limits.wall_time=2``)."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' is not key=value; write e.g. -o depth=3")
+    key, _, raw = item.partition("=")
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override '{item}' has an empty key; write e.g. -o depth=3")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file '{p}' not found; pass an existing YAML file to -c")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file '{p}' is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{p}' must hold a mapping of key: value")
+    return data
+
+
+def build_config(path: str | Path | None = None, flags: dict[str, Any] | None = None,
+                 overrides: list[str] | None = None, base: dict[str, Any] | None = None) -> RunConfig:
+    """Merge base dict, YAML file, flags (None values ignored) and ``key=value`` overrides into a RunConfig."""
+    data: dict[str, Any] = dict(base or {})
+    if path is not None:
+        data.update(load_yaml(path))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            data[key] = value
+    for item in overrides or []:
+        key, value = parse_override(item)
+        _set_dotted(data, key, value)
+    return validate_config(data)
+
+
+def validate_config(data: dict[str, Any]) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            valid = ", ".join(sorted(RunConfig.model_fields))
+            raise ConfigError(f"unknown config key '{loc}'; valid keys: {valid}") from None
+        raise ConfigError(f"bad config value for '{loc}': {msg}") from None
