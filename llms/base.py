@@ -91,3 +91,11 @@ class BadResponse(LLMError):
 
 def messages_from(data: list[dict[str, Any]] | list[Message]) -> list[Message]:
     return [m if isinstance(m, Message) else Message(role=m["role"], content=m["content"]) for m in data]
+
+
+class BadRequest(LLMError):
+    """The provider rejected the request itself (a 4xx other than auth, rate limit or context length)."""
+
+
+class QuotaExceeded(LLMError):
+    """The account is out of quota or credit (e.g. OpenAI's 429 ``insufficient_quota``): retrying will not help."""

@@ -1,0 +1,129 @@
+"""``anthropic:MODEL`` — the official ``anthropic`` SDK (async), Messages API.
+
+System messages are joined into the top-level ``system`` field, as the API wants; consecutive messages of
+the same role are merged (the API expects user/assistant turns). The API has no ``n``: ``n > 1`` is made of
+concurrent calls (``native_n = False``, so ``ManagedLLM`` retries and caches each sample on its own). The
+API has no seed either: a seed only selects the cache entry. Options: ``base_url`` (else
+``$ANTHROPIC_BASE_URL``), ``api_key`` (else ``$ANTHROPIC_API_KEY``), ``timeout`` (default 120), ``top_p``,
+``top_k``, ``sampling`` (default True; False omits ``temperature`` for models that refuse sampling parameters).
+Sampling parameters travel in the request body through ``extra_body``: recent SDKs no longer list them as
+arguments of ``messages.create`` while the API still accepts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from typing import Any
+
+from semtrace.llms._http import error_from_status
+from semtrace.llms.base import BadResponse, Completion, LLMError, Message, ServerError, Timeout, Usage
+
+try:
+    import anthropic
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised when the extra is missing
+    raise ModuleNotFoundError("No module named 'anthropic'", name="anthropic") from exc
+
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+
+
+def map_anthropic_error(exc: BaseException, provider: str = "anthropic") -> LLMError:
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, anthropic.APITimeoutError):
+        return Timeout(f"request timed out: {exc}", provider=provider, original=exc)
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc)
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        err = body.get("error") if isinstance(body.get("error"), dict) else {}
+        message = str(err.get("message") or getattr(exc, "message", exc))
+        return error_from_status(exc.status_code, message, provider=provider,
+                                 original=exc, headers=exc.response.headers, code=err.get("type"))
+    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc)
+
+
+def to_anthropic(messages: list[Message]) -> tuple[str | None, list[dict[str, str]]]:
+    """(system, turns): system messages joined; same-role neighbours merged."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system") or None
+    turns: list[dict[str, str]] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        if turns and turns[-1]["role"] == m.role:
+            turns[-1]["content"] += "\n\n" + m.content
+        else:
+            turns.append({"role": m.role, "content": m.content})
+    return system, turns
+
+
+class AnthropicChat:
+    provider = "anthropic"
+    native_n = False
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 120.0, top_p: float | None = None, top_k: int | None = None,
+                 sampling: bool = True) -> None:
+        self.model = model
+        self.name = f"anthropic:{model}"
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        if not self.api_key:
+            raise ValueError("anthropic: no API key; set ANTHROPIC_API_KEY or pass api_key=...")
+        self.timeout = float(timeout)
+        self.send_sampling = bool(sampling)
+        self.sampling = {k: v for k, v in {"top_p": top_p, "top_k": top_k}.items() if v is not None}
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "sampling": self.sampling, "send_sampling": self.send_sampling}
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = anthropic.AsyncAnthropic(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
+                                              max_retries=0)
+            self._clients[loop] = client
+        return client
+
+    async def _once(self, messages: list[Message], temperature: float, max_tokens: int,
+                    stop: list[str] | None) -> Completion:
+        system, turns = to_anthropic(messages)
+        body: dict[str, Any] = {"model": self.model, "messages": turns, "max_tokens": max_tokens}
+        if system:
+            body["system"] = system
+        if stop:
+            body["stop_sequences"] = list(stop)
+        if self.send_sampling:
+            body["extra_body"] = {"temperature": temperature, **self.sampling}
+        try:
+            resp = await self._client().messages.create(**body)
+        except (anthropic.AnthropicError, ValueError) as exc:  # ValueError: a body that is not JSON
+            raise map_anthropic_error(exc, self.provider) from exc
+        try:
+            text = "".join(getattr(block, "text", "") for block in resp.content
+                           if getattr(block, "type", "") == "text")
+            usage = Usage(int(resp.usage.input_tokens or 0), int(resp.usage.output_tokens or 0))
+            finish = _FINISH.get(str(resp.stop_reason), str(resp.stop_reason))
+            model = resp.model if isinstance(resp.model, str) else self.model
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=self.provider,
+                              original=exc) from exc
+        return Completion(text=text, finish_reason=finish, usage=usage, model=model)
+
+    async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
+                       max_tokens: int = 1024, seed: int | None = None,
+                       stop: list[str] | None = None) -> list[Completion]:
+        return list(await asyncio.gather(*(self._once(messages, temperature, max_tokens, stop) for _ in range(n))))
+
+    async def close(self) -> None:
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            try:
+                await client.close()
+            except RuntimeError:
+                pass

@@ -1,0 +1,170 @@
+"""``openai:MODEL`` — the official ``openai`` SDK (async), chat completions; any OpenAI-compatible server.
+
+Options: ``base_url`` (else ``$OPENAI_BASE_URL``, else api.openai.com), ``api_key`` (else ``$OPENAI_API_KEY``;
+``"EMPTY"`` for a custom ``base_url``), ``timeout`` seconds (default 120), ``organization``, ``top_p``,
+``presence_penalty``, ``frequency_penalty``, ``max_tokens_param`` (``max_completion_tokens`` for o-series
+models), ``extra_body`` (a dict sent as-is). The SDK's own retries are off: ``ManagedLLM`` retries and counts.
+A server that returns fewer choices than ``n`` (many compatible servers ignore ``n``) is topped up with
+single-sample requests, and the back end switches to one request per sample from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from typing import Any
+
+from semtrace.llms._http import error_from_status, split_evenly
+from semtrace.llms.base import BadResponse, Completion, LLMError, Message, ServerError, Timeout, Usage
+
+log = logging.getLogger(__name__)
+
+try:
+    import openai
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised when the extra is missing
+    raise ModuleNotFoundError("No module named 'openai'", name="openai") from exc
+
+_SAMPLING = {"top_p", "presence_penalty", "frequency_penalty"}
+
+
+def map_openai_error(exc: BaseException, provider: str) -> LLMError:
+    """An ``openai`` SDK exception as an LLMError (the original is kept)."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return Timeout(f"request timed out: {exc}", provider=provider, original=exc)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc)
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        message = str(inner.get("message") or getattr(exc, "message", exc))
+        return error_from_status(exc.status_code, message, provider=provider,
+                                 original=exc, headers=exc.response.headers,
+                                 code=getattr(exc, "code", None) and str(exc.code))
+    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc)
+
+
+class OpenAIChat:
+    """Chat completions through ``openai.AsyncOpenAI`` (one client per event loop)."""
+
+    provider = "openai"
+    default_base_url: str | None = None
+    native_n = True
+    seed_per_sample = False
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 120.0, organization: str | None = None, max_tokens_param: str = "max_tokens",
+                 extra_body: dict[str, Any] | None = None, **sampling: Any) -> None:
+        unknown = set(sampling) - self._sampling_keys()
+        if unknown:
+            raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; "
+                            f"valid: {', '.join(sorted(self._sampling_keys()))}, base_url, api_key, timeout, "
+                            "organization, max_tokens_param, extra_body")
+        self.model = model
+        self.name = f"{self.provider}:{model}"
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or self.default_base_url
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key and self.base_url:
+            key = "EMPTY"  # local OpenAI-compatible servers accept any key
+        if not key:
+            raise ValueError(f"{self.provider}: no API key; set OPENAI_API_KEY or pass api_key=... "
+                             "(or base_url=... for a local server)")
+        self.api_key = key
+        self.timeout = float(timeout)
+        self.organization = organization
+        self.max_tokens_param = max_tokens_param
+        self.sampling = dict(sampling)
+        self.extra_body = dict(extra_body or {})
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def _sampling_keys(self) -> set[str]:
+        return set(_SAMPLING)
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "sampling": self.sampling, "extra_body": self.extra_body}
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
+                                        organization=self.organization, max_retries=0)
+            self._clients[loop] = client
+        return client
+
+    def _request(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
+                 seed: int | None, stop: list[str] | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": temperature,
+            self.max_tokens_param: max_tokens,
+            **{k: v for k, v in self.sampling.items() if k in _SAMPLING},
+        }
+        if n > 1:
+            body["n"] = n
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = list(stop)
+        extra = {**self.extra_body, **{k: v for k, v in self.sampling.items() if k not in _SAMPLING}}
+        if extra:
+            body["extra_body"] = extra
+        return body
+
+    async def _once(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
+                    seed: int | None, stop: list[str] | None) -> list[Completion]:
+        try:
+            resp = await self._client().chat.completions.create(
+                **self._request(messages, n, temperature, max_tokens, seed, stop))
+        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
+            raise map_openai_error(exc, self.provider) from exc
+        try:
+            choices = sorted(resp.choices, key=lambda c: c.index or 0)
+            usage = resp.usage
+            prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+            completion = int(getattr(usage, "completion_tokens", 0) or 0)
+            texts = [(c.message.content or "", c.finish_reason or "stop") for c in choices]
+            model = getattr(resp, "model", None) or self.model
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=self.provider,
+                              original=exc) from exc
+        if not isinstance(model, str):
+            model = self.model
+        if not texts:
+            raise BadResponse("the response has no choices", provider=self.provider)
+        p_split, c_split = split_evenly(prompt, len(texts)), split_evenly(completion, len(texts))
+        return [Completion(text=t, finish_reason=f, usage=Usage(p, c), model=model)
+                for (t, f), p, c in zip(texts, p_split, c_split)]
+
+    async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
+                       max_tokens: int = 1024, seed: int | None = None,
+                       stop: list[str] | None = None) -> list[Completion]:
+        if not self.native_n and n > 1:
+            parts = await asyncio.gather(*(
+                self._once(messages, 1, temperature, max_tokens, None if seed is None else seed + i, stop)
+                for i in range(n)))
+            return [c for part in parts for c in part]
+        out = (await self._once(messages, n, temperature, max_tokens, seed, stop))[:n]
+        if len(out) < n:
+            log.warning("%s: the server returned %d of %d choices (it ignores n); "
+                        "sending one request per sample from now on", self.name, len(out), n)
+            self.native_n = False
+            more = await asyncio.gather(*(
+                self._once(messages, 1, temperature, max_tokens, None if seed is None else seed + i, stop)
+                for i in range(len(out), n)))
+            out += [c for part in more for c in part]
+        return out
+
+    async def close(self) -> None:
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            try:
+                await client.close()
+            except RuntimeError:  # its loop is gone
+                pass
