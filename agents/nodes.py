@@ -93,9 +93,10 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
 # ---------------------------------------------------------------- execute / trace
 
 
-def _request(ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None = None) -> ExecRequest:
+def _request(ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None = None,
+             stop_on_failure: bool = False) -> ExecRequest:
     return ExecRequest(code=code, tests=tests, entry_point=ctx.task.entry_point, test_setup=ctx.task.test_setup,
-                       trace=trace, limits=ctx.settings.limits)
+                       trace=trace, limits=ctx.settings.limits, stop_on_failure=stop_on_failure)
 
 
 async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
@@ -104,7 +105,9 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
     task = ctx.task
     runs = [ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests), ctx.stats)]
     if task.hidden_tests:
-        runs.append(ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.hidden_tests), ctx.stats))
+        # scoring needs pass/fail only: stop at the first failing hidden test (a looping program costs one timeout)
+        runs.append(ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.hidden_tests,
+                                                             stop_on_failure=True), ctx.stats))
     results = await asyncio.gather(*runs)
     visible = _result_dict(results[0])
     hidden = _result_dict(results[1]) if len(results) > 1 else {}

@@ -158,6 +158,14 @@ async def _run_task(app: Any, task: Task, ctx: AgentContext) -> dict[str, Any]:
     return dict(await app.ainvoke({"task_id": task.task_id}, config, context=ctx))
 
 
+def _cost(llm: Any) -> float | None:
+    """What this process paid for LLM calls (cached calls are free), when the back end is priced."""
+    try:
+        return llm.accounting.total().cost  # type: ignore[no-any-return]
+    except AttributeError:
+        return None
+
+
 async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
                     progress: Progress | None = None) -> dict[str, Any]:
     """Run (or continue) every task of ``comps.tasks`` into ``run_dir``; return the summary."""
@@ -202,5 +210,6 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
     summary = summarize(records, total_tasks=len(comps.tasks))
     summary["config"] = view
     summary["errors"] = len(comps.tasks) - len(records)
+    summary["cost"] = _cost(comps.llm)
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary

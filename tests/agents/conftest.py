@@ -1,0 +1,31 @@
+"""Fixtures for the agent tests: real benchmark tasks, rule files for the scripted LLM, a run helper."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the rules helper module beside this file
+
+
+@pytest.fixture(scope="session")
+def fix_tasks(data_dir: Path) -> list[Any]:
+    from semtrace.benchmarks.registry import load_benchmark
+
+    return load_benchmark("humaneval-fix", data_dir)
+
+
+async def run_config(cfg: Any, run_dir: Path, *, llm: Any = None, tasks: Any = None) -> dict[str, Any]:
+    """Run ``cfg`` into ``run_dir`` with the real components (local sandbox unless the config says otherwise)."""
+    from semtrace.agents.build import build_components
+    from semtrace.agents.run import prepare_run_dir, run_tasks
+
+    comps = await build_components(cfg, tasks=tasks, llm=llm)
+    prepare_run_dir(run_dir, cfg, resume=(run_dir / "config.yaml").is_file())
+    try:
+        return await run_tasks(cfg, run_dir, comps)
+    finally:
+        await comps.sandbox.close()
