@@ -24,6 +24,7 @@ Past ``max_events`` the tracer switches itself off (no more callbacks at all) an
 from __future__ import annotations
 
 import ast
+import dis
 import re
 import sys
 import types
@@ -32,7 +33,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 IGNORED_CODE_NAMES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
 INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_SKIP_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type, types.MethodType)
+_SKIP_TYPES = (types.ModuleType,)
 
 
 def format_value(value: Any, max_len: int) -> str:
@@ -75,13 +76,12 @@ def _comprehension_lines(filename: str) -> Tuple[frozenset, frozenset]:
 
 
 class _Frame:
-    __slots__ = ("depth", "snapshot", "pending", "raised")
+    __slots__ = ("depth", "snapshot", "pending")
 
     def __init__(self, depth: int, snapshot: Dict[str, str]) -> None:
         self.depth = depth
         self.snapshot = snapshot
         self.pending: Optional[int] = None  # the line being executed, reported when it completes
-        self.raised = False  # last event of this frame was an exception (settrace: the next return is an unwind)
 
 
 class Recorder:
@@ -168,13 +168,12 @@ class Recorder:
             return  # inside an inlined comprehension: not a line of its own (as on <= 3.11)
         self.busy = True
         try:
-            state.raised = False
             self._flush(frame, state)
             state.pending = line
         finally:
             self.busy = False
 
-    def on_return(self, frame: types.FrameType, value: Any) -> None:
+    def on_return(self, frame: types.FrameType, value: Any, unwinding: bool = False) -> None:
         if self.busy or self.truncated:
             return
         state = self.frames.get(frame)
@@ -185,19 +184,15 @@ class Recorder:
             self._flush(frame, state)
             del self.frames[frame]
             self.depth -= 1
-            if state.raised and value is None:
-                return  # settrace reports an unwinding frame as a return of None
+            if unwinding:
+                return  # left by an exception: no return event
             self._emit("return", frame.f_lineno, frame.f_code.co_name, state.depth, [],
                        format_value(value, self.max_value_len))
         finally:
             self.busy = False
 
     def on_unwind(self, frame: types.FrameType) -> None:
-        if self.busy or self.truncated:
-            return
-        state = self.frames.pop(frame, None)
-        if state is not None:
-            self.depth -= 1
+        self.on_return(frame, None, unwinding=True)
 
     def on_exception(self, frame: types.FrameType, exc: BaseException) -> None:
         if self.busy or self.truncated:
@@ -208,7 +203,6 @@ class Recorder:
         self.busy = True
         try:
             self._flush(frame, state)
-            state.raised = True
             self._emit("exception", frame.f_lineno, frame.f_code.co_name, state.depth, [],
                        format_exception(exc, self.max_value_len))
         finally:
@@ -220,6 +214,31 @@ class Recorder:
                 "backend": backend}
 
 
+_EXIT_OPS = frozenset(dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
+                      if name in dis.opmap)
+
+
+_RESUME = dis.opmap.get("RESUME", -1)
+_FOR_ITER = dis.opmap["FOR_ITER"]
+
+
+def _loop_exhaustion(frame: types.FrameType, exc: BaseException) -> bool:
+    """Python 3.9 reports a generator's exhaustion at ``for`` as a StopIteration; later versions do not."""
+    if not isinstance(exc, StopIteration) or sys.version_info >= (3, 10):
+        return False
+    code, lasti = frame.f_code.co_code, frame.f_lasti
+    return 0 <= lasti < len(code) and code[lasti] == _FOR_ITER
+
+
+def _unwinding(frame: types.FrameType) -> bool:
+    """settrace reports a frame left by an exception as a 'return' of None; its last instruction tells."""
+    code = frame.f_code.co_code
+    lasti = frame.f_lasti
+    if 0 <= lasti < len(code) and code[lasti] in _EXIT_OPS:
+        return False
+    return not (2 <= lasti < len(code) and code[lasti] == _RESUME and code[lasti - 2] in _EXIT_OPS)  # 3.13 yield
+
+
 # -- sys.settrace back end --------------------------------------------------------------------------------------
 def _run_settrace(rec: Recorder, thunk: Callable[[], Any]) -> Any:
     def local(frame: types.FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
@@ -228,9 +247,10 @@ def _run_settrace(rec: Recorder, thunk: Callable[[], Any]) -> Any:
         if event == "line":
             rec.on_line(frame, frame.f_lineno)
         elif event == "return":
-            rec.on_return(frame, arg)
+            rec.on_return(frame, arg, unwinding=_unwinding(frame))
         elif event == "exception":
-            rec.on_exception(frame, arg[1])
+            if not _loop_exhaustion(frame, arg[1]):
+                rec.on_exception(frame, arg[1])
         return local
 
     def global_(frame: types.FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
