@@ -482,3 +482,56 @@ def main(argv: List[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# ==================================================================================================================
+# Container serve mode — added for the docker back end (issue 3; used only by sandbox/docker.py). Not part of the
+# core runner above. ``serve_container(scratch_dirs)`` is ``--serve`` plus one step after every request: empty the
+# container's scratch directories (its tmpfs mounts), so that nothing a candidate wrote outside its working
+# directory is visible to the next request and a tmpfs filled by one candidate never outlives it. If a scratch
+# directory cannot be emptied the server answers the request and then exits; the back end replaces the container.
+# ==================================================================================================================
+
+def _empty_dir(path: str) -> bool:
+    """Remove everything inside ``path`` (making directories writable first); True when it is empty."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    for name in names:
+        full = os.path.join(path, name)
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                for root, dirs, _files in os.walk(full):
+                    for d in [root] + [os.path.join(root, x) for x in dirs]:
+                        try:
+                            os.chmod(d, 0o700)
+                        except OSError:
+                            pass
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                os.unlink(full)
+        except OSError:
+            pass
+    try:
+        return not os.listdir(path)
+    except OSError:
+        return False
+
+
+def serve_container(scratch: List[str]) -> int:
+    """``--serve`` for a container: after each request, empty every directory in ``scratch``."""
+    _become_subreaper()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    for line in stdin:
+        if not line.strip():
+            continue
+        answer = json.dumps(_handle_line(line)).encode() + b"\n"
+        clean = all([_empty_dir(d) for d in scratch])
+        stdout.write(answer)
+        stdout.flush()
+        if not clean:
+            sys.stderr.write("runner: cannot empty the scratch directories; exiting\n")
+            return 3
+    return 0
