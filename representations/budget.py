@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from semtrace.representations.base import TokenCounter
 
+MIN_RUN = 3
 LOOP_LEVELS: tuple[tuple[int, int], ...] = ((4, 2), (3, 1), (2, 1), (1, 1), (1, 0))
 
 
@@ -43,9 +44,10 @@ def loop_marker(dropped: list[Item]) -> str:
     if not counts:
         return f"... {len(dropped)} more steps ..."
     iterations = max(counts.values())
+    noun = "iteration" if iterations == 1 else "iterations"
     if len(counts) == 1:
-        return f"... {iterations} more iterations of {_line_range(set(counts))} ..."
-    return f"... {iterations} more iterations of {_line_range(set(counts))} ({len(dropped)} steps) ..."
+        return f"... {iterations} more {noun} of {_line_range(set(counts))} ..."
+    return f"... {iterations} more {noun} of {_line_range(set(counts))} ({len(dropped)} steps) ..."
 
 
 def compress_loops(items: list[Item], first: int, last: int, indent: str = "") -> list[Item]:
@@ -54,6 +56,14 @@ def compress_loops(items: list[Item], first: int, last: int, indent: str = "") -
     seen: Counter[int | None] = Counter()
     out: list[Item] = []
     run: list[Item] = []
+
+    def close_run() -> None:
+        if len(run) >= MIN_RUN:
+            out.append(Item(indent + loop_marker(run), None))
+        else:
+            out.extend(run)  # a marker would not be shorter than what it replaces
+        run.clear()
+
     for item in items:
         keep = True
         if item.line is not None and totals[item.line] > first + last:
@@ -61,14 +71,11 @@ def compress_loops(items: list[Item], first: int, last: int, indent: str = "") -
             seen[item.line] += 1
             keep = idx < first or idx >= totals[item.line] - last
         if keep:
-            if run:
-                out.append(Item(indent + loop_marker(run), None))
-                run = []
+            close_run()
             out.append(item)
         else:
             run.append(item)
-    if run:
-        out.append(Item(indent + loop_marker(run), None))
+    close_run()
     return out
 
 

@@ -73,8 +73,10 @@ class ContrastRenderer:
                     if divergence is None and a.kind == "line" and [n for n, _ in a.changes] != \
                             [n for n, _ in b.changes]:
                         divergence = len(rows)
-                        rows.append((">>> first divergence: the same line changes different variables", "", "",
-                                     None))
+                        set_a = ", ".join(n for n, _ in a.changes) or "nothing"
+                        set_b = ", ".join(n for n, _ in b.changes) or "nothing"
+                        rows.append((f">>> first divergence at line {a.line}: the failing run sets {set_a}, "
+                                     f"the passing run sets {set_b}", "", "", None))
                     rows.append((_label(a), _cell(a), _cell(b), a.line))
                 continue
             if divergence is None:

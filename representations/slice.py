@@ -71,7 +71,7 @@ def analyze(code: str) -> _Lines:
                     info.reads.setdefault(line, set()).update(names)
                 inner = []
             if header is not None:
-                end = getattr(stmt, "end_lineno", None) or stmt.lineno
+                end = stmt.lineno if inner else (getattr(stmt, "end_lineno", None) or stmt.lineno)
                 for line in range(stmt.lineno, end + 1):
                     info.header.setdefault(line, header)
             for sub_body, sub_header in inner:
