@@ -126,8 +126,10 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
             last_exc = i
         if (ev.kind == "return" and ev.depth == 0) or ev.kind == "exception":
             criterion = i
-    if criterion is None:
-        return set(), None
+    if criterion is None:  # the trace was cut before the result: slice from the last recorded state
+        criterion = next((i for i in range(len(events) - 1, -1, -1) if events[i].changes), None)
+        if criterion is None:
+            return set(), None
     seen = {criterion}
     todo = [criterion]
     while todo:
@@ -149,9 +151,9 @@ class SliceRenderer:
         src = code_lines(view.code)
         chosen, criterion = backward_slice(trace.events, view.code)
         if criterion is None:
-            return "\n".join(head + ["(no return value or exception to slice from)"])
+            return "\n".join(head + ["(no return value, exception or state to slice from)"])
         crit = trace.events[criterion]
-        what = "the exception" if crit.kind == "exception" else "the return value"
+        what = {"exception": "the exception", "return": "the return value"}.get(crit.kind, "the last recorded state")
         head.append(f"Backward slice from {what} at line {crit.line}: {len(chosen)} of {len(trace.events)} "
                     "steps shown, the others elided.")
         items: list[Item] = []
