@@ -131,12 +131,28 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
     """Re-run the first failing visible test under the tracer."""
     ctx = runtime.context
     s = ctx.settings
-    spec = TraceSpec(tests=(int(payload["failing"]),), max_events=s.max_events, max_value_len=s.max_value_len)
+    failing = int(payload["failing"])
+    indices = [failing]
+    if _uses_passing(ctx.renderer):  # contrastive representations also see a passing visible test's run
+        passing = next((t["index"] for t in payload["visible"].get("tests") or [] if t.get("status") == "passed"),
+                       None)
+        if passing is not None:
+            indices.append(int(passing))
+    spec = TraceSpec(tests=tuple(indices), max_events=s.max_events, max_value_len=s.max_value_len)
     result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], ctx.task.visible_tests, spec),
                                       ctx.stats)
-    trace_dict = result.traces[0].to_dict() if result.traces else None
-    return Command(update={"candidates": [{"id": payload["id"], "trace": trace_dict}]},
-                   goto=Send("render", {**payload, "trace": trace_dict}))
+    by_test = {t.test_index: t.to_dict() for t in result.traces}
+    trace_dict = by_test.get(failing)
+    passing_trace = by_test.get(indices[1]) if len(indices) > 1 else None
+    patch: dict[str, Any] = {"id": payload["id"], "trace": trace_dict}
+    if passing_trace is not None:
+        patch["passing_trace"] = passing_trace
+    return Command(update={"candidates": [patch]},
+                   goto=Send("render", {**payload, "trace": trace_dict, "passing_trace": passing_trace}))
+
+
+def _uses_passing(renderer: Any) -> bool:
+    return bool(getattr(renderer, "uses_passing", getattr(renderer, "name", "") == "contrast"))
 
 
 # ---------------------------------------------------------------- render / critique / refine
@@ -153,8 +169,15 @@ def _feedback(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceView 
                TestOutcome(index=idx, status=payload["visible"].get("status", "error"),
                            message=payload["visible"].get("message", "")))
     trace_obj = Trace.from_dict(payload["trace"]) if payload.get("trace") else None
+    passing = None
+    p_trace = payload.get("passing_trace")
+    if p_trace:
+        p_index = int(p_trace["test_index"])
+        p_outcome = next((o for o in outcomes if o.get("index") == p_index), None)
+        if p_outcome is not None:
+            passing = (ctx.task.visible_tests[p_index], TestOutcome.from_dict(p_outcome), Trace.from_dict(p_trace))
     view = TraceView(code=payload["code"], entry_point=ctx.task.entry_point, test=test, outcome=outcome,
-                     trace=trace_obj)
+                     trace=trace_obj, passing=passing)
     return prompts.feedback_text(test, outcome, ctx.task.entry_point), view
 
 
@@ -168,7 +191,8 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
         render_async = getattr(ctx.renderer, "render_async", None)
         if render_async is not None:
             before = (ctx.stats.prompt_tokens, ctx.stats.completion_tokens)
-            rendering = await render_async(view, ctx.llm)
+            with usage_scope(task_id=ctx.task.task_id, round=payload["round"]):
+                rendering = await render_async(view, ctx.llm, budget=ctx.settings.trace_budget)
             usage = {"prompt_tokens": ctx.stats.prompt_tokens - before[0],
                      "completion_tokens": ctx.stats.completion_tokens - before[1]}
         else:
