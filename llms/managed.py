@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import weakref
 from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from semtrace.llms.accounting import Accounting, current_scope
 from semtrace.llms.base import LLM, BadResponse, Completion, LLMError, Message
@@ -77,8 +78,8 @@ class ManagedLLM:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None and retry_after >= 0:
             return min(float(retry_after), self.retry.retry_after_cap)
-        return wait_exponential_jitter(initial=self.retry.initial, max=self.retry.max_wait,
-                                       jitter=self.retry.jitter)(state)
+        backoff = self.retry.initial * 2 ** max(0, state.attempt_number - 1)
+        return min(self.retry.max_wait, backoff + random.uniform(0, self.retry.jitter))
 
     def _plan(self, missing: list[int], seed: int | None) -> list[tuple[list[int], int | None]]:
         """Group missing sample indices into calls: (indices, seed for the call)."""

@@ -1,0 +1,100 @@
+"""``vllm-offline:MODEL`` — in-process ``vllm.LLM`` batch generation on a GPU machine (the ``vllm`` extra).
+
+Concurrent ``generate`` calls are gathered into one ``LLM.chat`` batch (calls arriving within
+``batch_window`` seconds, at most ``max_batch``), so a run with many tasks keeps the GPU busy. Engine options
+(``tensor_parallel_size``, ``gpu_memory_utilization``, ``max_model_len``, ``dtype``, ``quantization``,
+``enforce_eager``, ``trust_remote_code``, ...) go to ``vllm.LLM``; sampling extras (``top_p``, ``top_k``,
+``min_p``, ``repetition_penalty``) to ``vllm.SamplingParams``. ``n`` is native; a seed seeds the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+try:
+    import vllm
+except ModuleNotFoundError as exc:  # pragma: no cover - the extra is GPU-only
+    raise ModuleNotFoundError("No module named 'vllm'", name="vllm") from exc
+
+from semtrace.llms.base import BadResponse, Completion, Message, Usage
+
+log = logging.getLogger(__name__)
+
+_SAMPLING = {"top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty"}
+
+
+@dataclass
+class _Pending:
+    conversation: list[dict[str, str]]
+    params: Any
+    future: asyncio.Future[list[Completion]] = field(repr=False)
+
+
+class VLLMOffline:
+    provider = "vllm-offline"
+    native_n = True
+    free = True
+
+    def __init__(self, model: str, *, batch_window: float = 0.02, max_batch: int = 256, **options: Any) -> None:
+        self.model = model
+        self.name = f"vllm-offline:{model}"
+        self.sampling = {k: options.pop(k) for k in list(options) if k in _SAMPLING}
+        self.engine_options = options
+        self.batch_window = batch_window
+        self.max_batch = max_batch
+        self._engine: Any = None
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {"engine": {k: repr(v) for k, v in sorted(self.engine_options.items())}, "sampling": self.sampling}
+
+    def _engine_instance(self) -> Any:
+        if self._engine is None:
+            self._engine = vllm.LLM(model=self.model, **self.engine_options)
+        return self._engine
+
+    def _run_batch(self, batch: list[_Pending]) -> list[list[Completion]]:
+        engine = self._engine_instance()
+        outputs = engine.chat([p.conversation for p in batch], [p.params for p in batch], use_tqdm=False)
+        results = []
+        for request in outputs:
+            prompt_tokens = len(request.prompt_token_ids or [])
+            samples = request.outputs
+            shares = [prompt_tokens // len(samples) + (1 if i < prompt_tokens % len(samples) else 0)
+                      for i in range(len(samples))] if samples else []
+            results.append([Completion(text=o.text, finish_reason=o.finish_reason or "stop",
+                                       usage=Usage(shares[i], len(o.token_ids)), model=self.model)
+                            for i, o in enumerate(samples)])
+        return results
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self.batch_window)
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+        self._flusher = asyncio.get_running_loop().create_task(self._flush()) if self._pending else None
+        try:
+            results = await asyncio.to_thread(self._run_batch, batch)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiter of the batch
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(BadResponse(f"vLLM batch failed: {exc}", provider=self.provider,
+                                                       original=exc))
+            return
+        for p, res in zip(batch, results):
+            if not p.future.done():
+                p.future.set_result(res)
+
+    async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
+                       max_tokens: int = 1024, seed: int | None = None,
+                       stop: list[str] | None = None) -> list[Completion]:
+        params = vllm.SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                     stop=stop or None, **self.sampling)
+        loop = asyncio.get_running_loop()
+        pending = _Pending([{"role": m.role, "content": m.content} for m in messages], params, loop.create_future())
+        self._pending.append(pending)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await pending.future
