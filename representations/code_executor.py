@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
 from semtrace.representations.budget import Item, fit_items
-from semtrace.representations.common import Frames, Step, actual_text, steps_from_trace, truncation_note
+from semtrace.representations.common import (Frames, Step, actual_text, entry_function, steps_from_trace,
+                                             truncation_note)
 
 
 def executor_line(step: Step) -> str:
@@ -28,16 +29,23 @@ class CodeExecutorRenderer:
 
     def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
         steps = steps_from_trace(view.trace, self.frames)
-        # inputs are in the test; returns of the outermost frame are the <output>
-        shown = [s for s in steps if s.kind != "input" and not (s.kind == "return" and s.depth == 0)]
-        items = [Item(executor_line(s), s.line if s.kind == "state" else None) for s in shown]
+        entry = entry_function(view.trace)
+        items: list[Item] = []
+        returned = False
+        for s in steps:
+            if s.kind == "input":
+                continue  # the inputs are in the test
+            if s.kind == "return" and s.func == entry:
+                items.append(Item(f"<output>{s.value}</output>"))  # every return of the tested function
+                returned = returned or s.depth == 0
+            else:
+                items.append(Item(executor_line(s), s.line if s.kind == "state" else None))
         tail = []
         note = truncation_note(view.trace)
         if note:
             tail.append(note)
-        returns = [s for s in steps if s.kind == "return" and s.depth == 0]
-        if returns:
-            tail.append(f"<output>{returns[-1].value}</output>")
-        else:
+        if not returned:
             tail.append(f"<error>{actual_text(view)}</error>")
+        elif items and items[-1].text.startswith("<output>"):
+            tail.append(items.pop().text)  # the final result is never cut
         return fit_items([], items, tail, budget, count_tokens)

@@ -1,6 +1,7 @@
 """Shared pieces of the renderers: state steps from a trace, the test's description, numbering conventions.
 
-Conventions (the paper's, without its defects): line numbers are the candidate's own source lines; "line 0" holds
+Conventions (the paper's, without its defects): the frames shown are those of the function the test called,
+recursive calls included (``frames="all"`` adds helper functions); line numbers are the candidate's own source lines; "line 0" holds
 a call's inputs; ``(k)`` is the global order of state changes in the run (the inputs are ``(1)``); the changed
 variables of one step are listed in the order the program created them (the paper reversed them); the inputs are
 shown as plain ``name = value`` pairs (the paper sometimes wrapped them in a list) and expected values are shown as
@@ -40,24 +41,32 @@ class Step:
         return sep.join(f"{name} = {value}" for name, value in self.changes)
 
 
+def entry_function(trace: Trace | None) -> str | None:
+    """The name of the function the test called (the first outermost call)."""
+    if trace is None:
+        return None
+    return next((ev.func for ev in trace.events if ev.kind == "call" and ev.depth == 0), None)
+
+
 def steps_from_trace(trace: Trace | None, frames: Frames = "entry") -> list[Step]:
     """The state changes of a trace, numbered ``(k)`` in execution order.
 
-    ``frames="entry"`` keeps only the outermost candidate frames (depth 0), as the paper's renderings do;
-    ``"all"`` keeps helper and recursive calls too. Numbering always counts only the steps kept.
+    ``frames="entry"`` keeps the frames of the function the test called, recursive calls included (as the paper's
+    renderings do); ``"all"`` keeps helper functions too. A nested call's inputs sit on the line that made the call
+    (the outermost call's on line 0). Numbering counts only the steps kept.
     """
     if trace is None:
         return []
+    entry = entry_function(trace)
     out: list[Step] = []
     k = 0
     for ev in trace.events:
-        if frames == "entry" and ev.depth != 0:
+        if frames == "entry" and ev.func != entry:
             continue
         if ev.kind == "call":
-            if ev.depth == 0 or frames == "all":
-                k += 1
-                out.append(Step("input", 0 if ev.depth == 0 else ev.line, k, tuple(ev.changes), func=ev.func,
-                                depth=ev.depth, event=ev.order))
+            k += 1
+            line = 0 if ev.depth == 0 else (ev.caller_line if ev.caller_line is not None else ev.line)
+            out.append(Step("input", line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order))
         elif ev.kind == "line" and ev.changes:
             k += 1
             out.append(Step("state", ev.line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order))

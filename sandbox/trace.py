@@ -21,6 +21,7 @@ class TraceEvent:
     (1-based). ``func``: function name ("<module>" for top level). ``depth``: call depth, 0 = outermost traced frame.
     ``changes``: for ``line`` the (name, repr) pairs the line created or changed, for ``call`` the arguments.
     ``value``: the return value's repr (``return``) or "Type: message" (``exception``).
+    ``caller_line``: for ``call``, the line of the candidate frame that made the call (None from outside).
     """
 
     order: int
@@ -30,6 +31,7 @@ class TraceEvent:
     depth: int
     changes: tuple[tuple[str, str], ...] = ()
     value: str | None = None
+    caller_line: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ candidate's file are recorded. Two back ends give the same events:
 Event semantics (both back ends, documented in ``representations/README.md``):
 
 - ``call``: a candidate function starts (or a generator resumes); ``line`` is the ``def`` line, ``changes`` the
-  arguments. ``depth`` counts the recorded candidate frames below it.
+  arguments, ``caller_line`` the line of the candidate frame that called it (None when called from outside).
+  ``depth`` counts the recorded candidate frames below it.
 - ``line``: one executed line, emitted when the line completes (the frame moves to another line, returns or raises),
   with the local variables it created or changed. A line re-executed by a backward jump (a one-line loop) counts
   again. Comprehension, generator-expression and lambda bodies are not frames of their own (3.12 inlines
@@ -116,7 +117,7 @@ class Recorder:
         return out
 
     def _emit(self, kind: str, line: int, func: str, depth: int, changes: List[List[str]],
-              value: Optional[str] = None) -> None:
+              value: Optional[str] = None, caller_line: Optional[int] = None) -> None:
         if self.truncated:
             return
         if len(self.events) >= self.max_events:
@@ -125,7 +126,7 @@ class Recorder:
             self.stop()
             return
         self.events.append({"order": len(self.events) + 1, "kind": kind, "line": line, "func": func,
-                            "depth": depth, "changes": changes, "value": value})
+                            "depth": depth, "changes": changes, "value": value, "caller_line": caller_line})
         if kind == "line":
             self.line_hits[line] = self.line_hits.get(line, 0) + 1
 
@@ -154,7 +155,9 @@ class Recorder:
             nargs = code.co_argcount + code.co_kwonlyargcount
             nargs += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
             args = [[name, snapshot[name]] for name in code.co_varnames[:nargs] if name in snapshot]
-            self._emit("call", code.co_firstlineno, code.co_name, state.depth, args)
+            parent = frame.f_back
+            caller_line = parent.f_lineno if parent is not None and parent in self.frames else None
+            self._emit("call", code.co_firstlineno, code.co_name, state.depth, args, None, caller_line)
         finally:
             self.busy = False
 

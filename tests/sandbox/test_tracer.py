@@ -55,9 +55,10 @@ def test_events_of_a_loop_with_a_helper(tmp_path: Path) -> None:
     events = trace["events"]
     assert [e["order"] for e in events] == list(range(1, len(events) + 1))
     assert events[0] == {"order": 1, "kind": "call", "line": 6, "func": "f", "depth": 0,
-                         "changes": [["xs", "[2, 3]"]], "value": None}
+                         "changes": [["xs", "[2, 3]"]], "value": None, "caller_line": None}
     calls = [e for e in events if e["kind"] == "call" and e["func"] == "sq"]
     assert [c["changes"] for c in calls] == [[["a", "2"]], [["a", "3"]]] and {c["depth"] for c in calls} == {1}
+    assert {c["caller_line"] for c in calls} == {9}
     t_changes = [c[1] for e in events if e["kind"] == "line" and e["line"] == 9 for c in e["changes"]]
     assert t_changes == ["4", "13"]  # the line's effect, reported when it completes
     assert events[-1]["kind"] == "return" and events[-1]["value"] == "13" and events[-1]["line"] == 10
