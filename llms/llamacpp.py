@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -96,19 +97,21 @@ class LlamaCpp:
         if seed is not None:
             kwargs["seed"] = seed
         with lock:
+            t0 = time.perf_counter()
             try:
                 resp = llm.create_chat_completion(**kwargs)
             except ValueError as exc:  # llama.cpp raises ValueError for prompts over n_ctx
                 if "context" in str(exc).lower() or "exceed" in str(exc).lower():
                     raise ContextTooLong(str(exc), provider=self.provider, original=exc) from exc
                 raise LLMError(str(exc), provider=self.provider, original=exc) from exc
+            latency = time.perf_counter() - t0
         try:
             choice = resp["choices"][0]
             usage = resp.get("usage") or {}
             return Completion(text=choice["message"].get("content") or "",
                               finish_reason=choice.get("finish_reason") or "stop",
                               usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-                              model=self.path.name)
+                              latency=latency, model=self.path.name)
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise BadResponse(f"unexpected llama.cpp response: {exc}", provider=self.provider, original=exc) from exc
 

@@ -62,6 +62,7 @@ class ManagedLLM:
         self.retry = retry or RetryPolicy()
         self.cache = cache if getattr(backend, "cacheable", True) else None
         self.accounting = accounting if accounting is not None else Accounting()
+        self._force_per_sample = False
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
             weakref.WeakKeyDictionary()
 
@@ -83,7 +84,7 @@ class ManagedLLM:
 
     def _plan(self, missing: list[int], seed: int | None) -> list[tuple[list[int], int | None]]:
         """Group missing sample indices into calls: (indices, seed for the call)."""
-        per_sample = not getattr(self.backend, "native_n", True) or (
+        per_sample = self._force_per_sample or not getattr(self.backend, "native_n", True) or (
             seed is not None and getattr(self.backend, "seed_per_sample", False))
         if per_sample:
             return [([i], None if seed is None else seed + i) for i in missing]
@@ -121,14 +122,17 @@ class ManagedLLM:
                             out = await self.backend.generate(messages, n=n, seed=seed, **kwargs)
                         finally:
                             spent += time.perf_counter() - t0
-                    if len(out) != n:
-                        raise BadResponse(f"{self.name}: asked for {n} completions, got {len(out)}",
+                    if not out:
+                        raise BadResponse(f"{self.name}: asked for {n} completions, got none",
                                           provider=self.provider)
+                    out = list(out)[:n]  # fewer than n: the server ignored n; generate() asks for the rest
         except BaseException:
             self.accounting.record_call(model=self.model, prompt_tokens=0, completion_tokens=0, completions=0,
                                         requests=attempts, retries=max(0, attempts - 1), latency=spent,
                                         retry_wait=waited, failed=True, scope=scope)
             raise
+        if out and all(c.latency > 0 for c in out):
+            spent = sum(c.latency for c in out)  # the back end timed its own work (queueing excluded)
         per = spent / max(1, len(out))
         out = [c if c.latency else replace(c, latency=per) for c in out]
         self.accounting.record_call(
@@ -162,8 +166,10 @@ class ManagedLLM:
                 self.accounting.record_cache_hits(
                     prompt_tokens=sum(c.usage.prompt_tokens for c in hits),
                     completion_tokens=sum(c.usage.completion_tokens for c in hits), hits=len(hits), scope=scope)
-        missing = [i for i, c in enumerate(results) if c is None]
-        if missing:
+        for _ in range(2):  # a second pass asks, one request per sample, for what a server that ignores n left out
+            missing = [i for i, c in enumerate(results) if c is None]
+            if not missing:
+                break
             plan = self._plan(missing, seed)
             outs = await asyncio.gather(*(self._call(messages, len(idx), s, kwargs, scope) for idx, s in plan),
                                         return_exceptions=True)
@@ -178,6 +184,14 @@ class ManagedLLM:
                         self.cache.put(keys[i], self.provider, comp)
             if first_error is not None:
                 raise first_error
+            if any(len(out) < len(idx) for (idx, _), out in zip(plan, outs)):  # type: ignore[arg-type]
+                if not self._force_per_sample:
+                    log.warning("%s: the back end returned fewer than n completions; asking one per sample",
+                                self.name)
+                self._force_per_sample = True
+        if any(c is None for c in results):
+            raise BadResponse(f"{self.name}: asked for {n} completions, got {sum(c is not None for c in results)}",
+                              provider=self.provider)
         return [c for c in results if c is not None]
 
     async def close(self) -> None:

@@ -4,8 +4,8 @@ Options: ``base_url`` (else ``$OPENAI_BASE_URL``, else api.openai.com), ``api_ke
 ``"EMPTY"`` for a custom ``base_url``), ``timeout`` seconds (default 120), ``organization``, ``top_p``,
 ``presence_penalty``, ``frequency_penalty``, ``max_tokens_param`` (``max_completion_tokens`` for o-series
 models), ``extra_body`` (a dict sent as-is). The SDK's own retries are off: ``ManagedLLM`` retries and counts.
-A server that returns fewer choices than ``n`` (many compatible servers ignore ``n``) is topped up with
-single-sample requests, and the back end switches to one request per sample from then on.
+A server that returns fewer choices than ``n`` (many compatible servers ignore ``n``) gets the back end
+switched to one request per sample; ``ManagedLLM`` asks for the missing samples.
 """
 
 from __future__ import annotations
@@ -144,6 +144,8 @@ class OpenAIChat:
     async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
                        max_tokens: int = 1024, seed: int | None = None,
                        stop: list[str] | None = None) -> list[Completion]:
+        """Up to ``n`` completions: a server that ignores ``n`` returns fewer (``ManagedLLM`` asks for the
+        rest, one request per sample, so every request is counted); ``native_n`` is then switched off."""
         if not self.native_n and n > 1:
             parts = await asyncio.gather(*(
                 self._once(messages, 1, temperature, max_tokens, None if seed is None else seed + i, stop)
@@ -154,10 +156,6 @@ class OpenAIChat:
             log.warning("%s: the server returned %d of %d choices (it ignores n); "
                         "sending one request per sample from now on", self.name, len(out), n)
             self.native_n = False
-            more = await asyncio.gather(*(
-                self._once(messages, 1, temperature, max_tokens, None if seed is None else seed + i, stop)
-                for i in range(len(out), n)))
-            out += [c for part in more for c in part]
         return out
 
     async def close(self) -> None:

@@ -128,8 +128,9 @@ async def test_openai_tops_up_when_the_server_ignores_n(server, fast_retry):
     llm = _llm("openai", server, fast_retry)
     out = await llm.generate(MSGS, n=3, seed=4)
     assert len(out) == 3 and server.count() == 3
-    assert [r["body"].get("seed") for r in server.requests] == [4, 5, 6]
-    assert llm.backend.native_n is False
+    assert sorted(r["body"].get("seed") for r in server.requests) == [4, 5, 6]
+    assert llm.backend.native_n is False and llm.accounting.total().requests == 3
+    assert [c.text.split()[0] for c in out][0] == "#1"
 
 
 async def test_vllm_extras_pass_through_and_seed_per_sample(server, fast_retry):
