@@ -161,6 +161,7 @@ class _ContainerWorker:
         except Exception:
             pass
         await asyncio.to_thread(self.owner._remove, self.id)
+        self.owner._workers.pop(self.id, None)
         self.owner._free_slot(self.slot)
 
 
@@ -179,6 +180,7 @@ class DockerSandbox:
         self.image: str | None = None
         self._mount_dir: str | None = None
         self._slots: set[int] = set()
+        self._workers: dict[str, _ContainerWorker] = {}
         self._setup_lock = threading.Lock()
         self._pool = WorkerPool(self._start_worker, self.concurrency, name="docker sandbox")
         self.closed = False
@@ -278,7 +280,9 @@ class DockerSandbox:
                                      f"(got a {type(raw).__name__} connection)")
         reader, writer = await asyncio.open_connection(sock=raw.dup(), limit=1 << 30)
         log.debug("container %s started in slot %d", container_id[:12], slot)
-        return _ContainerWorker(self, slot, container_id, handle, reader, writer)
+        worker = _ContainerWorker(self, slot, container_id, handle, reader, writer)
+        self._workers[container_id] = worker
+        return worker
 
     # -- the Sandbox contract ---------------------------------------------------------------------------------
     async def run(self, request: ExecRequest) -> ExecResult:
@@ -290,6 +294,10 @@ class DockerSandbox:
         """Start every slot's container now (otherwise they start on first use)."""
         probe = ExecRequest(code="", tests=())
         await asyncio.gather(*(self._pool.run(probe) for _ in range(self.concurrency)))
+
+    def containers(self) -> list[str]:
+        """Ids of this pool's live containers."""
+        return list(self._workers)
 
     @property
     def replaced(self) -> int:
