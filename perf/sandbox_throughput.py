@@ -123,11 +123,16 @@ def threaded(check: Callable[[str], bool], programs: list[str], workers: int) ->
 # ------------------------------------------------------------------------------------- semtrace back ends
 
 def requests(tasks: list[dict[str, Any]]) -> list[Any]:
-    from semtrace.sandbox.types import ExecRequest, Limits, TestCase
+    """The same programs as semtrace runs them: the humaneval loader's reference with its check() asserts."""
+    from semtrace.benchmarks.humaneval import task_from_row
+    from semtrace.sandbox.types import ExecRequest, Limits
 
-    return [ExecRequest(code=t["prompt"] + t["canonical_solution"], entry_point=t["entry_point"],
-                        test_setup=t["test"], tests=(TestCase(kind="assert", source=f"check({t['entry_point']})"),),
-                        limits=Limits(wall_time=TIMEOUT)) for t in tasks]
+    out = []
+    for row in tasks:
+        t = task_from_row(row)
+        out.append(ExecRequest(code=t.reference or "", tests=t.hidden_tests, entry_point=t.entry_point,
+                               test_setup=t.test_setup, limits=Limits(wall_time=TIMEOUT)))
+    return out
 
 
 async def backend_pass(name: str, reqs: list[Any], concurrency: int) -> dict[str, Any]:
