@@ -138,10 +138,12 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
                        None)
         if passing is not None:
             indices.append(int(passing))
-    spec = TraceSpec(tests=tuple(indices), max_events=s.max_events, max_value_len=s.max_value_len)
-    result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], ctx.task.visible_tests, spec),
-                                      ctx.stats)
-    by_test = {t.test_index: t.to_dict() for t in result.traces}
+    # run only the tests to trace (a looping program then costs one timeout, not one per visible test)
+    spec = TraceSpec(tests=tuple(range(len(indices))), max_events=s.max_events, max_value_len=s.max_value_len)
+    tests = tuple(ctx.task.visible_tests[i] for i in indices)
+    result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
+    by_test = {indices[t.test_index]: {**t.to_dict(), "test_index": indices[t.test_index]} for t in result.traces
+               if 0 <= t.test_index < len(indices)}
     trace_dict = by_test.get(failing)
     passing_trace = by_test.get(indices[1]) if len(indices) > 1 else None
     patch: dict[str, Any] = {"id": payload["id"], "trace": trace_dict}

@@ -1,0 +1,137 @@
+"""Orchestration overhead: is a run LLM-bound, and does it fit in memory?
+
+A scripted model with a fixed latency per call (through the real ManagedLLM concurrency bound), the real local
+sandbox, the real graph with SQLite checkpoints, on HumanEvalFix (164 tasks), width 4, depth 3. The baseline is the
+ideal LLM-bound time measured from the same run: calls x latency / concurrency. Prints the ratio (target <= 1.10)
+and the orchestrator's peak RSS (target <= 600 MB); exits 1 when either target is missed.
+
+    .venv/bin/python perf/orchestration.py [--latency 1.0] [--concurrency 16] [--limit 164]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class FixedLatencyLLM:
+    """The scripted back end, answering after a fixed delay (a stand-in for a remote model's latency)."""
+
+    cacheable = False
+    free = True
+    native_n = True
+
+    def __init__(self, model: str, latency: float) -> None:
+        from semtrace.llms.scripted import ScriptedLLM
+
+        self.inner = ScriptedLLM(model)
+        self.name = f"latency:{model}"
+        self.latency = latency
+        self.calls = 0
+
+    async def generate(self, messages: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        await asyncio.sleep(self.latency)
+        return await self.inner.generate(messages, **kwargs)
+
+
+def write_rules(tasks: list[Any], path: Path) -> None:
+    """Distinct buggy variants per task (so every candidate really executes), with a quarter of the tasks fixed at
+    round 2 and a quarter at round 3 once the trace shows the bug's line."""
+    sys.path.insert(0, str(REPO / "tests" / "agents"))
+    from rules import bug_line, fenced  # the same helper the acceptance tests use
+
+    import re
+
+    fixes, rest = [], []
+    for i, t in enumerate(tasks):
+        who = re.escape(f"The function to implement is `{t.entry_point}`.")
+        fix_round = (None, 2, 3, None)[i % 4]
+        if fix_round is not None:
+            later = "|".join(str(k) for k in range(fix_round, fix_round + 20))
+            fixes.append({"when": who + rf"[\s\S]*### Attempt (?:{later}) \(latest\)[\s\S]*## Trace\n[\s\S]*"
+                          + re.escape(bug_line(t.starting_code, t.reference)), "reply": fenced(t.reference)})
+        variants = [fenced(f"{t.starting_code.rstrip()}\n# variant {k}\n") for k in range(16)]
+        rest.append({"when": who, "reply": variants})
+    path.write_text("".join(json.dumps(r) + "\n" for r in fixes + rest))
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from semtrace.agents.build import build_components
+    from semtrace.agents.run import prepare_run_dir, run_tasks
+    from semtrace.benchmarks.registry import load_benchmark
+    from semtrace.config import build_config
+    from semtrace.llms.accounting import Accounting
+    from semtrace.llms.managed import ManagedLLM
+
+    tasks = load_benchmark("humaneval-fix", args.data)[: args.limit]
+    work = Path(tempfile.mkdtemp(prefix="semtrace-perf-"))
+    rules = work / "rules.jsonl"
+    write_rules(tasks, rules)
+    backend = FixedLatencyLLM(str(rules), args.latency)
+    llm = ManagedLLM(backend, provider="scripted", model=str(rules), concurrency=args.concurrency,
+                     accounting=Accounting())
+    cfg = build_config(flags=dict(benchmark="humaneval-fix", strategy="hybrid", width=args.width, depth=args.depth,
+                                  representation="next", selector="visible_rate", sandbox="local", display=False,
+                                  model=f"scripted:{rules}", task_concurrency=args.task_concurrency,
+                                  sandbox_options={"concurrency": args.sandbox_concurrency}),
+                       overrides=["limits.wall_time=1"])
+    comps = await build_components(cfg, tasks=tasks, llm=llm)
+    run_dir = work / "run"
+    prepare_run_dir(run_dir, cfg, resume=False)
+    start = time.perf_counter()
+    try:
+        summary = await run_tasks(cfg, run_dir, comps)
+    finally:
+        await comps.sandbox.close()
+    wall = time.perf_counter() - start
+    ideal = backend.calls * args.latency / args.concurrency
+    return {"tasks": len(tasks), "llm_calls": backend.calls, "wall_s": wall, "ideal_llm_bound_s": ideal,
+            "ratio": wall / ideal if ideal else float("nan"),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "sandbox_workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "pass@1_by_depth": [round(r["pass@1"]["mean"], 3) for r in summary["by_depth"]],
+            "errors": summary.get("errors", 0), "run_dir": str(run_dir)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_data = os.environ.get("SEMTRACE_DATA") or str(REPO.parent / "shared" / "benchmarks")
+    parser.add_argument("--data", default=default_data)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
+    parser.add_argument("--concurrency", type=int, default=16, help="LLM calls in flight")
+    parser.add_argument("--task-concurrency", type=int, default=12, help="tasks in flight")
+    parser.add_argument("--sandbox-concurrency", type=int, default=8,
+                        help="sandbox workers (timeouts wait, they do not compute: more than cores is right)")
+    parser.add_argument("--limit", type=int, default=164)
+    parser.add_argument("--width", type=int, default=4)
+    parser.add_argument("--depth", type=int, default=3)
+    args = parser.parse_args()
+    if not (Path(args.data) / "humanevalpack").is_dir():
+        print(f"error: HumanEvalFix data not found under {args.data}; pass --data DIR or set SEMTRACE_DATA",
+              file=sys.stderr)
+        return 2
+    r = asyncio.run(measure(args))
+    ok_time, ok_mem = r["ratio"] <= 1.10, r["peak_rss_mb"] <= 600
+    print(f"orchestration: {r['tasks']} tasks, width {args.width}, depth {args.depth}, {r['llm_calls']} LLM calls "
+          f"at {args.latency:.2f} s, concurrency {args.concurrency}")
+    print(f"  wall {r['wall_s']:.1f} s vs ideal LLM-bound {r['ideal_llm_bound_s']:.1f} s -> ratio {r['ratio']:.3f} "
+          f"(target <= 1.10: {'ok' if ok_time else 'MISSED'})")
+    print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (target <= 600: {'ok' if ok_mem else 'MISSED'}); sandbox workers "
+          f"{r['sandbox_workers_peak_rss_mb']:.0f} MB")
+    print(f"  pass@1 by depth {r['pass@1_by_depth']}; task errors {r['errors']}")
+    return 0 if ok_time and ok_mem and not r["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
