@@ -24,7 +24,7 @@ _BASE = ["LLM", "Message", "Usage", "Completion", "LLMError", "RateLimited", "Ti
          "ContextTooLong", "AuthFailed", "BadResponse", "BadRequest", "QuotaExceeded", "messages_from"]
 _EXPORTS.update({name: "semtrace.llms.base" for name in _BASE})
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605
 
 
 def __getattr__(name: str) -> Any:

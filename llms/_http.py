@@ -8,12 +8,19 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from semtrace.llms.base import (AuthFailed, BadRequest, ContextTooLong, LLMError, QuotaExceeded, RateLimited,
-                                ServerError)
+from semtrace.llms.base import (
+    AuthFailed,
+    BadRequest,
+    ContextTooLong,
+    LLMError,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+)
 
 _CONTEXT = re.compile(
     r"context[_ ]length|maximum context|context window|prompt is too long|too many tokens|"
-    r"exceeds? (the )?(model'?s? )?(max(imum)? )?(context|input)|input is too long|reduce the length", re.I)
+    r"exceeds? (the )?(model'?s? )?(max(imum)? )?(context|input)|input is too long|reduce the length", re.IGNORECASE)
 
 
 def is_context_error(message: str, code: str | None = None) -> bool:

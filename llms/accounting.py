@@ -30,7 +30,7 @@ _SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("semtrace_llm_sco
 
 
 @contextmanager
-def usage_scope(task_id: str | None = None, round: int | None = None) -> Iterator[Scope]:  # noqa: A002
+def usage_scope(task_id: str | None = None, round: int | None = None) -> Iterator[Scope]:
     """Attribute every LLM call made inside the block (in this context) to (task_id, round)."""
     token = _SCOPE.set((task_id, round))
     try:
@@ -170,10 +170,10 @@ class Accounting:
     def for_task(self, task_id: str) -> UsageTotals:
         return self._sum(lambda k: k[0] == task_id)
 
-    def for_round(self, round: int) -> UsageTotals:  # noqa: A002
+    def for_round(self, round: int) -> UsageTotals:
         return self._sum(lambda k: k[1] == round)
 
-    def for_scope(self, task_id: str | None, round: int | None) -> UsageTotals:  # noqa: A002
+    def for_scope(self, task_id: str | None, round: int | None) -> UsageTotals:
         with self._lock:
             return self._by_scope.get((task_id, round), UsageTotals())
 
@@ -199,4 +199,4 @@ class Accounting:
         }
 
 
-__all__ = ["Accounting", "DEFAULT_PRICES", "Price", "UsageTotals", "current_scope", "find_price", "usage_scope"]
+__all__ = ["DEFAULT_PRICES", "Accounting", "Price", "UsageTotals", "current_scope", "find_price", "usage_scope"]

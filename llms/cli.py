@@ -1,4 +1,5 @@
 """``semtrace llm ...``: check a back end before a run."""
+# ruff: noqa: B008 - typer declares options as argument defaults
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,13 +23,13 @@ def chat(
     prompt: str = typer.Argument(..., help="The user message."),
     model: str = typer.Option(..., "--model", "-m", help="Model spec provider:model[?key=value...]."),
     n: int = typer.Option(1, "--n", min=1, help="Number of completions."),
-    system: Optional[str] = typer.Option(None, "--system", help="An optional system message."),
+    system: str | None = typer.Option(None, "--system", help="An optional system message."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", min=0.0),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
-    cache_path: Optional[Path] = typer.Option(None, "--cache-path", help="SQLite cache file to use."),
+    cache_path: Path | None = typer.Option(None, "--cache-path", help="SQLite cache file to use."),
     concurrency: int = typer.Option(8, "--concurrency", min=1),
 ) -> None:
     """Send one prompt; print the completions and the token usage."""

@@ -22,11 +22,10 @@ from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-
-from semtrace.llms.accounting import Accounting, current_scope
+from semtrace.llms.accounting import Accounting, UsageTotals, current_scope
 from semtrace.llms.base import LLM, BadResponse, Completion, LLMError, Message
 from semtrace.llms.cache import ResponseCache, cache_key
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +125,11 @@ class ManagedLLM:
                         raise BadResponse(f"{self.name}: asked for {n} completions, got none",
                                           provider=self.provider)
                     out = list(out)[:n]  # fewer than n: the server ignored n; generate() asks for the rest
-        except BaseException:
+        except asyncio.CancelledError:  # the caller gave up: count what was sent, not an error
+            self.accounting.add(UsageTotals(requests=attempts, retries=max(0, attempts - 1), latency=spent,
+                                            retry_wait=waited), scope)
+            raise
+        except Exception:
             self.accounting.record_call(model=self.model, prompt_tokens=0, completion_tokens=0, completions=0,
                                         requests=attempts, retries=max(0, attempts - 1), latency=spent,
                                         retry_wait=waited, failed=True, scope=scope)

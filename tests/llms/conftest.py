@@ -10,9 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakeserver import FakeLLMServer  # noqa: E402
-
-from semtrace.llms.managed import RetryPolicy  # noqa: E402
+from fakeserver import FakeLLMServer
+from semtrace.llms.managed import RetryPolicy
 
 FAST_RETRY = RetryPolicy(max_attempts=4, initial=0.01, max_wait=0.05, jitter=0.01, retry_after_cap=5.0)
 

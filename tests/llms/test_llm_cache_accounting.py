@@ -10,11 +10,10 @@ import pytest
 
 pytest.importorskip("openai")
 
-from fakeserver import FakeLLMServer  # noqa: E402
-
-from semtrace.llms import Accounting, Completion, Message, Usage, make_llm, usage_scope  # noqa: E402
-from semtrace.llms.accounting import Price, UsageTotals  # noqa: E402
-from semtrace.llms.cache import ResponseCache, cache_key  # noqa: E402
+from fakeserver import FakeLLMServer
+from semtrace.llms import Accounting, Completion, Message, ServerError, Usage, make_llm, usage_scope
+from semtrace.llms.accounting import Price, UsageTotals
+from semtrace.llms.cache import ResponseCache, cache_key
 
 MSGS = [Message("user", "reverse a string")]
 
@@ -41,7 +40,7 @@ async def test_second_identical_run_makes_zero_requests(fake_server, tmp_path):
 async def test_cache_key_covers_every_sampling_input(fake_server, tmp_path):
     llm = _openai(fake_server, tmp_path / "c.sqlite")
     await llm.generate(MSGS, seed=1)
-    variants = [dict(seed=2), dict(seed=1, temperature=0.5), dict(seed=1, max_tokens=7), dict(seed=1, stop=["x"])]
+    variants = [{"seed": 2}, {"seed": 1, "temperature": 0.5}, {"seed": 1, "max_tokens": 7}, {"seed": 1, "stop": ["x"]}]
     for i, kw in enumerate(variants, start=2):
         await llm.generate(MSGS, **kw)
         assert fake_server.count() == i, kw
@@ -147,9 +146,24 @@ async def test_failed_calls_are_counted(fake_server, tmp_path, fast_retry):
     fake_server.retry_after = "0"
     fake_server.faults = ["500"] * 4
     llm = _openai(fake_server, tmp_path / "c.sqlite", retry=fast_retry)
-    with usage_scope("T", 1):
-        with pytest.raises(Exception):
-            await llm.generate(MSGS)
+    with usage_scope("T", 1), pytest.raises(ServerError):
+        await llm.generate(MSGS)
     t = llm.accounting.for_scope("T", 1)
     assert (t.requests, t.retries, t.errors, t.completions, t.cost) == (4, 3, 1, 0, None)
     assert len(llm.cache) == 0
+
+
+async def test_llm_config_builds_a_managed_llm(fake_server, tmp_path):
+    from semtrace.llms.config import LLMConfig
+
+    cfg = LLMConfig.model_validate({
+        "model": "openai:house-model", "concurrency": 3, "cache_path": str(tmp_path / "c.sqlite"),
+        "retry": {"max_attempts": 2, "initial": 0.01, "max_wait": 0.01},
+        "options": {"base_url": fake_server.openai_url, "timeout": 5},
+        "prices": {"house-model": {"input": 1.0, "output": 2.0}}})
+    llm = cfg.build()
+    assert (llm.concurrency, llm.retry.max_attempts, llm.backend.timeout) == (3, 2, 5.0)
+    await llm.generate(MSGS)
+    assert llm.accounting.total().cost == pytest.approx((10 * 1.0 + 5 * 2.0) / 1e6)
+    with pytest.raises(ValueError, match="concurency"):
+        LLMConfig.model_validate({"concurency": 3})

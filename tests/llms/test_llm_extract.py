@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from semtrace.llms.extract import extract_code
 
 PROGRAM = "def reverse(s):\n    return s[::-1]\n"

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.model
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'semtrace[local]'")
 
-from semtrace.llms import ContextTooLong, Message, make_llm  # noqa: E402
-from semtrace.llms.extract import extract_code  # noqa: E402
-from semtrace.llms.llamacpp import default_model_path  # noqa: E402
+from semtrace.llms import ContextTooLong, Message, make_llm
+from semtrace.llms.extract import extract_code
+from semtrace.llms.llamacpp import default_model_path
 
 PROMPT = [Message("system", "You are a helpful Python programmer."),
           Message("user", "Write a Python function that reverses a string.")]
@@ -74,15 +74,15 @@ def test_default_model_is_found_inside_the_installed_package():
 
 async def test_llamacpp_default_generates_code_deterministically(tmp_path: Path):
     llm = make_llm("llamacpp:default", cache_path=tmp_path / "c.sqlite")
-    [a, b] = await llm.generate(PROMPT, n=2, temperature=0.8, max_tokens=160, seed=7)
-    assert a.usage.prompt_tokens > 10 and 0 < a.usage.completion_tokens <= 160
+    [a, b] = await llm.generate(PROMPT, n=2, temperature=0.8, max_tokens=96, seed=7)
+    assert a.usage.prompt_tokens > 10 and 0 < a.usage.completion_tokens <= 96
     assert a.finish_reason in ("stop", "length") and a.latency > 0
     assert "def " in a.text and extract_code(a.text).ok
     # The same seed gives the same sample without the cache; a fresh instance shares the loaded model.
     again = make_llm("llamacpp:default", cache=False)
-    [a2] = await again.generate(PROMPT, n=1, temperature=0.8, max_tokens=160, seed=7)
+    [a2] = await again.generate(PROMPT, n=1, temperature=0.8, max_tokens=96, seed=7)
     assert a2.text == a.text
-    [b2] = await again.generate(PROMPT, n=1, temperature=0.8, max_tokens=160, seed=8)
+    [b2] = await again.generate(PROMPT, n=1, temperature=0.8, max_tokens=96, seed=8)
     assert b2.text == b.text  # sample 1 of a call seeded 7 is the sample seeded 8
     total = llm.accounting.total()
     assert total.requests == 2 and total.cost == 0.0
@@ -125,7 +125,7 @@ def test_cli_chat_acceptance(tmp_path: Path):
     env = {**os.environ, "SEMTRACE_LLM_CACHE": str(tmp_path / "c.sqlite")}
     proc = subprocess.run([*cmd, "llm", "chat", "--model", "llamacpp:default",
                            "Write a Python function that reverses a string.", "--max-tokens", "128"],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, check=False, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "def " in proc.stdout
     usage = proc.stdout.strip().splitlines()[-1]

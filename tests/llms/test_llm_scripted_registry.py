@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from semtrace.llms import LLM, Message, make_llm, parse_spec
 from semtrace.llms.registry import LLMS, MissingSDK
 from semtrace.llms.scripted import ScriptError, ScriptMismatch
