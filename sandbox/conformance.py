@@ -4,9 +4,9 @@ Shared by ``semtrace sandbox check`` and ``tests/sandbox/test_conformance.py``. 
 second request on the same pool (concurrency 1, so the same container or runner process unless it had to be
 replaced) that must pass: containment that leaves the sandbox broken is no containment.
 
-The local back end (host subprocesses with rlimits) cannot contain everything; ``LOCAL_EXCEPTIONS`` lists what it
-cannot, why, and whether the case is still run there (with the status it then gives) or not run at all because it
-would harm the host.
+The local back end (host subprocesses with rlimits) cannot contain everything; ``LOCAL_EXCEPTIONS`` lists what
+it cannot, why, and whether the case is still run there (with the status it then gives) or not run at all
+because it would harm the host.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase
 
 SECRET_VAR = "SEMTRACE_CONFORMANCE_SECRET"
-LIMITS = Limits(wall_time=2.0, memory_mb=512, output_bytes=65536, file_size_mb=16, processes=64, load_time=3.0)
+LIMITS = Limits(wall_time=2.0, memory_mb=512, output_bytes=65536, file_size_mb=16, processes=64,
+                load_time=3.0)
 _CANARY = "semtrace-orphan-canary-" + uuid.uuid4().hex[:8]
 
 
@@ -225,7 +226,8 @@ CASES: tuple[Case, ...] = (
         "    if pid == 0:\n"
         "        os.setsid()\n"
         "        if os.fork() == 0:\n"
-        "            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(30)  # {canary}'])\n"
+        "            os.execv(sys.executable,\n"
+        "                     [sys.executable, '-c', 'import time; time.sleep(30)  # {canary}'])\n"
         "        os._exit(0)\n"
         "    os.waitpid(pid, 0)\n"
         "    return 1\n"), "passed", followup=_FOLLOW_ORPHAN),
@@ -239,11 +241,11 @@ CASES: tuple[Case, ...] = (
 )
 
 LOCAL_EXCEPTIONS: dict[str, LocalException] = {
-    "fork_bomb": LocalException("not run: on the host there is no pids cgroup, and as root RLIMIT_NPROC does not "
-                                "apply, so a fork bomb is bounded only by the wall clock"),
+    "fork_bomb": LocalException("not run: on the host there is no pids cgroup, and as root RLIMIT_NPROC does "
+                                "not apply, so a fork bomb is bounded only by the wall clock"),
     "disk_fill_tmp": LocalException("not run: the host's /tmp has no quota; the case would fill it"),
-    "write_outside_workdir": LocalException("not run: the candidate writes as the host user, wherever that user "
-                                            "can; the case would write to the host's file system"),
+    "write_outside_workdir": LocalException("not run: the candidate writes as the host user, wherever that "
+                                            "user can; the case would write to the host's file system"),
     "network": LocalException("the local back end shares the host's network: the candidate reaches a host "
                               "listener", expected="failed"),
 }

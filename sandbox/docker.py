@@ -1,16 +1,16 @@
 """The ``docker`` back end: a warm pool of locked-down containers, each running the runner as a server.
 
-One container per concurrent slot. Its main process (under Docker's init) is ``runner.serve_container``: the
-runner's ``--serve`` loop, forking one child per request, plus emptying the container's scratch tmpfs mounts after
-every request. Requests and answers travel as newline-delimited JSON over the container's attached stdin/stdout
-(the docker SDK's attach socket, demultiplexed here), so a request costs no ``docker exec`` and no new process
-outside the fork the runner does anyway.
+One container per concurrent slot. Its main process (under Docker's init) is ``runner.serve_container``:
+the runner's ``--serve`` loop, forking one child per request, plus emptying the container's scratch tmpfs
+mounts after every request. Requests and answers travel as newline-delimited JSON over the container's
+attached stdin/stdout (the docker SDK's attach socket, demultiplexed here), so a request costs no
+``docker exec`` and no new process outside the fork the runner does anyway.
 
 Containment per container: no network, read-only root, size-capped tmpfs for /tmp and the working root, pids,
-memory (no swap) and CPU limits, every capability dropped, ``no-new-privileges``, a non-root user (one uid per
-slot, so per-uid process limits of one slot never starve another), Docker's init, and an environment built here
-(nothing from the host). The runner and its two sibling modules are bind-mounted read-only. Health (watchdog,
-replace + retry once, then ``sandbox_error``) is the shared :class:`~semtrace.sandbox.pool.WorkerPool`'s.
+memory (no swap) and CPU limits, every capability dropped, ``no-new-privileges``, a non-root user (one uid
+per slot, so per-uid process limits of one slot never starve another), Docker's init, and an environment built
+here (nothing from the host). The runner and its two sibling modules are bind-mounted read-only. Health
+(watchdog, replace + retry once, then ``sandbox_error``) is the shared ``pool.WorkerPool``'s.
 
 Clean-up: containers carry ``semtrace.*`` labels; they are removed on ``close()``, at interpreter exit, and —
 because stdin closes when this process dies (``stdin_once``) and the runner then exits — Docker removes them
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 import os
 import shutil
@@ -55,8 +56,8 @@ class DockerOptions(BaseModel):
     """The docker back end's configuration (``sandbox_options`` in a run config)."""
 
     model_config = ConfigDict(extra="forbid")
-    image: str | None = Field(None, description="None: $SEMTRACE_SANDBOX_IMAGE, the built image, python:3.12-slim")
-    concurrency: int | None = Field(None, ge=1, description="containers = concurrent requests (default: cores)")
+    image: str | None = Field(None, description="default: $SEMTRACE_SANDBOX_IMAGE, built, python:3.12-slim")
+    concurrency: int | None = Field(None, ge=1, description="containers = requests at once (default: cores)")
     memory_mb: int = Field(4096, ge=256, description="per container, tmpfs included; no swap")
     cpus: float = Field(1.0, gt=0, description="CPU quota per container")
     pids_limit: int = Field(512, ge=16)
@@ -66,7 +67,7 @@ class DockerOptions(BaseModel):
     start_timeout: float = Field(60.0, gt=0)
 
 
-# ---------------------------------------------------------------------------------------- process-wide clean-up
+# ------------------------------------------------------------------------------------ process-wide clean-up
 
 _LIVE: dict[str, Any] = {}  # container id -> docker client, for the exit handler
 _LIVE_LOCK = threading.Lock()
@@ -119,7 +120,7 @@ def _remove_live_at_exit() -> None:
 atexit.register(_remove_live_at_exit)
 
 
-# ----------------------------------------------------------------------------------------------- one container
+# ------------------------------------------------------------------------------------------- one container
 
 class _ContainerWorker:
     """One warm container: one request line in on stdin, one answer line out on stdout."""
@@ -130,6 +131,7 @@ class _ContainerWorker:
         self._handle = handle  # the SDK's socket object; kept so the connection is not garbage-collected
         self._reader, self._writer = reader, writer
         self._pending = b""
+        self.stderr = ""  # the runner's last stderr output (it writes none in normal operation)
 
     async def request(self, line: bytes) -> bytes:
         try:
@@ -141,8 +143,9 @@ class _ContainerWorker:
                 if stream == 1:
                     self._pending += payload
                 elif payload.strip():
-                    log.warning("container %s runner stderr: %s", self.id[:12],
-                                payload.decode("utf-8", "replace").rstrip()[:2000])
+                    text = payload.decode("utf-8", "replace")
+                    self.stderr = (self.stderr + text)[-2000:]
+                    log.warning("container %s runner stderr: %s", self.id[:12], text.rstrip()[:2000])
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             raise WorkerDied(f"container {self.id[:12]} is gone ({exc.__class__.__name__})") from exc
         answer, self._pending = self._pending.split(b"\n", 1)
@@ -165,7 +168,7 @@ class _ContainerWorker:
         self.owner._free_slot(self.slot)
 
 
-# ------------------------------------------------------------------------------------------------ the back end
+# -------------------------------------------------------------------------------------------- the back end
 
 class DockerSandbox:
     """``async run(ExecRequest) -> ExecResult`` in a warm pool of isolated containers."""
@@ -178,6 +181,7 @@ class DockerSandbox:
         self.run_id = uuid.uuid4().hex[:12]
         self._client: Any = None
         self.image: str | None = None
+        self.python = ""  # the image's Python version, known once a container has started
         self._mount_dir: str | None = None
         self._slots: set[int] = set()
         self._workers: dict[str, _ContainerWorker] = {}
@@ -185,7 +189,7 @@ class DockerSandbox:
         self._pool = WorkerPool(self._start_worker, self.concurrency, name="docker sandbox")
         self.closed = False
 
-    # -- setup (blocking; runs in a worker thread) --------------------------------------------------------------
+    # -- setup (blocking; runs in a worker thread) ----------------------------------------------------------
     def _setup(self) -> None:
         global _SWEPT
         with self._setup_lock:
@@ -216,7 +220,8 @@ class DockerSandbox:
         tmpfs = f"rw,nosuid,nodev,noexec,size={o.tmpfs_mb}m,mode=1777"
         return dict(
             image=self.image, command=["python3", "-s", "-u", "-c", _BOOT, *SCRATCH],
-            user=f"{uid}:{uid}", environment=dict(_ENV, USER=f"sandbox{slot}"), working_dir="/tmp",  # not /work: -w resets its mode
+            # working_dir is not /work: Docker would create it and reset the tmpfs mode
+            user=f"{uid}:{uid}", environment=dict(_ENV, USER=f"sandbox{slot}"), working_dir="/tmp",
             stdin_open=True, detach=False, tty=False,  # detach=False + stdin_open: StdinOnce, attached stdio
             network_mode="none", read_only=True, tmpfs={path: tmpfs for path in SCRATCH},
             volumes={self._mount_dir: {"bind": MOUNT, "mode": "ro"}},
@@ -282,9 +287,20 @@ class DockerSandbox:
         log.debug("container %s started in slot %d", container_id[:12], slot)
         worker = _ContainerWorker(self, slot, container_id, handle, reader, writer)
         self._workers[container_id] = worker
+        try:  # the runner answers a ping once it is up; an image that cannot run it fails here, loudly
+            answer = await asyncio.wait_for(worker.request(b'{"ping": true}\n'), self.options.start_timeout)
+            pong = json.loads(answer)
+            if not pong.get("pong"):
+                raise ValueError(f"unexpected answer {pong!r}")
+        except (WorkerDied, ValueError, asyncio.TimeoutError) as exc:
+            await worker.kill()
+            stderr = f"; its stderr: {worker.stderr.strip()[-500:]}" if worker.stderr else ""
+            raise SandboxUnavailable(
+                f"the sandbox container ({self.image}) did not start the runner: {exc}{stderr}") from exc
+        self.python = str(pong.get("python", ""))
         return worker
 
-    # -- the Sandbox contract ---------------------------------------------------------------------------------
+    # -- the Sandbox contract -----------------------------------------------------------------------------
     async def run(self, request: ExecRequest) -> ExecResult:
         if self.closed:
             raise SandboxUnavailable("the docker sandbox is closed")

@@ -1,8 +1,8 @@
-"""The sandbox image: find it, or build it with no registry (debootstrap a minimal Debian with python3, import it).
+"""The sandbox image: find it, or build it without a registry (debootstrap Debian with python3, import it).
 
 ``semtrace sandbox build-image`` calls :func:`build_image`. The build runs ``debootstrap`` (needs root and the
-Debian mirror the host's apt uses) and imports the root file system through the docker SDK's import API; it never
-touches a container registry, so it works on offline machines and in CI.
+Debian mirror the host's apt uses) and imports the root file system through the docker SDK's import API; it
+never touches a container registry, so it works on offline machines and in CI.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def docker_client(timeout: int = 60) -> Any:
         client.ping()
     except Exception as exc:  # docker.errors.DockerException, requests errors, socket errors
         raise SandboxUnavailable(
-            f"no Docker daemon answers ({exc.__class__.__name__}: {exc}); start one (e.g. `bash .ci/docker.sh`)"
+            f"no Docker daemon answers ({exc.__class__.__name__}: {exc}); start one (`bash .ci/docker.sh`)"
         ) from exc
     return client
 
@@ -101,7 +101,7 @@ def resolve_image(client: Any, image: str | None, pull: bool = True) -> str:
 
 
 def configured_mirror() -> str:
-    """$SEMTRACE_DEBIAN_MIRROR, else the Debian mirror the host's apt is configured with, else deb.debian.org."""
+    """$SEMTRACE_DEBIAN_MIRROR, else the Debian mirror the host's apt uses, else deb.debian.org."""
     if os.environ.get(MIRROR_ENV):
         return os.environ[MIRROR_ENV]
     sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]

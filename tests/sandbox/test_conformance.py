@@ -1,8 +1,8 @@
 """The conformance suite of hostile programs (sandbox/conformance.py), against both back ends.
 
-Each case runs on a pool with one slot, followed by a request that must pass on the same pool. The local back end
-cannot contain everything; ``LOCAL_EXCEPTIONS`` in sandbox/conformance.py is the explicit, explained list — those
-cases are either skipped on local (they would harm the host) or run there expecting the weaker status.
+Each case runs on a pool with one slot, followed by a request that must pass on the same pool. The local back
+end cannot contain everything; ``LOCAL_EXCEPTIONS`` in sandbox/conformance.py is the explicit, explained list:
+those cases are either skipped on local (they would harm the host) or run there expecting the weaker status.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ async def test_case(pool, case) -> None:
     if expected is None:
         pytest.skip(f"{backend}: {note}")
     outcome = await run_case(sandbox, case, backend, port)
-    assert outcome.ok, f"{case.name} on {backend}: expected {outcome.expected}, got {outcome.got} ({outcome.detail})"
+    assert outcome.ok, (f"{case.name} on {backend}: expected {outcome.expected}, got {outcome.got} "
+                        f"({outcome.detail})")
 
 
 def test_local_exceptions_are_explained_and_real() -> None:

@@ -1,7 +1,7 @@
-"""The docker back end: container lock-down, life cycle (crash, Ctrl-C, leftovers), health, equivalence with local.
+"""The docker back end: lock-down, life cycle (crash, Ctrl-C, leftovers), health, equivalence with local.
 
-Docker-marked tests need a daemon and the sandbox image (``bash .ci/docker.sh``); see conftest.py for the skip/fail
-rule and the session-end check that no container is left behind.
+Docker-marked tests need a daemon and the sandbox image (``bash .ci/docker.sh``); see conftest.py for the
+skip/fail rule and the session-end check that no container is left behind.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def _wait_gone(ids: list[str], seconds: float = 20.0) -> list[str]:
     deadline = time.monotonic() + seconds
     alive = list(ids)
     while alive and time.monotonic() < deadline:
-        present = {c.id for c in client.containers.list(all=True, filters={"label": "semtrace.sandbox=docker"})}
+        found = client.containers.list(all=True, filters={"label": "semtrace.sandbox=docker"})
+        present = {c.id for c in found}
         alive = [i for i in ids if i in present]
         if alive:
             time.sleep(0.25)
@@ -53,8 +54,8 @@ async def test_container_is_locked_down() -> None:
 
     probe = ("import os\n"
              "def f():\n"
-             "    status = dict(line.split(':\\t', 1) for line in open('/proc/self/status').read().splitlines()\n"
-             "                  if ':\\t' in line)\n"
+             "    lines = open('/proc/self/status').read().splitlines()\n"
+             "    status = dict(line.split(':\\t', 1) for line in lines if ':\\t' in line)\n"
              "    return [os.getuid() != 0, int(status['CapEff'], 16), status['NoNewPrivs'].strip(),\n"
              "            os.access('/', os.W_OK), os.getcwd().startswith('/work/')]\n")
     async with DockerSandbox(concurrency=1, memory_mb=1024, cpus=0.5, pids_limit=99, tmpfs_mb=32) as sb:
@@ -66,10 +67,12 @@ async def test_container_is_locked_down() -> None:
     assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"] and host["Init"] is True
     assert host["PidsLimit"] == 99 and host["Memory"] == 1024 * 2**20 == host["MemorySwap"]
-    assert host["NanoCpus"] == 500_000_000 and host["AutoRemove"] is True and host["LogConfig"]["Type"] == "none"
+    assert host["NanoCpus"] == 500_000_000 and host["AutoRemove"] is True
+    assert host["LogConfig"]["Type"] == "none"
     assert set(host["Tmpfs"]) == {"/tmp", "/work"} and all("size=32m" in v for v in host["Tmpfs"].values())
     assert config["User"].split(":")[0] not in ("", "0", "root")
-    assert config["Labels"]["semtrace.sandbox"] == "docker" and config["Labels"]["semtrace.pid"] == str(os.getpid())
+    assert config["Labels"]["semtrace.sandbox"] == "docker"
+    assert config["Labels"]["semtrace.pid"] == str(os.getpid())
     assert [m["Mode"] for m in attrs["Mounts"] if m["Destination"] == "/opt/semtrace"] == ["ro"]
     assert not _wait_gone([cid]), "close() must remove the container"
 
@@ -227,8 +230,8 @@ def test_mirror_comes_from_env_or_apt(monkeypatch) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "semtrace.cli", "sandbox", *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    return subprocess.run([sys.executable, "-m", "semtrace.cli", "sandbox", *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
 
 
 def test_check_rejects_a_bad_backend_in_one_line() -> None:
@@ -257,12 +260,14 @@ async def test_humaneval_gives_the_same_outcomes_as_local(data_dir) -> None:
     from semtrace.sandbox.local import LocalSandbox
 
     tasks = BENCHMARKS.resolve("humaneval").load(data_dir)
-    reqs = [ExecRequest(code=t.reference or "", tests=t.visible_tests + t.hidden_tests, entry_point=t.entry_point,
-                        test_setup=t.test_setup, limits=Limits(wall_time=10.0)) for t in tasks]
+    reqs = [ExecRequest(code=t.reference or "", tests=t.visible_tests + t.hidden_tests,
+                        entry_point=t.entry_point, test_setup=t.test_setup, limits=Limits(wall_time=10.0))
+            for t in tasks]
     outcomes = {}
     for name, factory in (("docker", DockerSandbox), ("local", LocalSandbox)):
         async with factory(concurrency=2) as sb:
             results = await asyncio.gather(*(sb.run(r) for r in reqs))
-        outcomes[name] = [(t.task_id, r.status, tuple(o.status for o in r.tests)) for t, r in zip(tasks, results)]
+        outcomes[name] = [(t.task_id, r.status, tuple(o.status for o in r.tests))
+                          for t, r in zip(tasks, results)]
     assert outcomes["docker"] == outcomes["local"]
     assert sum(status == "passed" for _, status, _ in outcomes["docker"]) == len(tasks) == 164
