@@ -80,6 +80,8 @@ def _owner_labels(run_id: str) -> dict[str, str]:
 
 
 def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -90,14 +92,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_leftovers(client: Any, everything: bool = False) -> int:
-    """Remove semtrace containers of dead runs on this host (all of this host's with ``everything``)."""
+    """Remove semtrace containers on this host whose owning process is dead (all of this host's with
+    ``everything``). Containers of live processes, and of other hosts sharing the daemon, are left alone."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=docker"}):
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
         labels = container.labels or {}
+        if labels.get("semtrace.host") != socket.gethostname():
+            continue
         pid = int(labels.get("semtrace.pid", "0") or 0)
-        mine = labels.get("semtrace.host") == socket.gethostname()
-        dead = mine and (pid == os.getpid() and container.id not in _LIVE or not _pid_alive(pid))
-        if container.status in ("exited", "dead", "created") and mine or dead or (everything and mine):
+        if everything or not _pid_alive(pid):
             try:
                 container.remove(force=True)
                 removed += 1
