@@ -48,7 +48,7 @@ class RunConfig(BaseModel):
     model: str = "llamacpp:default"
     llm_options: dict[str, Any] = Field(default_factory=dict)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(384, ge=16)
+    max_tokens: int = Field(256, ge=16)
     seed: int = 0
 
     sandbox: str = "auto"

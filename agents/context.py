@@ -26,7 +26,7 @@ class AgentSettings:
     critique: bool = False
     history: Literal["all", "last"] = "all"
     temperature: float = 0.0
-    max_tokens: int = 384
+    max_tokens: int = 256
     seed: int = 0
     trace_budget: int = 1024
     max_events: int = 2000

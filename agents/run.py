@@ -210,6 +210,10 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
     summary = summarize(records, total_tasks=len(comps.tasks))
     summary["config"] = view
     summary["errors"] = len(comps.tasks) - len(records)
-    summary["cost"] = _cost(comps.llm)
+    cost = _cost(comps.llm)  # this session's; earlier sessions of a resumed run are in the old summary
+    previous = run_dir / SUMMARY_FILE
+    if previous.is_file() and cost is not None:
+        cost += float(json.loads(previous.read_text()).get("cost") or 0.0)
+    summary["cost"] = cost
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary

@@ -38,11 +38,26 @@ class FixedLatencyLLM:
         self.name = f"latency:{model}"
         self.latency = latency
         self.calls = 0
+        self.spans: list[tuple[float, float]] = []
 
     async def generate(self, messages: Any, **kwargs: Any) -> Any:
         self.calls += 1
+        start = time.perf_counter()
         await asyncio.sleep(self.latency)
-        return await self.inner.generate(messages, **kwargs)
+        out = await self.inner.generate(messages, **kwargs)
+        self.spans.append((start, time.perf_counter()))
+        return out
+
+
+def utilization(spans: list[tuple[float, float]], start: float, end: float, slots: int, buckets: int = 10) -> list[float]:
+    """Mean share of the LLM slots busy in each tenth of the run (where the time went)."""
+    width = (end - start) / buckets
+    busy = [0.0] * buckets
+    for a, b in spans:
+        for i in range(buckets):
+            lo, hi = start + i * width, start + (i + 1) * width
+            busy[i] += max(0.0, min(b, hi) - max(a, lo))
+    return [round(x / (width * slots), 2) for x in busy]
 
 
 def write_rules(tasks: list[Any], path: Path) -> None:
@@ -94,14 +109,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         summary = await run_tasks(cfg, run_dir, comps)
     finally:
         await comps.sandbox.close()
-    wall = time.perf_counter() - start
+    end = time.perf_counter()
+    wall = end - start
     ideal = backend.calls * args.latency / args.concurrency
     return {"tasks": len(tasks), "llm_calls": backend.calls, "wall_s": wall, "ideal_llm_bound_s": ideal,
             "ratio": wall / ideal if ideal else float("nan"),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "sandbox_workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "pass@1_by_depth": [round(r["pass@1"]["mean"], 3) for r in summary["by_depth"]],
-            "errors": summary.get("errors", 0), "run_dir": str(run_dir)}
+            "errors": summary.get("errors", 0), "run_dir": str(run_dir),
+            "utilization": utilization(backend.spans, start, end, args.concurrency)}
 
 
 def main() -> int:
@@ -129,6 +146,7 @@ def main() -> int:
           f"(target <= 1.10: {'ok' if ok_time else 'MISSED'})")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (target <= 600: {'ok' if ok_mem else 'MISSED'}); sandbox workers "
           f"{r['sandbox_workers_peak_rss_mb']:.0f} MB")
+    print(f"  LLM slot utilization by tenth of the run: {r['utilization']}")
     print(f"  pass@1 by depth {r['pass@1_by_depth']}; task errors {r['errors']}")
     return 0 if ok_time and ok_mem and not r["errors"] else 1
 
