@@ -90,12 +90,25 @@ class ResponseCache:
                           cached=True, model=model)
 
     def put(self, key: str, provider: str, completion: Completion) -> None:
+        self.put_many([(key, provider, completion)])
+
+    def put_many(self, items: list[tuple[str, str, Completion]]) -> None:
+        """Store several samples in one transaction."""
+        now = time.time()
+        rows = [(key, provider, c.model, c.text, c.finish_reason, c.usage.prompt_tokens, c.usage.completion_tokens,
+                 c.latency, now) for key, provider, c in items]
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, provider, completion.model, completion.text, completion.finish_reason,
-                 completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.latency,
-                 time.time()))
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                       rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def get_many(self, keys: list[str]) -> list[Completion | None]:
+        return [self.get(k) for k in keys]
 
     def __len__(self) -> int:
         with self._lock:

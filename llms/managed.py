@@ -183,8 +183,8 @@ class ManagedLLM:
                     continue
                 for i, comp in zip(idx, out):
                     results[i] = comp
-                    if self.cache is not None:
-                        self.cache.put(keys[i], self.provider, comp)
+                if self.cache is not None:
+                    self.cache.put_many([(keys[i], self.provider, comp) for i, comp in zip(idx, out)])
             if first_error is not None:
                 raise first_error
             if any(len(out) < len(idx) for (idx, _), out in zip(plan, outs)):  # type: ignore[arg-type]

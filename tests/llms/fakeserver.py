@@ -20,6 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs when many clients connect at once (1 s retransmit)
+
+
 class FakeLLMServer:
     def __init__(self) -> None:
         self.faults: list[str] = []
@@ -30,7 +34,7 @@ class FakeLLMServer:
         self.inflight = 0
         self.max_inflight = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -92,6 +96,7 @@ def _last_user(body: dict[str, Any]) -> str:
 def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
