@@ -1,4 +1,4 @@
-"""Expected outputs and per-test time limits for datasets that store inputs only (EvalPlus), measured once.
+"""Per-test time limits for every dataset, and expected outputs for those that store inputs only (EvalPlus).
 
 The reference solution runs once per task in the sandbox with "record only" tests (``expected=None``); each test's
 recorded output becomes its expected value, and its runtime ``t`` sets its time limit to ``max(floor, factor x t)``
@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -25,6 +25,7 @@ from semtrace.sandbox.types import ExecRequest, Limits, TestCase
 
 if TYPE_CHECKING:
     from semtrace.benchmarks.evalplus import PlusProblem
+    from semtrace.benchmarks.task import Task
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +222,66 @@ def calibrate(problems: list[PlusProblem], data_file: Path, *, sandbox: str = "l
     tmp.write_text(json.dumps({"meta": meta, "expected": expected, "ref_time": times}))
     tmp.replace(path)
     return Calibration(expected, times, floor, factor, meta)
+
+
+# --------------------------------------------------------------------------------------------- time limits only
+# Datasets that carry their expected values (HumanEval, MBPP, ...) only need the time limits: the reference runs
+# every test once and each test gets ``max(floor, factor x its runtime)``; tests the reference does not pass keep
+# the default limit.
+
+
+async def measure_tests(tasks: list[Task], sandbox: str = "local") -> dict[str, list[float | None]]:
+    """Per task, the reference's runtime on each test of ``all_tests(task)`` (None where it did not pass)."""
+    from semtrace.benchmarks.verify import all_tests
+    from semtrace.sandbox.base import make_sandbox
+
+    box = make_sandbox(sandbox)
+
+    async def one(task: Task) -> tuple[str, list[float | None]]:
+        tests = all_tests(task)
+        result = await box.run(ExecRequest(code=task.reference or "", tests=tests, entry_point=task.entry_point,
+                                           test_setup=task.test_setup, limits=RECORD_LIMITS))
+        times: list[float | None] = [None] * len(tests)
+        for outcome in result.tests:
+            if outcome.status == "passed" and 0 <= outcome.index < len(tests):
+                times[outcome.index] = outcome.duration
+        return task.task_id, times
+
+    try:
+        pairs = await asyncio.gather(*(one(t) for t in tasks if t.reference is not None))
+    finally:
+        await box.close()
+    return dict(pairs)
+
+
+def with_timeouts(task: Task, times: list[float | None], floor: float, factor: float) -> Task:
+    from semtrace.benchmarks.verify import all_tests
+
+    limits = {test: round(max(floor, factor * t), 3) for test, t in zip(all_tests(task), times) if t is not None}
+
+    def fix(tests: tuple[TestCase, ...]) -> tuple[TestCase, ...]:
+        return tuple(replace(t, timeout=limits[t]) if t.timeout is None and t in limits else t for t in tests)
+
+    return replace(task, visible_tests=fix(task.visible_tests), hidden_tests=fix(task.hidden_tests))
+
+
+def calibrate_timeouts(name: str, tasks: list[Task], data_files: list[Path], *, sandbox: str = "local",
+                       floor: float = DEFAULT_FLOOR, factor: float = DEFAULT_FACTOR,
+                       refresh: bool = False) -> list[Task]:
+    """``tasks`` with per-test time limits from the reference's runtime, measured once per dataset file(s)."""
+    key = "-".join(sha256_file(f)[:12] for f in data_files)
+    path = cache_dir() / f"{name}.timeouts.{key}.v{CALIBRATION_VERSION}.json"
+    times: dict[str, list[float | None]] = {}
+    if path.is_file() and not refresh:
+        times = json.loads(path.read_text())["ref_time"]
+    wanted = {t.task_id for t in tasks if t.reference is not None}
+    if not wanted <= set(times):
+        log.warning("calibrating %s time limits: running %d reference solutions once (cached in %s)", name,
+                    len(wanted), path)
+        times.update(_run_sync(lambda: measure_tests([t for t in tasks if t.task_id not in times], sandbox)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"meta": {"benchmark": name, "files": [f.name for f in data_files],
+                                            "sandbox": sandbox}, "ref_time": times}))
+        tmp.replace(path)
+    return [with_timeouts(t, times[t.task_id], floor, factor) if t.task_id in times else t for t in tasks]

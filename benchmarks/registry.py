@@ -31,7 +31,9 @@ class Benchmark:
     known_broken: dict[str, str] = field(default_factory=dict)
     needs_sandbox: bool = False  # True when loading runs reference solutions (EvalPlus expected outputs)
 
-    def load(self, data_dir: Path | None = None, *, sandbox: str = "local") -> list[Task]:
+    def load(self, data_dir: Path | None = None, *, sandbox: str = "local", calibrate: bool = True) -> list[Task]:
+        """The tasks; with ``calibrate``, each test's time limit comes from the reference's runtime (measured once
+        per dataset file in ``sandbox`` and cached, see ``calibrate.py``)."""
         root = resolve_data_dir(data_dir) if self.files else Path(".")
         for rel, url in self.files.items():
             if not (root / rel).is_file():
@@ -39,9 +41,14 @@ class Benchmark:
                     f"{self.name}: data file {root / rel} not found; put it there (download: {url}), or pass "
                     f"--data DIR / set SEMTRACE_DATA to a folder laid out like shared/benchmarks"
                 )
-        if self.needs_sandbox:
+        if self.needs_sandbox:  # the loader calibrates expected outputs and time limits itself
             return self.loader(root, sandbox=sandbox)
-        return self.loader(root)
+        tasks = self.loader(root)
+        if calibrate and self.files:
+            from semtrace.benchmarks.calibrate import calibrate_timeouts
+
+            tasks = calibrate_timeouts(self.name, tasks, [root / rel for rel in self.files], sandbox=sandbox)
+        return tasks
 
 
 BENCHMARKS = Registry(
@@ -80,8 +87,9 @@ def get_benchmark(name: str) -> Benchmark:
     return BENCHMARKS.resolve(name)
 
 
-def load_benchmark(name: str, data_dir: str | Path | None = None, *, sandbox: str = "local") -> list[Task]:
-    """Load a benchmark's tasks. ``sandbox`` runs reference solutions when a dataset stores no expected outputs
-    (EvalPlus); that happens once per dataset file and is cached (see ``benchmarks/calibrate.py``)."""
+def load_benchmark(name: str, data_dir: str | Path | None = None, *, sandbox: str = "local",
+                   calibrate: bool = True) -> list[Task]:
+    """Load a benchmark's tasks. ``sandbox`` runs the reference solutions once per dataset file to calibrate time
+    limits (and, for EvalPlus, expected outputs); the results are cached (see ``benchmarks/calibrate.py``)."""
     bench = get_benchmark(name)
-    return bench.load(Path(data_dir) if data_dir is not None else None, sandbox=sandbox)
+    return bench.load(Path(data_dir) if data_dir is not None else None, sandbox=sandbox, calibrate=calibrate)
