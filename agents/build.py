@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -44,36 +45,30 @@ def load_tasks(cfg: RunConfig) -> list[Task]:
     return select_tasks(load_benchmark(cfg.benchmark, cfg.data_dir, sandbox=sandbox_name), cfg)
 
 
-async def docker_answers() -> bool:
-    """Whether a Docker daemon answers (without importing the docker SDK here)."""
+def _docker_ready(options: dict[str, Any]) -> str | None:
+    """None when a Docker daemon answers and the sandbox image is there; else the reason (blocking)."""
     try:
-        from semtrace.sandbox import docker as docker_backend  # noqa: F401 - the back end owns the SDK
-    except ImportError:
-        return False
-    probe = getattr(docker_backend, "docker_available", None) or getattr(docker_backend, "daemon_available", None)
-    if probe is None:
-        return False
-    try:
-        result = probe()
-        if hasattr(result, "__await__"):
-            result = await result
-        return bool(result)
-    except Exception:  # noqa: BLE001 - any failure to reach the daemon means "no"
-        return False
+        from semtrace.sandbox.image import docker_client, resolve_image
+
+        client = docker_client(timeout=10)
+        resolve_image(client, options.get("image"), pull=bool(options.get("pull", True)))
+    except SandboxUnavailable as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the daemon means "no"
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 async def make_run_sandbox(cfg: RunConfig) -> Sandbox:
     """``auto``: Docker when a daemon answers, else local with a one-line warning. ``docker`` never falls back."""
     if cfg.sandbox == "auto":
-        if await docker_answers():
-            try:
-                return make_sandbox("docker", **cfg.sandbox_options)
-            except SandboxUnavailable as exc:
-                log.warning("Docker answers but its sandbox cannot start (%s); using the local sandbox", exc)
-        else:
-            log.warning("no Docker daemon answers; using the local sandbox (weaker isolation: host processes "
-                        "with rlimits)")
-        return make_sandbox("local", **cfg.sandbox_options)
+        reason = await asyncio.to_thread(_docker_ready, cfg.sandbox_options)
+        if reason is None:
+            return make_sandbox("docker", **cfg.sandbox_options)
+        log.warning("Docker sandbox unavailable (%s); using the local sandbox (weaker isolation: host processes "
+                    "with rlimits)", reason.split(";")[0])
+        local_options = {k: v for k, v in cfg.sandbox_options.items() if k == "concurrency"}
+        return make_sandbox("local", **local_options)
     return make_sandbox(cfg.sandbox, **cfg.sandbox_options)
 
 

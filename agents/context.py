@@ -65,7 +65,7 @@ class RunStats:
 class ExecCache:
     """Identical (code, tests) requests in one run execute once (e.g. a repair task's round 0 in every chain)."""
 
-    def __init__(self, maxsize: int = 4096) -> None:
+    def __init__(self, maxsize: int = 1024) -> None:
         self._data: OrderedDict[str, ExecResult] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[ExecResult]] = {}
         self.maxsize = maxsize

@@ -76,9 +76,10 @@ def results_table(summary: dict[str, Any], title: str = "results") -> Table:
     sel = summary.get("selector", cfg.get("selector", ""))
     table = Table(title=f"{title}: {cfg.get('benchmark', '')} · {cfg.get('representation', '')} · "
                         f"{cfg.get('strategy', '')} {summary.get('width', 1)}x{summary.get('depth', 0)} · "
-                        f"{n} tasks", caption="± = 95% interval; oracle reads hidden tests (UPPER BOUND, not a "
-                                              "method result)")
+                        f"{n} tasks")
     multi = summary.get("width", 1) > 1
+    table.caption = "± = 95% interval" + ("; oracle reads hidden tests (UPPER BOUND, not a method result)"
+                                          if multi else "")
     has_sel = multi and any("selected" in row for row in summary.get("by_depth", []))
     table.add_column("depth", justify="right")
     table.add_column("pass@1" + (" (mean over chains)" if multi else ""), justify="right")
