@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,11 @@ KNOWN_BROKEN = {
 def entry_point_of(assert_source: str, code: str) -> str:
     """The function the test calls that the reference defines (else the first non-builtin call)."""
     try:
-        defined = [n.name for n in ast.parse(code.replace("\r\n", "\n")).body if isinstance(n, ast.FunctionDef)]
+        with warnings.catch_warnings():  # MBPP code has invalid escapes like '\d' in plain strings
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(code.replace("\r\n", "\n"))
+        defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     except SyntaxError:
         defined = []
     called = [n.func.id for n in ast.walk(ast.parse(assert_source.strip()))
