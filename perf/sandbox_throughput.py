@@ -166,9 +166,11 @@ def _docker_modes(sources: list[str], workers: int, modes: set[str]) -> dict[str
 
     client = docker_client()
     image = resolve_image(client, None)
-    labels = {"semtrace.sandbox": "perf", "semtrace.host": socket.gethostname(), "semtrace.pid": str(os.getpid())}
+    labels = {"semtrace.sandbox": "perf", "semtrace.host": socket.gethostname(),
+              "semtrace.pid": str(os.getpid())}
     common = dict(network_mode="none", user="20100:20100", mem_limit="2g", pids_limit=256, cap_drop=["ALL"],
-                  security_opt=["no-new-privileges"], labels=labels, working_dir="/tmp", environment={"HOME": "/tmp"})
+                  security_opt=["no-new-privileges"], labels=labels, working_dir="/tmp",
+                  environment={"HOME": "/tmp"})
     out: dict[str, tuple[float, int]] = {}
     if "docker_exec" in modes:
         warm = client.containers.run(image, ["python3", "-c", "import time; time.sleep(10**6)"], detach=True,

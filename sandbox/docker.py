@@ -95,7 +95,7 @@ def remove_leftovers(client: Any, everything: bool = False) -> int:
     """Remove semtrace containers on this host whose owning process is dead (all of this host's with
     ``everything``). Containers of live processes, and of other hosts sharing the daemon, are left alone."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    for container in client.containers.list(all=True, ignore_removed=True, filters={"label": LABEL}):
         labels = container.labels or {}
         if labels.get("semtrace.host") != socket.gethostname():
             continue

@@ -48,7 +48,8 @@ def my_containers() -> list[Any]:
 
     client = docker_client(timeout=10)
     try:
-        found = client.containers.list(all=True, filters={"label": "semtrace.sandbox=docker"})
+        found = client.containers.list(all=True, ignore_removed=True,
+                                       filters={"label": "semtrace.sandbox=docker"})
     finally:
         client.close()
     host = socket.gethostname()

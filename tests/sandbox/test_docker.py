@@ -38,7 +38,7 @@ def _wait_gone(ids: list[str], seconds: float = 20.0) -> list[str]:
     deadline = time.monotonic() + seconds
     alive = list(ids)
     while alive and time.monotonic() < deadline:
-        found = client.containers.list(all=True, filters={"label": "semtrace.sandbox=docker"})
+        found = client.containers.list(all=True, sparse=True, filters={"label": "semtrace.sandbox=docker"})
         present = {c.id for c in found}
         alive = [i for i in ids if i in present]
         if alive:
@@ -179,7 +179,7 @@ def test_leftovers_of_dead_runs_are_removed() -> None:
                                             labels=labels, network_mode="none").id
     try:
         remove_leftovers(client)
-        present = {c.id for c in client.containers.list(all=True)}
+        present = {c.id for c in client.containers.list(all=True, sparse=True)}
         assert made[str(dead.pid)] not in present
         assert made["1"] in present
     finally:
