@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,29 @@ def test_importing_the_llm_layer_imports_no_sdk():
             "print(sorted(m for m in ('openai', 'anthropic', 'llama_cpp', 'vllm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_wrapper_options_in_the_spec_query(tmp_path):
+    pytest.importorskip("openai")
+    llm = make_llm("openai:m?base_url=http://127.0.0.1:9/v1&cache=false&concurrency=3&max_attempts=2"
+                   "&retry_initial=0.5&timeout=7")
+    assert (llm.cache, llm.concurrency, llm.retry.max_attempts, llm.retry.initial) == (None, 3, 2, 0.5)
+    assert (llm.backend.base_url, llm.backend.timeout, llm.backend.api_key) == ("http://127.0.0.1:9/v1", 7.0, "EMPTY")
+    with pytest.raises(ValueError, match="no API key"):
+        make_llm("openai:gpt-4o-mini")  # no key, no base_url: say so before any request
+
+
+def test_retry_after_headers_and_context_errors():
+    from email.utils import formatdate
+
+    from semtrace.llms._http import is_context_error, retry_after, split_evenly
+
+    assert retry_after({"retry-after": "7"}) == 7.0
+    assert retry_after({"retry-after-ms": "250", "retry-after": "7"}) == 0.25
+    assert 25 <= retry_after({"retry-after": formatdate(time.time() + 30, usegmt=True)}) <= 30
+    assert retry_after({"retry-after": "soon"}) is None and retry_after({}) is None
+    assert is_context_error("", "context_length_exceeded")
+    assert is_context_error("Requested tokens (3000) exceed context window of 2048")
+    assert is_context_error("prompt is too long: 213000 tokens > 200000 maximum")
+    assert not is_context_error("Rate limit reached for requests")
+    assert split_evenly(10, 3) == [4, 3, 3] and sum(split_evenly(7, 7)) == 7
