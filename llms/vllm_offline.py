@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,21 +46,18 @@ class VLLMOffline:
         self.engine_options = options
         self.batch_window = batch_window
         self.max_batch = max_batch
-        self._engine: Any = None
+        # Built here, on the caller's (main) thread: engine start-up may install signal handlers.
+        self._engine: Any = vllm.LLM(model=model, **options)
+        self._engine_lock = threading.Lock()  # vllm.LLM is not thread-safe; one batch at a time
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
 
     def cache_identity(self) -> dict[str, Any]:
         return {"engine": {k: repr(v) for k, v in sorted(self.engine_options.items())}, "sampling": self.sampling}
 
-    def _engine_instance(self) -> Any:
-        if self._engine is None:
-            self._engine = vllm.LLM(model=self.model, **self.engine_options)
-        return self._engine
-
     def _run_batch(self, batch: list[_Pending]) -> list[list[Completion]]:
-        engine = self._engine_instance()
-        outputs = engine.chat([p.conversation for p in batch], [p.params for p in batch], use_tqdm=False)
+        with self._engine_lock:
+            outputs = self._engine.chat([p.conversation for p in batch], [p.params for p in batch], use_tqdm=False)
         results = []
         for request in outputs:
             prompt_tokens = len(request.prompt_token_ids or [])
