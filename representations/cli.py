@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-
 from semtrace.registry import RegistryError
 from semtrace.representations.base import RENDERERS
 from semtrace.sandbox.types import ExecRequest, ExecResult, TestCase, TraceSpec

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
 from semtrace.representations.budget import Item, fit_items
-from semtrace.representations.common import (Frames, Step, actual_text, entry_function, steps_from_trace,
-                                             truncation_note)
+from semtrace.representations.common import (
+    Frames,
+    Step,
+    actual_text,
+    entry_function,
+    steps_from_trace,
+    truncation_note,
+)
 
 
 def executor_line(step: Step) -> str:

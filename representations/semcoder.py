@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
 from semtrace.representations.budget import Item, clip_group, fit_items
-from semtrace.representations.common import (Frames, Step, actual_text, call_text, expected_text,
-                                             outcome_is_error, steps_from_trace, truncation_note)
+from semtrace.representations.common import (
+    Frames,
+    Step,
+    actual_text,
+    call_text,
+    expected_text,
+    outcome_is_error,
+    steps_from_trace,
+    truncation_note,
+)
 
 
 def grouped_bullets(steps: list[Step], first: int = 2, last: int = 1) -> list[str]:

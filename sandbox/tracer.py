@@ -77,7 +77,7 @@ def _comprehension_lines(filename: str) -> Tuple[frozenset, frozenset]:
 
 
 class _Frame:
-    __slots__ = ("depth", "snapshot", "pending")
+    __slots__ = ("depth", "pending", "snapshot")
 
     def __init__(self, depth: int, snapshot: Dict[str, str]) -> None:
         self.depth = depth

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from typer.testing import CliRunner
-
 from semtrace.representations.cli import parse_call, register
+from typer.testing import CliRunner
 
 app = typer.Typer()
 register(app)

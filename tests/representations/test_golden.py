@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from semtrace.llms.base import Completion, Message
 from semtrace.representations.base import RENDERERS, TraceView, approx_tokens, make_renderer
 from semtrace.representations.semcoder_nl import NeedsLLM, SemCoderNLRenderer
@@ -101,16 +100,18 @@ class TinyLLM:
         return [Completion(text=self.reply)] * n
 
 
-async def test_semcoder_nl_with_an_llm(views: dict[str, TraceView]) -> None:
-    view = views["loops"]
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+async def test_semcoder_nl_with_an_llm(views: dict[str, TraceView], program: str) -> None:
+    """The rationale is the LLM's text without code; the golden file is what the LLM is asked."""
+    view = views[program]
     with pytest.raises(NeedsLLM, match="render_async"):
         SemCoderNLRenderer().render(view)
     llm = TinyLLM("The loop adds every item.\n```python\ndef fixed(): pass\n```\nKeep only common items.")
     text = await SemCoderNLRenderer().render_async(view, llm)
     assert text == "The loop adds every item.\n[code omitted]\nKeep only common items."
     prompt = llm.requests[0][-1].content
-    assert "* line 9: (5) result = {12}" in prompt and "Do NOT write the corrected code" in prompt
-    check_golden(GOLDEN / "loops.semcoder_nl.prompt.txt", prompt)
+    assert make_renderer("semcoder").render(view) in prompt and "Do NOT write the corrected code" in prompt
+    check_golden(GOLDEN / f"{program}.semcoder_nl.prompt.txt", prompt)
 
 
 async def test_semcoder_nl_with_the_scripted_backend(views: dict[str, TraceView], tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from semtrace.benchmarks.evalplus import read_problems
 from semtrace.representations.code_executor import CodeExecutorRenderer
 from semtrace.representations.concise import ConciseRenderer

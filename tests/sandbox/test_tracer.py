@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from semtrace.sandbox import tracer
 from semtrace.sandbox.trace import Trace
 
@@ -253,3 +252,39 @@ def test_fidelity_against_pysnooper_on_cruxeval(tmp_path: Path, data_dir: Path) 
     print(f"pysnooper fidelity: {agree}/{compared} agree; disagreements: {disagree}")
     assert compared >= 500, f"only {compared} CRUXEval programs could be compared"
     assert agree / compared >= 0.99, f"{agree}/{compared} agree; first disagreements: {disagree[:5]}"
+
+
+# -- the image's Python (sys.monitoring) against the host's (sys.settrace), through the real back ends ---------
+@pytest.mark.docker
+def test_docker_image_and_host_give_the_same_traces(docker_ready: None) -> None:
+    """The golden programs traced in the Docker image's Python and by the local back end's: same events."""
+    import asyncio
+
+    from semtrace.representations.cli import parse_call
+    from semtrace.sandbox.docker import DockerSandbox
+    from semtrace.sandbox.local import LocalSandbox
+    from semtrace.sandbox.types import ExecRequest, TestCase, TraceSpec
+
+    async def run_all(sandbox: Any) -> dict[str, Any]:
+        out = {}
+        try:
+            for name, (code, call) in sorted(_golden_cases().items()):
+                func, args = parse_call(call)
+                req = ExecRequest(code=code, entry_point=func, trace=TraceSpec(tests=(0,), max_events=5000),
+                                  tests=(TestCase(kind="call", func=func, args=args),))
+                res = await sandbox.run(req)
+                assert res.traces, f"{name}: no trace ({res.status}: {res.message})"
+                out[name] = (res.python, res.traces[0].backend, res.tests[0].status, res.traces[0].events,
+                             res.traces[0].truncated, res.traces[0].line_hits)
+        finally:
+            await sandbox.close()
+        return out
+
+    host = asyncio.run(run_all(LocalSandbox(concurrency=1)))
+    image = asyncio.run(run_all(DockerSandbox(concurrency=1)))
+    for name in host:
+        if name == "one_line_loop" and host[name][0].startswith("3.9."):
+            continue  # see KNOWN_39
+        assert image[name][2:] == host[name][2:], (
+            f"{name}: Python {image[name][0]} ({image[name][1]}) differs from {host[name][0]} ({host[name][1]})")
+
