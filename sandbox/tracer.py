@@ -24,8 +24,10 @@ Past ``max_events`` the tracer switches itself off (no more callbacks at all) an
 
 from __future__ import annotations
 
+import _thread
 import ast
 import dis
+import itertools
 import re
 import sys
 import types
@@ -37,8 +39,34 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SKIP_TYPES = (types.ModuleType,)
 
 
+def _long_container_prefix(value: Any, max_len: int) -> Optional[str]:
+    """For a built-in container too long to show, the first ``max_len`` characters of its repr without building all
+    of it (a loop growing a big list would otherwise cost a full repr per step)."""
+    kind = type(value)
+    if kind not in (list, tuple, set, frozenset, dict) or len(value) * 3 <= max_len + 3:
+        return None
+    k = max_len // 3 + 2  # every item takes at least 3 characters ("x, ")
+    if kind is dict:
+        body = ", ".join("%r: %r" % item for item in itertools.islice(value.items(), k))
+        opening = "{"
+    else:
+        body = ", ".join(map(repr, itertools.islice(value, k)))
+        opening = {list: "[", tuple: "(", set: "{", frozenset: "frozenset({"}[kind]
+    text = opening + body
+    if " at 0x" in text:
+        text = _ADDRESS.sub("", text)
+    return "%s...<%d items>" % (text[:max_len], len(value))
+
+
 def format_value(value: Any, max_len: int) -> str:
     """``repr`` with memory addresses removed and capped to ``max_len`` characters plus a marker."""
+    if max_len:
+        try:
+            prefix = _long_container_prefix(value, max_len)
+        except Exception:  # a candidate's broken __repr__ inside
+            prefix = None
+        if prefix is not None:
+            return prefix
     try:
         text = repr(value)
     except Exception as exc:  # a candidate's broken __repr__
@@ -100,6 +128,7 @@ class Recorder:
         self.truncated = False
         self.truncated_at: Optional[int] = None
         self.busy = False
+        self.thread = _thread.get_ident()
         self.stop: Callable[[], None] = lambda: None
         self.comp_lines, self.comp_inner = _comprehension_lines(filename)
 
@@ -143,8 +172,8 @@ class Recorder:
 
     # -- back-end-neutral callbacks --------------------------------------------------------------------------
     def on_call(self, frame: types.FrameType) -> None:
-        if self.busy or self.truncated:
-            return
+        if self.busy or self.truncated or _thread.get_ident() != self.thread:
+            return  # sys.monitoring sees every thread; like settrace, we follow the test's thread only
         self.busy = True
         try:
             code = frame.f_code

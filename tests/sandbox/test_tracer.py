@@ -83,6 +83,22 @@ def test_values_are_capped_with_a_marker_and_addresses_removed(tmp_path: Path) -
     assert " at 0x" not in values["p"] and values["p"].startswith("<__candidate__.P object")
 
 
+def test_growing_big_containers_cost_no_full_repr_per_step(tmp_path: Path) -> None:
+    code = ("def f(n):\n    out = []\n    seen = {}\n    for i in range(n):\n        out.append(i)\n"
+            "        seen[i] = str(i)\n    return len(out)\n")
+    import time
+
+    start = time.perf_counter()
+    value, _, trace = run_traced(tmp_path, code, "f(3000)", max_events=9000, max_value_len=60)
+    assert value == 3000 and time.perf_counter() - start < 5  # a full repr per step would take minutes
+    finals = {name: text for e in trace["events"] for name, text in e["changes"]}
+    n = int(re.fullmatch(r".*\.\.\.<(\d+) items>", finals["out"]).group(1))  # type: ignore[union-attr]
+    assert n > 2500 and finals["out"] == repr(list(range(n)))[:60] + f"...<{n} items>"
+    assert finals["seen"] == repr({i: str(i) for i in range(n)})[:60] + f"...<{n} items>"
+    small = run_traced(tmp_path, code, "f(3)", max_value_len=60)[2]
+    assert {n: t for e in small["events"] for n, t in e["changes"]}["out"] == "[0, 1, 2]"
+
+
 @pytest.mark.parametrize("backend", ["settrace", "monitoring"])
 def test_budget_switches_the_tracer_off(tmp_path: Path, backend: str) -> None:
     if backend == "monitoring" and not hasattr(sys, "monitoring"):
