@@ -21,7 +21,9 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # llama-cpp-python compiles from source the first time (2-5 minutes); pip caches the wheel afterwards.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml | $(PY)
+	@command -v g++ >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq build-essential; }
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 

@@ -23,6 +23,12 @@ _EXPORTS = {
     "make_sandbox": "semtrace.sandbox.base",
     "SandboxUnavailable": "semtrace.sandbox.base",
     "load_benchmark": "semtrace.benchmarks.registry",
+    "make_llm": "semtrace.llms.registry",
+    "usage_scope": "semtrace.llms.accounting",
+    "Message": "semtrace.llms.base",
+    "Completion": "semtrace.llms.base",
+    "make_renderer": "semtrace.representations.base",
+    "TraceView": "semtrace.representations.base",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
