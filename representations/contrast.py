@@ -52,6 +52,7 @@ def _key(ev: TraceEvent) -> tuple[str, int]:
 
 class ContrastRenderer:
     name = "contrast"
+    uses_passing = True  # callers trace a passing visible test too (TraceSpec(include_passing=True))
 
     def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
         if view.passing is None or view.trace is None or view.passing[2] is None:
