@@ -99,14 +99,15 @@ class ContrastRenderer:
                     label = f"{_label(a)}/{_label(b)}"
                 rows.append((label, _cell(a), _cell(b), ev.line))
         width = min(48, max([len(r[1]) for r in rows if r[3] is not None] + [7]))
+        lw = max([len(r[0]) for r in rows if r[3] is not None] + [4]) + 1
         items = []
         for label, a, b, line in rows:
             if line is None:
                 items.append(Item(label))
             else:
-                items.append(Item(f"{label:<5}| {a:<{width}} | {b}".rstrip(), line))
+                items.append(Item(f"{label:<{lw}}| {a:<{width}} | {b}".rstrip(), line))
         if divergence is None:
             head.append("(both runs execute the same lines; compare the values)")
-        head.append(f"{'line':<5}| {'failing':<{width}} | passing")
+        head.append(f"{'line':<{lw}}| {'failing':<{width}} | passing")
         notes = [n for n in (truncation_note(view.trace), truncation_note(p_trace)) if n]
         return fit_items(head, items, notes, budget, count_tokens)
