@@ -4,12 +4,15 @@ the settings. Never globals; one context per task invocation (the shared pieces 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import heapq
+import itertools
 import json
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, AsyncIterator, Callable, Literal
 
 from semtrace.benchmarks.task import Task
 from semtrace.llms.base import LLM
@@ -101,6 +104,57 @@ class ExecCache:
         return result
 
 
+class PriorityGate:
+    """At most ``capacity`` LLM calls in flight; waiting calls go least-progress first (lowest round, then the
+    earliest task), so lagging chains catch up and a run does not end on a long tail of one slow task."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.active = 0
+        self._heap: list[tuple[tuple[int, ...], int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: tuple[int, ...]) -> AsyncIterator[None]:
+        if self.active < self.capacity and not self._heap:
+            self.active += 1
+        else:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._heap, (priority, next(self._seq), fut))
+            try:
+                await fut  # resolved by _release, which hands its slot over
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._release()
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._heap:
+            _, _, fut = heapq.heappop(self._heap)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.active -= 1
+
+
+class GatedLLM:
+    """The run's LLM seen through the priority gate (what nodes, selectors and LLM-written renderers call)."""
+
+    def __init__(self, llm: Any, gate: PriorityGate | None, priority: tuple[int, ...]) -> None:
+        self.llm, self.gate, self.priority = llm, gate, priority
+        self.name = getattr(llm, "name", "llm")
+
+    async def generate(self, messages: Any, **kwargs: Any) -> Any:
+        if self.gate is None:
+            return await self.llm.generate(messages, **kwargs)
+        async with self.gate.slot(self.priority):
+            return await self.llm.generate(messages, **kwargs)
+
+
 ExtractFn = Callable[[str, str], "str | None"]
 
 
@@ -115,4 +169,8 @@ class AgentContext:
     extract: ExtractFn
     exec_cache: ExecCache = field(default_factory=ExecCache)
     stats: RunStats = field(default_factory=RunStats)
-    llm_slots: asyncio.Semaphore | None = None
+    gate: PriorityGate | None = None
+    ordinal: int = 0  # the task's position in the run (earlier tasks first among equal rounds)
+
+    def llm_for(self, round_: int) -> GatedLLM:
+        return GatedLLM(self.llm, self.gate, (round_, self.ordinal))

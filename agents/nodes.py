@@ -43,8 +43,8 @@ def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
 async def _ask(ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int) -> list[Completion]:
     s = ctx.settings
     with usage_scope(task_id=ctx.task.task_id, round=round_):
-        completions = await ctx.llm.generate(messages, n=n, temperature=s.temperature, max_tokens=s.max_tokens,
-                                             seed=seed)
+        completions = await ctx.llm_for(round_).generate(messages, n=n, temperature=s.temperature,
+                                                         max_tokens=s.max_tokens, seed=seed)
     ctx.stats.add_completions(completions)
     return completions
 
@@ -102,8 +102,12 @@ def _request(ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None
 async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
     """Run the candidate on the visible tests (feedback, selection) and the hidden tests (scoring only)."""
     ctx = runtime.context
-    task = ctx.task
-    runs = [ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests), ctx.stats)]
+    task, s = ctx.task, ctx.settings
+    spec = None
+    if s.needs_trace and payload["round"] < s.depth:  # trace the first failing test in the same request
+        spec = TraceSpec(max_failing=1, include_passing=_uses_passing(ctx.renderer), max_events=s.max_events,
+                         max_value_len=s.max_value_len)
+    runs = [ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests, spec), ctx.stats)]
     if task.hidden_tests:
         # scoring needs pass/fail only: stop at the first failing hidden test (a looping program costs one timeout)
         runs.append(ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.hidden_tests,
@@ -120,7 +124,7 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "prompt_digest": payload.get("prompt_digest", ""), "note": payload.get("note", ""),
     }
     nxt: ChainPayload = {**payload, "visible": visible, "failing": failing, "trace": None, "rendering": "",
-                         "critique": ""}
+                         "critique": "", "prefetched": [t.to_dict() for t in results[0].traces]}
     route = routes.after_execute(nxt, ctx.settings)
     if route == "finish":
         return Command(update={"candidates": [record], "finished": [payload["chain"]]}, goto="finish")
@@ -128,7 +132,8 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
 
 
 async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
-    """Re-run the first failing visible test under the tracer."""
+    """The trace of the first failing visible test (and of a passing one for contrastive representations): taken
+    from the execution when it traced them, else by re-running just those tests under the tracer."""
     ctx = runtime.context
     s = ctx.settings
     failing = int(payload["failing"])
@@ -138,19 +143,22 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
                        None)
         if passing is not None:
             indices.append(int(passing))
-    # run only the tests to trace (a looping program then costs one timeout, not one per visible test)
-    spec = TraceSpec(tests=tuple(range(len(indices))), max_events=s.max_events, max_value_len=s.max_value_len)
-    tests = tuple(ctx.task.visible_tests[i] for i in indices)
-    result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
-    by_test = {indices[t.test_index]: {**t.to_dict(), "test_index": indices[t.test_index]} for t in result.traces
-               if 0 <= t.test_index < len(indices)}
+    by_test = {int(t["test_index"]): t for t in payload.get("prefetched") or []}
+    if not all(i in by_test for i in indices):
+        # run only the tests to trace (a looping program then costs one timeout, not one per visible test)
+        spec = TraceSpec(tests=tuple(range(len(indices))), max_events=s.max_events, max_value_len=s.max_value_len)
+        tests = tuple(ctx.task.visible_tests[i] for i in indices)
+        result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
+        by_test = {indices[t.test_index]: {**t.to_dict(), "test_index": indices[t.test_index]}
+                   for t in result.traces if 0 <= t.test_index < len(indices)}
     trace_dict = by_test.get(failing)
     passing_trace = by_test.get(indices[1]) if len(indices) > 1 else None
     patch: dict[str, Any] = {"id": payload["id"], "trace": trace_dict}
     if passing_trace is not None:
         patch["passing_trace"] = passing_trace
+    nxt = {k: v for k, v in payload.items() if k != "prefetched"}
     return Command(update={"candidates": [patch]},
-                   goto=Send("render", {**payload, "trace": trace_dict, "passing_trace": passing_trace}))
+                   goto=Send("render", {**nxt, "trace": trace_dict, "passing_trace": passing_trace}))
 
 
 def _uses_passing(renderer: Any) -> bool:
@@ -194,7 +202,7 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
         if render_async is not None:
             before = (ctx.stats.prompt_tokens, ctx.stats.completion_tokens)
             with usage_scope(task_id=ctx.task.task_id, round=payload["round"]):
-                rendering = await render_async(view, ctx.llm, budget=ctx.settings.trace_budget)
+                rendering = await render_async(view, ctx.llm_for(payload["round"]), budget=ctx.settings.trace_budget)
             usage = {"prompt_tokens": ctx.stats.prompt_tokens - before[0],
                      "completion_tokens": ctx.stats.completion_tokens - before[1]}
         else:

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import yaml
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, RunStats
+from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import summarize, task_record
 from semtrace.benchmarks.task import Task
@@ -170,17 +170,21 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
                     progress: Progress | None = None) -> dict[str, Any]:
     """Run (or continue) every task of ``comps.tasks`` into ``run_dir``; return the summary."""
     results_path = run_dir / RESULTS_FILE
-    done_ids = {r["task_id"] for r in read_records(results_path, repair=True)}
+    kept = {r["task_id"]: r for r in read_records(results_path, repair=True)}
+    done_ids = set(kept)
     pending = [t for t in comps.tasks if t.task_id not in done_ids]
     progress = progress or Progress(total=len(comps.tasks))
     progress.total = len(comps.tasks)
     progress.done = progress.skipped = len(comps.tasks) - len(pending)
-    for r in read_records(results_path):
+    for r in kept.values():
         progress.correct += int(bool(r.get("correct")))
     settings = settings_from(cfg, comps.renderer)
     view = settings_view(cfg)
     exec_cache = ExecCache()
     slots = asyncio.Semaphore(cfg.task_concurrency)
+    llm_capacity = getattr(comps.llm, "concurrency", None)
+    gate = PriorityGate(int(llm_capacity)) if isinstance(llm_capacity, int) and llm_capacity > 0 else None
+    ordinals = {t.task_id: i for i, t in enumerate(comps.tasks)}
 
     async with AsyncSqliteSaver.from_conn_string(str(run_dir / CHECKPOINTS_FILE)) as saver:
         app = compile_graph(checkpointer=saver)
@@ -189,7 +193,9 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
             async with slots:
                 ctx = AgentContext(task=task, llm=comps.llm, sandbox=comps.sandbox, renderer=comps.renderer,
                                    selector=comps.selector, settings=settings, extract=comps.extract,
-                                   exec_cache=exec_cache, stats=progress.stats)
+                                   exec_cache=exec_cache, stats=progress.stats, gate=gate,
+                                   ordinal=ordinals[task.task_id])
+                started = time.monotonic()
                 try:
                     state = await _run_task(app, task, ctx)
                 except Exception as exc:  # noqa: BLE001 - infrastructure failure of one task; the run goes on
@@ -198,15 +204,18 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
                     progress.errors += 1
                     return
                 record = task_record(task, view, state)
+                record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
                 _append(results_path, record)
+                kept[task.task_id] = record
+                # the record is on disk: the task's checkpoints are no longer needed (keeps the database small)
+                await saver.adelete_thread(task.task_id)
                 progress.done += 1
                 progress.correct += int(record["correct"])
 
         await asyncio.gather(*(one(t) for t in pending))
 
-    records = read_records(results_path)
     order = {t.task_id: i for i, t in enumerate(comps.tasks)}
-    records.sort(key=lambda r: order.get(r["task_id"], len(order)))
+    records = sorted(kept.values(), key=lambda r: order.get(r["task_id"], len(order)))
     summary = summarize(records, total_tasks=len(comps.tasks))
     summary["config"] = view
     summary["errors"] = len(comps.tasks) - len(records)

@@ -136,7 +136,7 @@ class MajorityOutput(Selector):
                     "info": {"reason": "one distinct program"}}
         task = ctx.task
         messages = prompts.test_inputs_messages(task.prompt, task.entry_point, ctx.settings.selector_inputs)
-        completions = await ctx.llm.generate(messages, n=1, temperature=0.0, max_tokens=ctx.settings.max_tokens,
+        completions = await ctx.llm_for(ctx.settings.depth + 1).generate(messages, n=1, temperature=0.0, max_tokens=ctx.settings.max_tokens,
                                              seed=ctx.settings.seed_for(task.task_id, "select-inputs"))
         ctx.stats.add_completions(completions)
         calls = parse_calls(completions[0].text, task.entry_point, ctx.settings.selector_inputs)
@@ -166,7 +166,7 @@ class LLMJudge(Selector):
                     log_: list[dict[str, Any]]) -> Candidate:
         task, s = ctx.task, ctx.settings
         seed = s.seed_for(task.task_id, "judge", a.id, b.id)
-        comps = await ctx.llm.generate(prompts.distinguish_messages(task.prompt, task.entry_point, a.code, b.code),
+        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(prompts.distinguish_messages(task.prompt, task.entry_point, a.code, b.code),
                                        n=1, temperature=0.0, max_tokens=s.max_tokens, seed=seed)
         ctx.stats.add_completions(comps)
         usage.update(_merge_usage(usage, _usage_of(comps)))
@@ -180,7 +180,7 @@ class LLMJudge(Selector):
             log_.append({"a": a.id, "b": b.id, "winner": a.id, "input": calls[0], "reason": "same output"})
             return a
         call = f"{task.entry_point}({calls[0]})"
-        comps = await ctx.llm.generate(prompts.judge_messages(task.prompt, task.entry_point, call, out_a, out_b),
+        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(prompts.judge_messages(task.prompt, task.entry_point, call, out_a, out_b),
                                        n=1, temperature=0.0, max_tokens=s.max_tokens, seed=seed + 1)
         ctx.stats.add_completions(comps)
         usage.update(_merge_usage(usage, _usage_of(comps)))

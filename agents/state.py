@@ -53,6 +53,7 @@ class ChainPayload(TypedDict, total=False):
     rendering: str
     critique: str
     attempts: list[dict[str, str]]  # earlier rounds as Attempt fields
+    prefetched: list[dict[str, Any]]  # traces the execution already recorded (Trace.to_dict())
 
 
 def candidate_id(chain: int, round_: int) -> str:

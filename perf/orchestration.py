@@ -39,6 +39,7 @@ class FixedLatencyLLM:
         self.latency = latency
         self.calls = 0
         self.spans: list[tuple[float, float]] = []
+        self.scopes: list[Any] = []
 
     async def generate(self, messages: Any, **kwargs: Any) -> Any:
         self.calls += 1
@@ -46,6 +47,9 @@ class FixedLatencyLLM:
         await asyncio.sleep(self.latency)
         out = await self.inner.generate(messages, **kwargs)
         self.spans.append((start, time.perf_counter()))
+        from semtrace.llms.accounting import current_scope
+
+        self.scopes.append(current_scope())
         return out
 
 
@@ -83,7 +87,7 @@ def write_rules(tasks: list[Any], path: Path) -> None:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from semtrace.agents.build import build_components
-    from semtrace.agents.run import prepare_run_dir, run_tasks
+    from semtrace.agents.run import prepare_run_dir, read_records, run_tasks
     from semtrace.benchmarks.registry import load_benchmark
     from semtrace.config import build_config
     from semtrace.llms.accounting import Accounting
@@ -111,6 +115,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         await comps.sandbox.close()
     end = time.perf_counter()
     wall = end - start
+    if os.environ.get("PERF_DEBUG"):
+        for (a, b), scope in sorted(zip(backend.spans, backend.scopes)):
+            if b > end - 15:
+                print(f"  call {a - start:7.2f}-{b - start:7.2f} {scope}")
     ideal = backend.calls * args.latency / args.concurrency
     return {"tasks": len(tasks), "llm_calls": backend.calls, "wall_s": wall, "ideal_llm_bound_s": ideal,
             "ratio": wall / ideal if ideal else float("nan"),
@@ -118,7 +126,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             "sandbox_workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "pass@1_by_depth": [round(r["pass@1"]["mean"], 3) for r in summary["by_depth"]],
             "errors": summary.get("errors", 0), "run_dir": str(run_dir),
-            "utilization": utilization(backend.spans, start, end, args.concurrency)}
+            "utilization": utilization(backend.spans, start, end, args.concurrency),
+            "slowest": sorted(((r["wall_time"], r["task_id"]) for r in read_records(run_dir / "results.jsonl")),
+                              reverse=True)[:4]}
 
 
 def main() -> int:
@@ -147,6 +157,7 @@ def main() -> int:
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (target <= 600: {'ok' if ok_mem else 'MISSED'}); sandbox workers "
           f"{r['sandbox_workers_peak_rss_mb']:.0f} MB")
     print(f"  LLM slot utilization by tenth of the run: {r['utilization']}")
+    print(f"  slowest tasks (s): {', '.join(f'{tid} {t:.1f}' for t, tid in r['slowest'])}")
     print(f"  pass@1 by depth {r['pass@1_by_depth']}; task errors {r['errors']}")
     return 0 if ok_time and ok_mem and not r["errors"] else 1
 
