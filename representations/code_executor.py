@@ -50,7 +50,9 @@ class CodeExecutorRenderer:
         note = truncation_note(view.trace)
         if note:
             tail.append(note)
-        if not returned:
+        if view.test.kind == "stdio" and view.outcome.status in ("passed", "failed"):
+            tail.append(f"<output>{actual_text(view)}</output>")  # a whole program's result is what it printed
+        elif not returned:
             tail.append(f"<error>{actual_text(view)}</error>")
         elif items and items[-1].text.startswith("<output>"):
             tail.append(items.pop().text)  # the final result is never cut

@@ -64,6 +64,8 @@ def steps_from_trace(trace: Trace | None, frames: Frames = "entry") -> list[Step
         if frames == "entry" and ev.func != entry:
             continue
         if ev.kind == "call":
+            if not ev.changes:
+                continue  # no arguments (a whole program run on stdin): nothing to show
             k += 1
             line = 0 if ev.depth == 0 else (ev.caller_line if ev.caller_line is not None else ev.line)
             out.append(Step("input", line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order))
@@ -71,6 +73,8 @@ def steps_from_trace(trace: Trace | None, frames: Frames = "entry") -> list[Step
             k += 1
             out.append(Step("state", ev.line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order))
         elif ev.kind == "return":
+            if ev.func == "<module>":
+                continue  # a whole program's result is its output, not the module's None
             out.append(Step("return", ev.line, 0, (), ev.value or "None", ev.func, ev.depth, ev.order))
         elif ev.kind == "exception":
             out.append(Step("exception", ev.line, 0, (), ev.value or "", ev.func, ev.depth, ev.order))
@@ -119,7 +123,7 @@ def actual_text(view: TraceView) -> str:
     """What the program produced: its value, its output, or its error."""
     o = view.outcome
     if o.actual is not None and o.status in ("passed", "failed"):
-        return o.actual
+        return repr(o.actual) if view.test.kind == "stdio" else o.actual
     if o.status == "timeout":
         return "timeout (the program did not finish in time)"
     if o.status == "oom":

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
 from semtrace.representations.budget import Item, fit_items
-from semtrace.representations.common import Frames, Step, steps_from_trace, truncation_note
+from semtrace.representations.common import (
+    Frames,
+    Step,
+    actual_text,
+    outcome_is_error,
+    steps_from_trace,
+    truncation_note,
+)
 
 
 def concise_line(step: Step) -> str:
@@ -38,5 +45,7 @@ class ConciseRenderer:
         tail_steps = [body_steps.pop()] if body_steps and body_steps[-1].kind in ("return", "exception") else []
         items = [Item(concise_line(s), s.line if s.kind == "state" else None) for s in body_steps]
         tail = [concise_line(s) for s in tail_steps]
+        if view.test.kind == "stdio" and not outcome_is_error(view):
+            tail.append(f"[OUTPUT] {actual_text(view)} [/OUTPUT]")  # a whole program's result is what it printed
         note = truncation_note(view.trace)
         return fit_items(head, items, tail + ([note] if note else []), budget, count_tokens)

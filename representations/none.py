@@ -18,5 +18,6 @@ class NoTrace:
         label = "Error" if outcome_is_error(view) else "Actual output"
         if view.test.kind == "assert" and view.outcome.status == "failed" and view.outcome.actual is None:
             label = "Result"
-        body = [Item(f"{label}: {line}") for line in actual_text(view).split("\n")]
+        first, *rest = actual_text(view).split("\n")
+        body = [Item(f"{label}: {first}")] + [Item(f"  {line}") for line in rest]
         return fit_items(head, body, [f"Status: {view.outcome.status}"], budget, count_tokens)

@@ -130,8 +130,15 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
         criterion = next((i for i in range(len(events) - 1, -1, -1) if events[i].changes), None)
         if criterion is None:
             return set(), None
-    seen = {criterion}
-    todo = [criterion]
+    seeds = {criterion}
+    if events[criterion].kind == "return" and events[criterion].func == "<module>":
+        # a whole program (stdin/stdout test): its result is what it printed, so slice from every output line
+        src = code.split("\n")
+        seeds = {i for i, ev in enumerate(events) if ev.kind == "line" and ev.depth == 0
+                 and 0 < ev.line <= len(src) and ("print(" in src[ev.line - 1] or ".write(" in src[ev.line - 1])}
+        seeds = seeds or {criterion}
+    seen = set(seeds)
+    todo = list(seeds)
     while todo:
         for d in deps[todo.pop()]:
             if d not in seen:
@@ -154,6 +161,8 @@ class SliceRenderer:
             return "\n".join(head + ["(no return value, exception or state to slice from)"])
         crit = trace.events[criterion]
         what = {"exception": "the exception", "return": "the return value"}.get(crit.kind, "the last recorded state")
+        if crit.kind == "return" and crit.func == "<module>":
+            what = "the program's output"
         head.append(f"Backward slice from {what} at line {crit.line}: {len(chosen)} of {len(trace.events)} "
                     "steps shown, the others elided.")
         items: list[Item] = []

@@ -122,3 +122,23 @@ async def test_semcoder_nl_with_the_scripted_backend(views: dict[str, TraceView]
                      + "\n")
     llm = make_llm(f"scripted:{rules}", cache=False)
     assert await SemCoderNLRenderer().render_async(views["loops"], llm) == "Execution: result collects all."
+
+
+def test_whole_program_on_stdin() -> None:
+    """A stdio test traces the module itself: no empty inputs, no module 'return None', the output is the stdout."""
+    from semtrace.sandbox.local import LocalSandbox
+
+    code = "import sys\nn = int(sys.stdin.readline())\ntotal = 0\nfor i in range(n):\n    total += i\nprint(total)\n"
+    req = ExecRequest(code=code, tests=(TestCase(kind="stdio", stdin="4\n", expected="7\n"),), trace=TraceSpec())
+
+    async def run() -> TraceView:
+        async with LocalSandbox(concurrency=1) as sandbox:
+            return view_from_result(req, await sandbox.run(req))
+
+    view = asyncio.run(run())
+    concise = make_renderer("concise").render(view)
+    assert concise.splitlines()[0] == "[L2] n = 4 [/L2]" and concise.splitlines()[-1] == "[OUTPUT] '6\\n' [/OUTPUT]"
+    assert "(1) n = 4" in make_renderer("semcoder").render(view)
+    assert "__return__" not in make_renderer("next").render(view)
+    sliced = make_renderer("slice").render(view)
+    assert "from the program's output at line 6" in sliced and "[L5] total += i  =>  total = 6" in sliced
