@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Tracing overhead on HumanEvalFix's 164 buggy programs, both sides measured in this one run.
 
-    python perf/trace_overhead.py [--sandbox local|docker] [--representation concise] [--limit N] [--json] [--check]
+    python perf/trace_overhead.py [--sandbox local|docker] [--representation concise] [--limit N] [--json]
+    [--check]
 
-For each buggy program (its ``check`` asserts as separate tests), the same request is run twice, one request at a
+For each buggy program (its ``check`` asserts as separate tests), the same request is run twice, one request
+at a
 time, alternating which goes first: without tracing, and with ``TraceSpec()`` (the first failing test traced)
-followed by rendering that trace. The time of each is the wall time of ``sandbox.run`` (plus the rendering for the
-traced one). Prints the per-program ratio traced/untraced at the median and p95, and the totals; and, to separate
-the tracer from the sandbox's extra child for the traced re-run, the tracer alone: the failing test run in this
+followed by rendering that trace. The time of each is the wall time of ``sandbox.run`` (plus the rendering for
+the
+traced one). Prints the per-program ratio traced/untraced at the median and p95, and the totals; and, to
+separate
+the tracer from the sandbox's extra child for the traced re-run, the tracer alone: the failing test run in
+this
 process under ``trace_thunk`` minus plainly, in ms (programs that time out are left out of that figure).
 ``--check`` exits 1 unless the median ratio is <= 1.5 (the acceptance target of issue 4).
 """
@@ -41,12 +46,21 @@ def load_programs(limit: int | None) -> list[dict[str, Any]]:
     programs = []
     for line in path.read_text().splitlines()[:limit]:
         row = json.loads(line)
-        check = next(n for n in ast.parse(row["test"]).body if isinstance(n, ast.FunctionDef) and n.name == "check")
+        check = next(
+            n for n in ast.parse(row["test"]).body if isinstance(n, ast.FunctionDef) and n.name == "check"
+        )
         param = check.args.args[0].arg
         asserts = [ast.unparse(s) for s in ast.walk(check) if isinstance(s, ast.Assert)]
         setup = f"{param} = {row['entry_point']}\n" if param != row["entry_point"] else ""
-        programs.append({"task_id": row["task_id"], "code": row["declaration"] + row["buggy_solution"],
-                         "entry": row["entry_point"], "asserts": asserts, "setup": setup})
+        programs.append(
+            {
+                "task_id": row["task_id"],
+                "code": row["declaration"] + row["buggy_solution"],
+                "entry": row["entry_point"],
+                "asserts": asserts,
+                "setup": setup,
+            }
+        )
     return programs
 
 
@@ -59,7 +73,8 @@ def _alarm(signum: int, frame: Any) -> None:
 
 
 def tracer_only_ratio(code: str, setup: str, source: str, runs: int = 20) -> float | None:
-    """In this process, no fork: seconds the tracer adds to the failing test (median of runs, traced - plain)."""
+    """In this process, no fork: seconds the tracer adds to the failing test (median of runs, traced -
+    plain)."""
     from semtrace.sandbox import tracer
 
     path = str(REPO / "perf" / "_candidate_.py")  # only a name for the tracer's frame filter; never written
@@ -108,12 +123,13 @@ async def measure(sandbox_name: str, representation: str, limit: int | None) -> 
         for i, p in enumerate(programs):
             tests = tuple(TestCase(kind="assert", source=a) for a in p["asserts"])
             plain = ExecRequest(code=p["code"], tests=tests, entry_point=p["entry"], test_setup=p["setup"])
-            traced = ExecRequest(code=p["code"], tests=tests, entry_point=p["entry"], test_setup=p["setup"],
-                                 trace=TraceSpec())
+            traced = ExecRequest(
+                code=p["code"], tests=tests, entry_point=p["entry"], test_setup=p["setup"], trace=TraceSpec()
+            )
             if i == 0:  # warm the pool
                 await sandbox.run(plain)
             times: dict[str, float] = {}
-            for kind in (("plain", "traced") if i % 2 == 0 else ("traced", "plain")):
+            for kind in ("plain", "traced") if i % 2 == 0 else ("traced", "plain"):
                 start = time.perf_counter()
                 if kind == "plain":
                     await sandbox.run(plain)
@@ -133,12 +149,19 @@ async def measure(sandbox_name: str, representation: str, limit: int | None) -> 
             traced_total += times["traced"]
     finally:
         await sandbox.close()
-    return {"programs": len(ratios), "traced": traced_count, "representation": representation,
-            "sandbox": sandbox_name, "median_ratio": statistics.median(ratios), "p95_ratio": percentile(ratios, 0.95),
-            "plain_seconds": plain_total, "traced_seconds": traced_total,
-            "tracer_only_median": statistics.median(tracer_ratios) if tracer_ratios else None,
-            "tracer_only_p95": percentile(tracer_ratios, 0.95) if tracer_ratios else None,
-            "tracer_only_programs": len(tracer_ratios)}
+    return {
+        "programs": len(ratios),
+        "traced": traced_count,
+        "representation": representation,
+        "sandbox": sandbox_name,
+        "median_ratio": statistics.median(ratios),
+        "p95_ratio": percentile(ratios, 0.95),
+        "plain_seconds": plain_total,
+        "traced_seconds": traced_total,
+        "tracer_only_median": statistics.median(tracer_ratios) if tracer_ratios else None,
+        "tracer_only_p95": percentile(tracer_ratios, 0.95) if tracer_ratios else None,
+        "tracer_only_programs": len(tracer_ratios),
+    }
 
 
 def main() -> None:
@@ -153,13 +176,21 @@ def main() -> None:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"trace overhead on {out['programs']} HumanEvalFix programs ({out['traced']} traced), sandbox "
-              f"{out['sandbox']}, rendering {out['representation']}:")
+        print(
+            f"trace overhead on {out['programs']} HumanEvalFix programs ({out['traced']} traced), sandbox "
+            f"{out['sandbox']}, rendering {out['representation']}:"
+        )
         print(f"  traced/untraced ratio: median {out['median_ratio']:.2f}, p95 {out['p95_ratio']:.2f}")
-        print(f"  total: untraced {out['plain_seconds']:.2f} s, traced+rendered {out['traced_seconds']:.2f} s")
+        print(
+            f"  total: untraced {out['plain_seconds']:.2f} s, traced+rendered {out['traced_seconds']:.2f} s"
+        )
         if out["tracer_only_median"] is not None:
-            print(f"  the tracer alone, in-process on the failing test ({out['tracer_only_programs']} programs): "
-                  f"adds median {out['tracer_only_median'] * 1000:.2f} ms, p95 {out['tracer_only_p95'] * 1000:.2f} ms")
+            print(
+                f"  the tracer alone, in-process on the failing test ({out['tracer_only_programs']} "
+                f"programs): "
+                f"adds median {out['tracer_only_median'] * 1000:.2f} ms, p95 "
+                f"{out['tracer_only_p95'] * 1000:.2f} ms"
+            )
     if args.check and out["median_ratio"] > 1.5:
         print(f"FAIL: median ratio {out['median_ratio']:.2f} > 1.5", file=sys.stderr)
         sys.exit(1)

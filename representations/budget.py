@@ -1,9 +1,11 @@
 """Fitting a rendering into a token budget: loop compression first, then head and tail cuts.
 
-Renderers hand over a fixed head and tail (always kept) and the body as :class:`Item` s, each one whole step (a
+Renderers hand over a fixed head and tail (always kept) and the body as :class:`Item` s, each one whole step
+(a
 value is never cut). Over budget, :func:`fit_items`
 
-1. compresses loops: for each source line executed many times it keeps the first few and the last occurrences and
+1. compresses loops: for each source line executed many times it keeps the first few and the last occurrences
+and
    replaces the rest by a marker ``... 37 more iterations of line 5 ...`` (tighter and tighter);
 2. then keeps a head and a tail of the remaining body with a marker ``... 120 steps cut (lines 4-9) ...``.
 
@@ -90,17 +92,19 @@ def head_tail(items: list[Item], keep: int) -> list[Item]:
         return items
     head = (keep + 1) // 2
     tail = keep - head
-    cut = items[head: len(items) - tail]
-    return items[:head] + [Item(_cut_marker(cut), None)] + (items[len(items) - tail:] if tail else [])
+    cut = items[head : len(items) - tail]
+    return items[:head] + [Item(_cut_marker(cut), None)] + (items[len(items) - tail :] if tail else [])
 
 
 def _join(head: list[str], items: list[Item], tail: list[str]) -> str:
     return "\n".join([*head, *(i.text for i in items), *tail])
 
 
-def fit_items(head: list[str], items: list[Item], tail: list[str], budget: int, count: TokenCounter,
-              indent: str = "") -> str:
-    """Join head, body and tail; compress loops and then cut the body's middle until the text fits ``budget``."""
+def fit_items(
+    head: list[str], items: list[Item], tail: list[str], budget: int, count: TokenCounter, indent: str = ""
+) -> str:
+    """Join head, body and tail; compress loops and then cut the body's middle until the text fits
+    ``budget``."""
     text = _join(head, items, tail)
     if budget <= 0 or count(text) <= budget:
         return text

@@ -1,4 +1,5 @@
-"""``semtrace trace FILE.py --call "f(1, 2)"``: run one call in the sandbox, trace it and print what a model sees."""
+"""``semtrace trace FILE.py --call "f(1, 2)"``: run one call in the sandbox, trace it and print what a model
+sees."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ def parse_call(call: str) -> tuple[str, str]:
     try:
         node = ast.parse(call.strip(), mode="eval").body
     except SyntaxError as exc:
-        raise ValueError(f"--call {call!r} is not valid Python ({exc.msg}); write it as name(arg, ...)") from exc
+        raise ValueError(
+            f"--call {call!r} is not valid Python ({exc.msg}); write it as name(arg, ...)"
+        ) from exc
     if m is None or not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-        raise ValueError(f"--call {call!r} must be one call of a function of the file, e.g. --call \"f(1, 2)\"")
+        raise ValueError(f'--call {call!r} must be one call of a function of the file, e.g. --call "f(1, 2)"')
     return m.group(1), m.group(2)
 
 
@@ -47,14 +50,17 @@ async def _run(sandbox_name: str, request: ExecRequest) -> ExecResult:
 def trace_command(
     file: Path = typer.Argument(..., help="The Python program to run."),
     call: str = typer.Option(..., "--call", "-c", help='The call to trace, e.g. "f(1, 2)".'),
-    representation: str = typer.Option("concise", "--representation", "-r",
-                                       help=f"One of: {', '.join(RENDERERS.names())}, or a dotted path."),
+    representation: str = typer.Option(
+        "concise", "--representation", "-r", help=f"One of: {', '.join(RENDERERS.names())}, or a dotted path."
+    ),
     budget: int = typer.Option(2048, "--budget", "-b", help="Token budget of the rendering."),
     expected: Optional[str] = typer.Option(None, "--expected", "-e", help="Expected value (Python source)."),
     as_json: bool = typer.Option(False, "--json", help="Print the structured trace and outcome as JSON."),
     sandbox: str = typer.Option("local", "--sandbox", "-s", help="Sandbox back end: local or docker."),
     max_events: int = typer.Option(10000, "--max-events", help="Tracer step budget."),
-    llm: Optional[str] = typer.Option(None, "--llm", help="LLM spec for semcoder_nl, e.g. scripted:rules.jsonl."),
+    llm: Optional[str] = typer.Option(
+        None, "--llm", help="LLM spec for semcoder_nl, e.g. scripted:rules.jsonl."
+    ),
 ) -> None:
     """Trace one call of a program and print it in a trace representation."""
     if not file.is_file():
@@ -70,10 +76,17 @@ def trace_command(
     except (RegistryError, ImportError) as exc:
         _fail(str(exc))
     if representation == "semcoder_nl" and not llm:
-        _fail("the semcoder_nl representation is written by an LLM; add --llm SPEC (e.g. --llm openai:gpt-4o-mini)")
+        _fail(
+            "the semcoder_nl representation is written by an LLM; add --llm SPEC (e.g. --llm "
+            "openai:gpt-4o-mini)"
+        )
     code = file.read_text(encoding="utf-8")
-    request = ExecRequest(code=code, entry_point=func, trace=TraceSpec(tests=(0,), max_events=max_events),
-                          tests=(TestCase(kind="call", func=func, args=args, expected=expected),))
+    request = ExecRequest(
+        code=code,
+        entry_point=func,
+        trace=TraceSpec(tests=(0,), max_events=max_events),
+        tests=(TestCase(kind="call", func=func, args=args, expected=expected),),
+    )
     from semtrace.sandbox.base import SandboxUnavailable
 
     try:
@@ -85,8 +98,11 @@ def trace_command(
     if result.status == "sandbox_error" or not result.tests:
         _fail(f"the sandbox could not run the program: {result.message or result.status}")
     if as_json:
-        out = {"status": result.status, "outcome": result.tests[0].to_dict(),
-               "trace": result.traces[0].to_dict() if result.traces else None}
+        out = {
+            "status": result.status,
+            "outcome": result.tests[0].to_dict(),
+            "trace": result.traces[0].to_dict() if result.traces else None,
+        }
         typer.echo(json.dumps(out, indent=1))
         return
     from semtrace.representations.views import view_from_result

@@ -1,8 +1,9 @@
-"""``code_executor``: ``<line> <k> <state>var = value</state>`` per state change after the code, then ``<output>``.
+"""``code_executor``: ``<line> <k> <state>var = value</state>`` per state change after the code, then
+``<output>``.
 
-    <line> <2> <state>min_length = 2</state>
-    <line> <3> <state>i = 0</state>
-    <output>[1, 1, 1]</output>
+<line> <2> <state>min_length = 2</state>
+<line> <3> <state>i = 0</state>
+<output>[1, 1, 1]</output>
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class CodeExecutorRenderer:
     def __init__(self, frames: Frames = "entry") -> None:
         self.frames: Frames = frames
 
-    def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
+    def render(
+        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+    ) -> str:
         steps = steps_from_trace(view.trace, self.frames)
         entry = entry_function(view.trace)
         items: list[Item] = []
@@ -51,7 +54,9 @@ class CodeExecutorRenderer:
         if note:
             tail.append(note)
         if view.test.kind == "stdio" and view.outcome.status in ("passed", "failed"):
-            tail.append(f"<output>{actual_text(view)}</output>")  # a whole program's result is what it printed
+            tail.append(
+                f"<output>{actual_text(view)}</output>"
+            )  # a whole program's result is what it printed
         elif not returned:
             tail.append(f"<error>{actual_text(view)}</error>")
         elif items and items[-1].text.startswith("<output>"):

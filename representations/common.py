@@ -1,10 +1,13 @@
 """Shared pieces of the renderers: state steps from a trace, the test's description, numbering conventions.
 
 Conventions (the paper's, without its defects): the frames shown are those of the function the test called,
-recursive calls included (``frames="all"`` adds helper functions); line numbers are the candidate's own source lines; "line 0" holds
+recursive calls included (``frames="all"`` adds helper functions); line numbers are the candidate's own source
+lines; "line 0" holds
 a call's inputs; ``(k)`` is the global order of state changes in the run (the inputs are ``(1)``); the changed
-variables of one step are listed in the order the program created them (the paper reversed them); the inputs are
-shown as plain ``name = value`` pairs (the paper sometimes wrapped them in a list) and expected values are shown as
+variables of one step are listed in the order the program created them (the paper reversed them); the inputs
+are
+shown as plain ``name = value`` pairs (the paper sometimes wrapped them in a list) and expected values are
+shown as
 written in the test (the paper lost their brackets and doubled their quotes).
 """
 
@@ -24,7 +27,8 @@ StepKind = Literal["input", "state", "return", "exception"]
 class Step:
     """One thing a renderer may show: inputs of a call, the changes of one line, a return or an exception.
 
-    ``order`` is the state-change number ``(k)`` (0 for returns and exceptions, which carry none); ``line`` is the
+    ``order`` is the state-change number ``(k)`` (0 for returns and exceptions, which carry none); ``line`` is
+    the
     source line (0 for inputs); ``event`` is the trace's global event order; ``depth`` the call depth.
     """
 
@@ -51,8 +55,10 @@ def entry_function(trace: Trace | None) -> str | None:
 def steps_from_trace(trace: Trace | None, frames: Frames = "entry") -> list[Step]:
     """The state changes of a trace, numbered ``(k)`` in execution order.
 
-    ``frames="entry"`` keeps the frames of the function the test called, recursive calls included (as the paper's
-    renderings do); ``"all"`` keeps helper functions too. A nested call's inputs sit on the line that made the call
+    ``frames="entry"`` keeps the frames of the function the test called, recursive calls included (as the
+    paper's
+    renderings do); ``"all"`` keeps helper functions too. A nested call's inputs sit on the line that made the
+    call
     (the outermost call's on line 0). Numbering counts only the steps kept.
     """
     if trace is None:
@@ -68,10 +74,14 @@ def steps_from_trace(trace: Trace | None, frames: Frames = "entry") -> list[Step
                 continue  # no arguments (a whole program run on stdin): nothing to show
             k += 1
             line = 0 if ev.depth == 0 else (ev.caller_line if ev.caller_line is not None else ev.line)
-            out.append(Step("input", line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order))
+            out.append(
+                Step("input", line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order)
+            )
         elif ev.kind == "line" and ev.changes:
             k += 1
-            out.append(Step("state", ev.line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order))
+            out.append(
+                Step("state", ev.line, k, tuple(ev.changes), func=ev.func, depth=ev.depth, event=ev.order)
+            )
         elif ev.kind == "return":
             if ev.func == "<module>":
                 continue  # a whole program's result is its output, not the module's None
@@ -98,8 +108,10 @@ def truncation_note(trace: Trace | None) -> str:
     if trace is None or not trace.truncated:
         return ""
     where = f" at line {trace.truncated_at}" if trace.truncated_at is not None else ""
-    return (f"... the tracer stopped{where} after {len(trace.events)} events (its step budget); "
-            "the program ran on untraced ...")
+    return (
+        f"... the tracer stopped{where} after {len(trace.events)} events (its step budget); "
+        "the program ran on untraced ..."
+    )
 
 
 def call_text(view: TraceView) -> str:

@@ -9,8 +9,10 @@
     L5   | (executed)            |
     ...
 
-Steps of the outermost call are aligned on their sequence of executed lines (``difflib``); the first point where
-the two runs execute different lines, or the same line changes different variables, is marked ``>>>``. Without a
+Steps of the outermost call are aligned on their sequence of executed lines (``difflib``); the first point
+where
+the two runs execute different lines, or the same line changes different variables, is marked ``>>>``. Without
+a
 passing trace this falls back to ``concise``.
 """
 
@@ -54,30 +56,47 @@ class ContrastRenderer:
     name = "contrast"
     uses_passing = True  # callers trace a passing visible test too (TraceSpec(include_passing=True))
 
-    def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
+    def render(
+        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+    ) -> str:
         if view.passing is None or view.trace is None or view.passing[2] is None:
             text = ConciseRenderer(frames="entry").render(view, budget=budget, count_tokens=count_tokens)
             return "(no passing test to contrast with; the failing run alone)\n" + text
         p_test, p_outcome, p_trace = view.passing
         fail, ok = _entry_steps(view.trace), _entry_steps(p_trace)
         exp = expected_text(view)
-        p_call = f"{p_test.func or view.entry_point or 'f'}({p_test.args})" if p_test.kind == "call" else \
-            p_test.source.strip()
-        head = [f"failing: {call_text(view)} -> {actual_text(view)}" + (f" (expected {exp})" if exp else ""),
-                f"passing: {p_call} -> {p_outcome.actual if p_outcome.actual is not None else 'ok'} (as expected)"]
+        p_call = (
+            f"{p_test.func or view.entry_point or 'f'}({p_test.args})"
+            if p_test.kind == "call"
+            else p_test.source.strip()
+        )
+        head = [
+            f"failing: {call_text(view)} -> {actual_text(view)}" + (f" (expected {exp})" if exp else ""),
+            f"passing: {p_call} -> {p_outcome.actual if p_outcome.actual is not None else 'ok'} (as expected)",
+        ]
         rows: list[tuple[str, str, str, int | None]] = []
         divergence: int | None = None
         matcher = difflib.SequenceMatcher(a=[_key(e) for e in fail], b=[_key(e) for e in ok], autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag == "equal":
                 for a, b in zip(fail[i1:i2], ok[j1:j2]):
-                    if divergence is None and a.kind == "line" and [n for n, _ in a.changes] != \
-                            [n for n, _ in b.changes]:
+                    if (
+                        divergence is None
+                        and a.kind == "line"
+                        and [n for n, _ in a.changes] != [n for n, _ in b.changes]
+                    ):
                         divergence = len(rows)
                         set_a = ", ".join(n for n, _ in a.changes) or "nothing"
                         set_b = ", ".join(n for n, _ in b.changes) or "nothing"
-                        rows.append((f">>> first divergence at line {a.line}: the failing run sets {set_a}, "
-                                     f"the passing run sets {set_b}", "", "", None))
+                        rows.append(
+                            (
+                                f">>> first divergence at line {a.line}: the failing run sets {set_a}, "
+                                f"the passing run sets {set_b}",
+                                "",
+                                "",
+                                None,
+                            )
+                        )
                     rows.append((_label(a), _cell(a), _cell(b), a.line))
                 continue
             if divergence is None:
@@ -87,7 +106,9 @@ class ContrastRenderer:
                 elif j1 == j2:
                     what = f"the failing run executes line {fail[i1].line}, the passing run skips it"
                 else:
-                    what = f"the failing run goes to line {fail[i1].line}, the passing run to line {ok[j1].line}"
+                    what = (
+                        f"the failing run goes to line {fail[i1].line}, the passing run to line {ok[j1].line}"
+                    )
                 rows.append((f">>> first divergence: control flow; {what}", "", "", None))
             for k in range(max(i2 - i1, j2 - j1)):
                 a = fail[i1 + k] if i1 + k < i2 else None

@@ -67,7 +67,9 @@ class NextRenderer:
             out.append(f"# {note}")
         return "\n".join(out)
 
-    def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
+    def render(
+        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+    ) -> str:
         text = ""
         for first, last in ((2, 1), (1, 1)):
             text = self._render(view, first, last, set())

@@ -10,7 +10,9 @@ from semtrace.representations.common import actual_text, call_text, expected_tex
 class NoTrace:
     name = "none"
 
-    def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
+    def render(
+        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+    ) -> str:
         head = [f"Test: {call_text(view)}"]
         exp = expected_text(view)
         if exp is not None:

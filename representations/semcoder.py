@@ -1,13 +1,14 @@
-"""``semcoder`` (the paper's "SemCoder", code name OUR01): states grouped per line, then the explicit assertion.
+"""``semcoder`` (the paper's "SemCoder", code name OUR01): states grouped per line, then the explicit
+assertion.
 
-    **TEST1_RESULT**
-    * line 0: (1) lst = [3, 1, 2]
-    * line 3: (3) i = 0; (4) i = 1; ...; (9) i = 5
-    * line 6: __return__=[1, 1, 1]
+**TEST1_RESULT**
+* line 0: (1) lst = [3, 1, 2]
+* line 3: (3) i = 0; (4) i = 1; ...; (9) i = 5
+* line 6: __return__=[1, 1, 1]
 
-    TEST1_BUGGY_PROGRAM_OUTPUT = execute(BUGGY_PROGRAM, input1) = [1, 1, 1]
-    **FAILED**
-    assert TEST1_BUGGY_PROGRAM_OUTPUT == expect_output1 is False
+TEST1_BUGGY_PROGRAM_OUTPUT = execute(BUGGY_PROGRAM, input1) = [1, 1, 1]
+**FAILED**
+assert TEST1_BUGGY_PROGRAM_OUTPUT == expect_output1 is False
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from semtrace.representations.common import (
 
 
 def grouped_bullets(steps: list[Step], first: int = 2, last: int = 1) -> list[str]:
-    """``* line k: (a) x = 1; (b) x = 2`` per line in line order; returns and exceptions get their own bullets."""
+    """``* line k: (a) x = 1; (b) x = 2`` per line in line order; returns and exceptions get their own
+    bullets."""
     states: dict[int, list[str]] = {}
     ends: dict[int, list[str]] = {}
     for s in steps:
@@ -61,8 +63,15 @@ def assertion_footer(view: TraceView) -> list[str]:
     result = f"TEST1_BUGGY_PROGRAM_OUTPUT = execute(BUGGY_PROGRAM, input1) = {actual_text(view)}"
     if status == "passed":
         return [result, "", "**PASSED**", "", "assert TEST1_BUGGY_PROGRAM_OUTPUT == expect_output1 is True"]
-    return [result, "", "**FAILED**", "", "assert TEST1_BUGGY_PROGRAM_OUTPUT == expect_output1 is False", "",
-            "TEST1 failed in BUGGY_PROGRAM"]
+    return [
+        result,
+        "",
+        "**FAILED**",
+        "",
+        "assert TEST1_BUGGY_PROGRAM_OUTPUT == expect_output1 is False",
+        "",
+        "TEST1 failed in BUGGY_PROGRAM",
+    ]
 
 
 def test_header(view: TraceView) -> list[str]:
@@ -79,7 +88,9 @@ class SemCoderRenderer:
     def __init__(self, frames: Frames = "entry") -> None:
         self.frames: Frames = frames
 
-    def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
+    def render(
+        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+    ) -> str:
         steps = steps_from_trace(view.trace, self.frames)
         head = [*test_header(view), "", "**TEST1_RESULT**"]
         note = truncation_note(view.trace)

@@ -1,12 +1,17 @@
 """``slice`` (ours): a dynamic backward slice of the failing run.
 
-Only the executed steps whose values flow, through data or control dependence, into the wrong return value (or the
-exception) are shown, in execution order, as ``[Lk] <source line>  =>  var = value``; every run of other steps is
-one ``... N steps not in the slice (lines a-b) ...`` line. The paper names the lack of slicing as a limitation.
+Only the executed steps whose values flow, through data or control dependence, into the wrong return value (or
+the
+exception) are shown, in execution order, as ``[Lk] <source line>  =>  var = value``; every run of other steps
+is
+one ``... N steps not in the slice (lines a-b) ...`` line. The paper names the lack of slicing as a
+limitation.
 
 Dependences (computed from the trace and the program's AST, so no extra tracing is needed):
-- data: a step reading ``v`` (a name loaded on its line) depends on the latest step of the same call that wrote
-  ``v``; a line that called a candidate function depends on that call's ``return``; a call's parameters depend on
+- data: a step reading ``v`` (a name loaded on its line) depends on the latest step of the same call that
+wrote
+  ``v``; a line that called a candidate function depends on that call's ``return``; a call's parameters depend
+  on
   the caller's line;
 - control: a step depends on the latest execution of its innermost enclosing ``if``/``elif``/``for``/``while``
   header in the same call.
@@ -50,7 +55,10 @@ def analyze(code: str) -> _Lines:
         for stmt in body:
             if isinstance(stmt, (ast.If, ast.While)):
                 info.reads.setdefault(stmt.lineno, set()).update(_names([stmt.test]))
-                inner: list[tuple[list[ast.stmt], int | None]] = [(stmt.body, stmt.lineno), (stmt.orelse, stmt.lineno)]
+                inner: list[tuple[list[ast.stmt], int | None]] = [
+                    (stmt.body, stmt.lineno),
+                    (stmt.orelse, stmt.lineno),
+                ]
             elif isinstance(stmt, (ast.For, ast.AsyncFor)):
                 info.reads.setdefault(stmt.lineno, set()).update(_names([stmt.iter]))
                 inner = [(stmt.body, stmt.lineno), (stmt.orelse, header)]
@@ -94,7 +102,7 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
     last_exc: int | None = None
     for i, ev in enumerate(events):
         if ev.kind == "call":
-            del stack[ev.depth:]
+            del stack[ev.depth :]
             parent = stack[-1] if stack else None
             stack.append(i)
             inst = i
@@ -114,8 +122,11 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
                 deps[i].add(last_line[(inst, header)])
         if ev.kind == "line":
             for callee in pending_calls.pop(inst, []):
-                deps[i].update(j for j in range(callee, i) if events[j].kind == "return"
-                               and events[j].depth == ev.depth + 1)
+                deps[i].update(
+                    j
+                    for j in range(callee, i)
+                    if events[j].kind == "return" and events[j].depth == ev.depth + 1
+                )
                 deps[callee].add(i)  # the callee's arguments come from this line
             for name, _ in ev.changes:
                 last_def[(inst, name)] = i
@@ -134,8 +145,14 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
     if events[criterion].kind == "return" and events[criterion].func == "<module>":
         # a whole program (stdin/stdout test): its result is what it printed, so slice from every output line
         src = code.split("\n")
-        seeds = {i for i, ev in enumerate(events) if ev.kind == "line" and ev.depth == 0
-                 and 0 < ev.line <= len(src) and ("print(" in src[ev.line - 1] or ".write(" in src[ev.line - 1])}
+        seeds = {
+            i
+            for i, ev in enumerate(events)
+            if ev.kind == "line"
+            and ev.depth == 0
+            and 0 < ev.line <= len(src)
+            and ("print(" in src[ev.line - 1] or ".write(" in src[ev.line - 1])
+        }
         seeds = seeds or {criterion}
     seen = set(seeds)
     todo = list(seeds)
@@ -150,7 +167,9 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
 class SliceRenderer:
     name = "slice"
 
-    def render(self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens) -> str:
+    def render(
+        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+    ) -> str:
         trace = view.trace
         head = input_lines(view)
         if trace is None or not trace.events:
@@ -160,11 +179,15 @@ class SliceRenderer:
         if criterion is None:
             return "\n".join(head + ["(no return value, exception or state to slice from)"])
         crit = trace.events[criterion]
-        what = {"exception": "the exception", "return": "the return value"}.get(crit.kind, "the last recorded state")
+        what = {"exception": "the exception", "return": "the return value"}.get(
+            crit.kind, "the last recorded state"
+        )
         if crit.kind == "return" and crit.func == "<module>":
             what = "the program's output"
-        head.append(f"Backward slice from {what} at line {crit.line}: {len(chosen)} of {len(trace.events)} "
-                    "steps shown, the others elided.")
+        head.append(
+            f"Backward slice from {what} at line {crit.line}: {len(chosen)} of {len(trace.events)} "
+            "steps shown, the others elided."
+        )
         items: list[Item] = []
         skipped: list[TraceEvent] = []
 
@@ -187,7 +210,9 @@ class SliceRenderer:
                 items.append(Item(f"{pad}[L{ev.line}] call {ev.func}({args})"))
             elif ev.kind == "line":
                 state = ", ".join(f"{n} = {v}" for n, v in ev.changes)
-                items.append(Item(f"{pad}[L{ev.line}] {source}" + (f"  =>  {state}" if state else ""), ev.line))
+                items.append(
+                    Item(f"{pad}[L{ev.line}] {source}" + (f"  =>  {state}" if state else ""), ev.line)
+                )
             elif ev.kind == "return":
                 items.append(Item(f"{pad}[L{ev.line}] return {ev.value}"))
             else:

@@ -34,11 +34,23 @@ def view_from_result(request: ExecRequest, result: ExecResult, test_index: int |
             passing = (request.tests[i], outcomes[i], traces[i])
             break
     trace: Trace | None = traces.get(test_index)
-    return TraceView(code=request.code, entry_point=request.entry_point, test=request.tests[test_index],
-                     outcome=outcomes[test_index], trace=trace, passing=passing)
+    return TraceView(
+        code=request.code,
+        entry_point=request.entry_point,
+        test=request.tests[test_index],
+        outcome=outcomes[test_index],
+        trace=trace,
+        passing=passing,
+    )
 
 
-def render(name: str, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens,
-           **options: object) -> str:
+def render(
+    name: str,
+    view: TraceView,
+    *,
+    budget: int = 2048,
+    count_tokens: TokenCounter = approx_tokens,
+    **options: object,
+) -> str:
     """Render ``view`` with the representation registered as ``name`` (or a dotted path)."""
     return make_renderer(name, **options).render(view, budget=budget, count_tokens=count_tokens)

@@ -4,16 +4,20 @@ The runner's child process calls :func:`trace_thunk` around one test. Only frame
 candidate's file are recorded. Two back ends give the same events:
 
 - ``sys.monitoring`` (Python >= 3.12): PY_START/PY_RESUME, LINE, backward same-line JUMP, PY_RETURN/PY_YIELD,
-  RAISE, PY_UNWIND; every location outside the candidate is disabled on first sight, so library code runs fast.
+  RAISE, PY_UNWIND; every location outside the candidate is disabled on first sight, so library code runs
+  fast.
 - ``sys.settrace`` (below 3.12, or when asked): the classic global + local trace functions.
 
 Event semantics (both back ends, documented in ``representations/README.md``):
 
-- ``call``: a candidate function starts (or a generator resumes); ``line`` is the ``def`` line, ``changes`` the
+- ``call``: a candidate function starts (or a generator resumes); ``line`` is the ``def`` line, ``changes``
+the
   arguments, ``caller_line`` the line of the candidate frame that called it (None when called from outside).
   ``depth`` counts the recorded candidate frames below it.
-- ``line``: one executed line, emitted when the line completes (the frame moves to another line, returns or raises),
-  with the local variables it created or changed. A line re-executed by a backward jump (a one-line loop) counts
+- ``line``: one executed line, emitted when the line completes (the frame moves to another line, returns or
+raises),
+  with the local variables it created or changed. A line re-executed by a backward jump (a one-line loop)
+  counts
   again. Comprehension, generator-expression and lambda bodies are not frames of their own (3.12 inlines
   comprehensions; we present every version that way), so their iterations are not separate line events.
 - ``return``: the value returned (or yielded). A frame left by an exception has no ``return``.
@@ -40,7 +44,8 @@ _SKIP_TYPES = (types.ModuleType,)
 
 
 def _long_container_prefix(value: Any, max_len: int) -> Optional[str]:
-    """For a built-in container too long to show, the first ``max_len`` characters of its repr without building all
+    """For a built-in container too long to show, the first ``max_len`` characters of its repr without
+    building all
     of it (a loop growing a big list would otherwise cost a full repr per step)."""
     kind = type(value)
     if kind not in (list, tuple, set, frozenset, dict) or len(value) * 3 <= max_len + 3:
@@ -86,7 +91,8 @@ def format_exception(exc: BaseException, max_len: int) -> str:
 
 
 def _comprehension_lines(filename: str) -> Tuple[frozenset, frozenset]:
-    """Lines that hold an inlined comprehension, and the continuation lines of multi-line ones (3.12+ only)."""
+    """Lines that hold an inlined comprehension, and the continuation lines of multi-line ones (3.12+
+    only)."""
     if not INLINED_COMPREHENSIONS:
         return frozenset(), frozenset()
     try:
@@ -132,7 +138,8 @@ class Recorder:
         self.stop: Callable[[], None] = lambda: None
         self.comp_lines, self.comp_inner = _comprehension_lines(filename)
 
-    # -- helpers -----------------------------------------------------------------------------------------------
+    # -- helpers
+    # -----------------------------------------------------------------------------------------------
     def wants(self, code: types.CodeType) -> bool:
         return code.co_filename == self.filename and code.co_name not in IGNORED_CODE_NAMES
 
@@ -145,8 +152,16 @@ class Recorder:
             out[name] = format_value(value, cap)
         return out
 
-    def _emit(self, kind: str, line: int, func: str, depth: int, changes: List[List[str]],
-              value: Optional[str] = None, caller_line: Optional[int] = None) -> None:
+    def _emit(
+        self,
+        kind: str,
+        line: int,
+        func: str,
+        depth: int,
+        changes: List[List[str]],
+        value: Optional[str] = None,
+        caller_line: Optional[int] = None,
+    ) -> None:
         if self.truncated:
             return
         if len(self.events) >= self.max_events:
@@ -154,8 +169,18 @@ class Recorder:
             self.truncated_at = line
             self.stop()
             return
-        self.events.append({"order": len(self.events) + 1, "kind": kind, "line": line, "func": func,
-                            "depth": depth, "changes": changes, "value": value, "caller_line": caller_line})
+        self.events.append(
+            {
+                "order": len(self.events) + 1,
+                "kind": kind,
+                "line": line,
+                "func": func,
+                "depth": depth,
+                "changes": changes,
+                "value": value,
+                "caller_line": caller_line,
+            }
+        )
         if kind == "line":
             self.line_hits[line] = self.line_hits.get(line, 0) + 1
 
@@ -196,7 +221,9 @@ class Recorder:
         state = self.frames.get(frame)
         if state is None:
             return
-        if self.comp_lines and (line in self.comp_inner or (line == state.pending and line in self.comp_lines)):
+        if self.comp_lines and (
+            line in self.comp_inner or (line == state.pending and line in self.comp_lines)
+        ):
             return  # inside an inlined comprehension: not a line of its own (as on <= 3.11)
         self.busy = True
         try:
@@ -218,8 +245,14 @@ class Recorder:
             self.depth -= 1
             if unwinding:
                 return  # left by an exception: no return event
-            self._emit("return", frame.f_lineno, frame.f_code.co_name, state.depth, [],
-                       format_value(value, self.max_value_len))
+            self._emit(
+                "return",
+                frame.f_lineno,
+                frame.f_code.co_name,
+                state.depth,
+                [],
+                format_value(value, self.max_value_len),
+            )
         finally:
             self.busy = False
 
@@ -235,19 +268,33 @@ class Recorder:
         self.busy = True
         try:
             self._flush(frame, state)
-            self._emit("exception", frame.f_lineno, frame.f_code.co_name, state.depth, [],
-                       format_exception(exc, self.max_value_len))
+            self._emit(
+                "exception",
+                frame.f_lineno,
+                frame.f_code.co_name,
+                state.depth,
+                [],
+                format_exception(exc, self.max_value_len),
+            )
         finally:
             self.busy = False
 
     def result(self, backend: str) -> Dict[str, Any]:
-        return {"test_index": self.test_index, "events": self.events, "truncated": self.truncated,
-                "truncated_at": self.truncated_at, "line_hits": {str(k): v for k, v in self.line_hits.items()},
-                "backend": backend}
+        return {
+            "test_index": self.test_index,
+            "events": self.events,
+            "truncated": self.truncated,
+            "truncated_at": self.truncated_at,
+            "line_hits": {str(k): v for k, v in self.line_hits.items()},
+            "backend": backend,
+        }
 
 
-_EXIT_OPS = frozenset(dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
-                      if name in dis.opmap)
+_EXIT_OPS = frozenset(
+    dis.opmap[name]
+    for name in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
+    if name in dis.opmap
+)
 
 
 _RESUME = dis.opmap.get("RESUME", -1)
@@ -268,10 +315,13 @@ def _unwinding(frame: types.FrameType) -> bool:
     lasti = frame.f_lasti
     if 0 <= lasti < len(code) and code[lasti] in _EXIT_OPS:
         return False
-    return not (2 <= lasti < len(code) and code[lasti] == _RESUME and code[lasti - 2] in _EXIT_OPS)  # 3.13 yield
+    return not (
+        2 <= lasti < len(code) and code[lasti] == _RESUME and code[lasti - 2] in _EXIT_OPS
+    )  # 3.13 yield
 
 
-# -- sys.settrace back end --------------------------------------------------------------------------------------
+# -- sys.settrace back end
+# --------------------------------------------------------------------------------------
 def _run_settrace(rec: Recorder, thunk: Callable[[], Any]) -> Any:
     def local(frame: types.FrameType, event: str, arg: Any) -> Optional[Callable[..., Any]]:
         if rec.truncated:
@@ -306,7 +356,8 @@ def _run_settrace(rec: Recorder, thunk: Callable[[], Any]) -> Any:
         sys.settrace(None)
 
 
-# -- sys.monitoring back end (3.12+) ----------------------------------------------------------------------------
+# -- sys.monitoring back end (3.12+)
+# ----------------------------------------------------------------------------
 def _line_table(code: types.CodeType, cache: Dict[types.CodeType, Dict[int, int]]) -> Dict[int, int]:
     table = cache.get(code)
     if table is None:
@@ -373,20 +424,44 @@ def _run_monitoring(rec: Recorder, thunk: Callable[[], Any]) -> Any:
 
     mon.use_tool_id(tool, "semtrace")
     try:
-        for event, callback in ((ev.PY_START, start), (ev.PY_RESUME, start), (ev.LINE, line), (ev.JUMP, jump),
-                                (ev.PY_RETURN, ret), (ev.PY_YIELD, ret), (ev.RAISE, raise_),
-                                (ev.PY_UNWIND, unwind)):
+        for event, callback in (
+            (ev.PY_START, start),
+            (ev.PY_RESUME, start),
+            (ev.LINE, line),
+            (ev.JUMP, jump),
+            (ev.PY_RETURN, ret),
+            (ev.PY_YIELD, ret),
+            (ev.RAISE, raise_),
+            (ev.PY_UNWIND, unwind),
+        ):
             mon.register_callback(tool, event, callback)
         rec.stop = stop
-        mon.set_events(tool, ev.PY_START | ev.PY_RESUME | ev.LINE | ev.JUMP | ev.PY_RETURN | ev.PY_YIELD
-                       | ev.RAISE | ev.PY_UNWIND)
+        mon.set_events(
+            tool,
+            ev.PY_START
+            | ev.PY_RESUME
+            | ev.LINE
+            | ev.JUMP
+            | ev.PY_RETURN
+            | ev.PY_YIELD
+            | ev.RAISE
+            | ev.PY_UNWIND,
+        )
         try:
             return thunk()
         finally:
             mon.set_events(tool, 0)
     finally:
-        for event in (ev.PY_START, ev.PY_RESUME, ev.LINE, ev.JUMP, ev.PY_RETURN, ev.PY_YIELD, ev.RAISE,
-                      ev.PY_UNWIND):
+        for event in (
+            ev.PY_START,
+            ev.PY_RESUME,
+            ev.LINE,
+            ev.JUMP,
+            ev.PY_RETURN,
+            ev.PY_YIELD,
+            ev.RAISE,
+            ev.PY_UNWIND,
+        ):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
         mon.restart_events()
@@ -396,9 +471,14 @@ def default_backend() -> str:
     return "monitoring" if hasattr(sys, "monitoring") else "settrace"
 
 
-def trace_thunk(thunk: Callable[[], Any], filename: str, max_events: int = 10000, max_value_len: int = 200,
-                test_index: int = 0, backend: Optional[str] = None
-                ) -> Tuple[Any, Optional[BaseException], Dict[str, Any]]:
+def trace_thunk(
+    thunk: Callable[[], Any],
+    filename: str,
+    max_events: int = 10000,
+    max_value_len: int = 200,
+    test_index: int = 0,
+    backend: Optional[str] = None,
+) -> Tuple[Any, Optional[BaseException], Dict[str, Any]]:
     """Run ``thunk()`` under the tracer. Returns ``(value, exception_or_None, trace_dict)``.
 
     ``trace_dict`` has the shape of ``semtrace.sandbox.trace.Trace.to_dict()``. ``backend`` forces

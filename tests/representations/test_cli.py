@@ -29,8 +29,10 @@ def test_parse_call() -> None:
 
 
 def test_trace_prints_the_rendering(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["trace", str(write(tmp_path)), "--call", "max_of([1, 3, 2])", "-r", "semcoder",
-                              "--expected", "3"])
+    res = runner.invoke(
+        app,
+        ["trace", str(write(tmp_path)), "--call", "max_of([1, 3, 2])", "-r", "semcoder", "--expected", "3"],
+    )
     assert res.exit_code == 0, res.output
     assert "* line 3: (3) x = 3; (4) x = 2" in res.output and "**FAILED**" in res.output
 
@@ -45,10 +47,12 @@ def test_trace_json(tmp_path: Path) -> None:
 
 def test_bad_input_gives_one_error_line(tmp_path: Path) -> None:
     path = write(tmp_path)
-    for args, needle in ((["trace", str(tmp_path / "missing.py"), "--call", "f()"], "does not exist"),
-                         (["trace", str(path), "--call", "max_of[1]"], "must be one call"),
-                         (["trace", str(path), "--call", "max_of([1])", "-r", "bogus"], "unknown representation"),
-                         (["trace", str(path), "--call", "max_of([1])", "-r", "semcoder_nl"], "--llm")):
+    for args, needle in (
+        (["trace", str(tmp_path / "missing.py"), "--call", "f()"], "does not exist"),
+        (["trace", str(path), "--call", "max_of[1]"], "must be one call"),
+        (["trace", str(path), "--call", "max_of([1])", "-r", "bogus"], "unknown representation"),
+        (["trace", str(path), "--call", "max_of([1])", "-r", "semcoder_nl"], "--llm"),
+    ):
         res = runner.invoke(app, args)
         assert res.exit_code == 2
         lines = [line for line in res.output.splitlines() if line.strip()]

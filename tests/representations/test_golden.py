@@ -1,7 +1,8 @@
 """Golden renderings: every representation on the golden programs, run through the real local sandbox.
 
 Regenerate after an intended format change with ``SEMTRACE_UPDATE_GOLDEN=1 pytest tests/representations`` and
-review the diff. The programs (loops, recursion, an exception, nested calls, longer than the budget, comprehensions,
+review the diff. The programs (loops, recursion, an exception, nested calls, longer than the budget,
+comprehensions,
 a trace cut by the tracer's budget) are in golden/programs.json.
 """
 
@@ -27,9 +28,13 @@ UPDATE = os.environ.get("SEMTRACE_UPDATE_GOLDEN") == "1"
 
 def request_for(name: str) -> ExecRequest:
     p = PROGRAMS[name]
-    tests = (TestCase(kind="call", func=p["func"], args=p["args"], expected=p["expected"]),
-             TestCase(kind="call", func=p["func"], args=p["passing_args"], expected=None))
-    return ExecRequest(code=p["code"], tests=tests, entry_point=p["func"], trace=TraceSpec(include_passing=True))
+    tests = (
+        TestCase(kind="call", func=p["func"], args=p["args"], expected=p["expected"]),
+        TestCase(kind="call", func=p["func"], args=p["passing_args"], expected=None),
+    )
+    return ExecRequest(
+        code=p["code"], tests=tests, entry_point=p["func"], trace=TraceSpec(include_passing=True)
+    )
 
 
 async def run_all() -> dict[str, TraceView]:
@@ -68,7 +73,9 @@ async def test_golden(views: dict[str, TraceView], program: str, representation:
 
 
 @pytest.mark.parametrize("representation", [n for n in SYNC_RENDERERS if n != "none"])
-async def test_small_budget_is_respected_and_cuts_are_said(views: dict[str, TraceView], representation: str) -> None:
+async def test_small_budget_is_respected_and_cuts_are_said(
+    views: dict[str, TraceView], representation: str
+) -> None:
     view = views["long_loop"]
     full = make_renderer(representation).render(view, budget=10**6)
     budget = min(300, approx_tokens(full) - 10)
@@ -85,7 +92,8 @@ async def test_truncated_trace_is_said(views: dict[str, TraceView]) -> None:
 
 
 class TinyLLM:
-    """The smallest object implementing the LLM protocol: it remembers the request and answers a fixed text."""
+    """The smallest object implementing the LLM protocol: it remembers the request and answers a fixed
+    text."""
 
     name = "tiny"
 
@@ -93,9 +101,16 @@ class TinyLLM:
         self.reply = reply
         self.requests: list[list[Message]] = []
 
-    async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
-                       max_tokens: int = 1024, seed: int | None = None, stop: list[str] | None = None
-                       ) -> list[Completion]:
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> list[Completion]:
         self.requests.append(messages)
         return [Completion(text=self.reply)] * n
 
@@ -118,18 +133,22 @@ async def test_semcoder_nl_with_the_scripted_backend(views: dict[str, TraceView]
     from semtrace.llms.registry import make_llm
 
     rules = tmp_path / "rules.jsonl"
-    rules.write_text(json.dumps({"when": r"__return__=\[1, 5, 7", "reply": "Execution: result collects all."})
-                     + "\n")
+    rules.write_text(
+        json.dumps({"when": r"__return__=\[1, 5, 7", "reply": "Execution: result collects all."}) + "\n"
+    )
     llm = make_llm(f"scripted:{rules}", cache=False)
     assert await SemCoderNLRenderer().render_async(views["loops"], llm) == "Execution: result collects all."
 
 
 def test_whole_program_on_stdin() -> None:
-    """A stdio test traces the module itself: no empty inputs, no module 'return None', the output is the stdout."""
+    """A stdio test traces the module itself: no empty inputs, no module 'return None', the output is the
+    stdout."""
     from semtrace.sandbox.local import LocalSandbox
 
     code = "import sys\nn = int(sys.stdin.readline())\ntotal = 0\nfor i in range(n):\n    total += i\nprint(total)\n"
-    req = ExecRequest(code=code, tests=(TestCase(kind="stdio", stdin="4\n", expected="7\n"),), trace=TraceSpec())
+    req = ExecRequest(
+        code=code, tests=(TestCase(kind="stdio", stdin="4\n", expected="7\n"),), trace=TraceSpec()
+    )
 
     async def run() -> TraceView:
         async with LocalSandbox(concurrency=1) as sandbox:
@@ -137,7 +156,10 @@ def test_whole_program_on_stdin() -> None:
 
     view = asyncio.run(run())
     concise = make_renderer("concise").render(view)
-    assert concise.splitlines()[0] == "[L2] n = 4 [/L2]" and concise.splitlines()[-1] == "[OUTPUT] '6\\n' [/OUTPUT]"
+    assert (
+        concise.splitlines()[0] == "[L2] n = 4 [/L2]"
+        and concise.splitlines()[-1] == "[OUTPUT] '6\\n' [/OUTPUT]"
+    )
     assert "(1) n = 4" in make_renderer("semcoder").render(view)
     assert "__return__" not in make_renderer("next").render(view)
     sliced = make_renderer("slice").render(view)

@@ -1,9 +1,12 @@
-"""Fidelity against the paper: our ``concise`` and ``code_executor`` renderings of MBPP-R carry the same sequence of
+"""Fidelity against the paper: our ``concise`` and ``code_executor`` renderings of MBPP-R carry the same
+sequence of
 (line, variable, value) state changes as the authors' own renderings (``shared/reference/paper-renderings``).
 
 Each MBPP-R buggy program is run through the real local sandbox on the MBPP+ base input the authors traced
-(``base_error_index``), and both renderings are parsed back into state sequences. The authors' documented defects
-are undone before comparing: their inputs wrapped in a list are unwrapped, their input line (the line above the
+(``base_error_index``), and both renderings are parsed back into state sequences. The authors' documented
+defects
+are undone before comparing: their inputs wrapped in a list are unwrapped, their input line (the line above
+the
 ``def``) is line 0 as in ours, and the variables changed by one step are compared as a set (they list them in
 reverse order). Rows that differ are listed with the reason.
 """
@@ -45,7 +48,7 @@ def parse_concise(text: str) -> list[Step]:
             continue
         body = m.group(2)
         if body.startswith("[INPUT] ") and body.endswith(" [/INPUT]"):
-            inner = body[len("[INPUT] "):-len(" [/INPUT]")]
+            inner = body[len("[INPUT] ") : -len(" [/INPUT]")]
             if inner.startswith("["):  # the authors' defect: the inputs wrapped in a list of one string
                 try:
                     value = ast.literal_eval(inner)
@@ -55,7 +58,7 @@ def parse_concise(text: str) -> list[Step]:
                     pass
             steps.append(("input", 0, _pairs(inner)))  # their input line is the one above the def; ours is 0
         elif body.startswith("[OUTPUT] ") and body.endswith(" [/OUTPUT]"):
-            steps.append(("output", int(m.group(1)), body[len("[OUTPUT] "):-len(" [/OUTPUT]")]))
+            steps.append(("output", int(m.group(1)), body[len("[OUTPUT] ") : -len(" [/OUTPUT]")]))
         else:
             steps.append(("state", int(m.group(1)), _pairs(body)))
     return steps
@@ -68,7 +71,7 @@ def parse_executor(text: str) -> list[Step]:
         if m:
             steps.append(("state", int(m.group(1)), _pairs(m.group(2))))
         elif line.startswith("<output>"):
-            steps.append(("output", 0, line[len("<output>"):].removesuffix("</output>")))
+            steps.append(("output", 0, line[len("<output>") :].removesuffix("</output>")))
     return steps
 
 
@@ -95,10 +98,16 @@ def load_rows(data_dir: Path) -> list[dict[str, Any]]:
         code = mbpp_r[row["task_id"]]
         assert row["_identifier"].endswith(hashlib.md5(code.encode()).hexdigest()), row["task_id"]
         task = plus[row["task_id"]]
-        rows.append({"task_id": row["task_id"], "code": code, "entry": task.entry_point,
-                     "args": task.inputs[row["base_error_index"]],
-                     "concise": explanation(traces["bug_trace_TPL_CONCISETRACE"]),
-                     "executor": explanation(traces["bug_trace_TPL_CODEEXECUTOR"])})
+        rows.append(
+            {
+                "task_id": row["task_id"],
+                "code": code,
+                "entry": task.entry_point,
+                "args": task.inputs[row["base_error_index"]],
+                "concise": explanation(traces["bug_trace_TPL_CONCISETRACE"]),
+                "executor": explanation(traces["bug_trace_TPL_CODEEXECUTOR"]),
+            }
+        )
     return rows
 
 
@@ -106,11 +115,19 @@ async def render_ours(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     from semtrace.sandbox.local import LocalSandbox
 
     async with LocalSandbox(concurrency=2) as sandbox:
+
         async def one(row: dict[str, Any]) -> tuple[str, str]:
-            req = ExecRequest(code=row["code"], entry_point=row["entry"], trace=TraceSpec(tests=(0,), max_value_len=100000),
-                              tests=(TestCase(kind="call", func=row["entry"], args=row["args"]),))
+            req = ExecRequest(
+                code=row["code"],
+                entry_point=row["entry"],
+                trace=TraceSpec(tests=(0,), max_value_len=100000),
+                tests=(TestCase(kind="call", func=row["entry"], args=row["args"]),),
+            )
             view = view_from_result(req, await sandbox.run(req))
-            return (ConciseRenderer().render(view, budget=10**7), CodeExecutorRenderer().render(view, budget=10**7))
+            return (
+                ConciseRenderer().render(view, budget=10**7),
+                CodeExecutorRenderer().render(view, budget=10**7),
+            )
 
         return list(await asyncio.gather(*(one(r) for r in rows)))
 
@@ -139,7 +156,7 @@ def _value_match(theirs: str, ours: str) -> bool:
         return False
     start = theirs.find("...")
     while start >= 0:  # the cut may be at any "..." (the value itself may hold dots next to it)
-        if ours.startswith(theirs[:start]) and ours.endswith(theirs[start + 3:]):
+        if ours.startswith(theirs[:start]) and ours.endswith(theirs[start + 3 :]):
             return True
         start = theirs.find("...", start + 1)
     return False
@@ -176,13 +193,18 @@ def test_state_sequences_match_the_paper(data_dir: Path) -> None:
     failures: dict[str, list[str]] = {"concise": [], "code_executor": []}
     for row, (concise, executor) in zip(rows, ours):
         recursive = sum(1 for step in parse_concise(concise) if step[0] == "input") > 1
-        for name, theirs_text, our_text, parse in (("concise", row["concise"], concise, parse_concise),
-                                                   ("code_executor", row["executor"], executor, parse_executor)):
+        for name, theirs_text, our_text, parse in (
+            ("concise", row["concise"], concise, parse_concise),
+            ("code_executor", row["executor"], executor, parse_executor),
+        ):
             theirs, mine = parse(theirs_text), parse(our_text)
             if recursive:
                 # Recursion: the authors list every call's inputs first, then the states, then every return
                 # (their tracer groups a recursive function's events by kind); ours keep execution order.
-                theirs, mine = sorted(theirs, key=lambda st: _KIND_ORDER[st[0]]), sorted(mine, key=lambda st: _KIND_ORDER[st[0]])
+                theirs, mine = (
+                    sorted(theirs, key=lambda st: _KIND_ORDER[st[0]]),
+                    sorted(mine, key=lambda st: _KIND_ORDER[st[0]]),
+                )
             if not same_sequence(theirs, mine):
                 failures[name].append(f"{row['task_id']}: {reason(theirs, mine)}")
     for name, failed in failures.items():

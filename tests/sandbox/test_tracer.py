@@ -26,25 +26,45 @@ TRACER_FILE = Path(tracer.__file__).resolve()
 
 # Extra shapes for the back-end equivalence check (not rendered in goldens).
 EXTRA_PROGRAMS = {
-    "generator": ("def gen(n):\n    i = 0\n    while i < n:\n        yield i * 2\n        i += 1\n\n\n"
-                  "def f(n):\n    out = []\n    for v in gen(n):\n        out.append(v)\n    return out\n", "f(3)"),
-    "methods_finally": ("class Acc:\n    def __init__(self):\n        self.items = []\n\n    def add(self, x):\n"
-                        "        self.items.append(x)\n        return len(self.items)\n\n\ndef f(xs):\n    a = Acc()\n"
-                        "    try:\n        for x in xs:\n            a.add(10 // x)\n    finally:\n"
-                        "        done = True\n    return a.items\n", "f([1, 2, 0])"),
-    "caught": ("def f(s):\n    try:\n        v = int(s)\n    except ValueError as e:\n        v = -1\n    return v\n",
-               "f('x')"),
-    "one_line_loop": ("def f(n):\n    s = 0\n    while s < n: s += 3\n    return [s for _ in range(2)]\n", "f(7)"),
+    "generator": (
+        "def gen(n):\n    i = 0\n    while i < n:\n        yield i * 2\n        i += 1\n\n\n"
+        "def f(n):\n    out = []\n    for v in gen(n):\n        out.append(v)\n    return out\n",
+        "f(3)",
+    ),
+    "methods_finally": (
+        "class Acc:\n    def __init__(self):\n        self.items = []\n\n    def add(self, x):\n"
+        "        self.items.append(x)\n        return len(self.items)\n\n\ndef f(xs):\n    a = Acc()\n"
+        "    try:\n        for x in xs:\n            a.add(10 // x)\n    finally:\n"
+        "        done = True\n    return a.items\n",
+        "f([1, 2, 0])",
+    ),
+    "caught": (
+        "def f(s):\n    try:\n        v = int(s)\n    except ValueError as e:\n        v = -1\n    "
+        "return v\n",
+        "f('x')",
+    ),
+    "one_line_loop": (
+        "def f(n):\n    s = 0\n    while s < n: s += 3\n    return [s for _ in range(2)]\n",
+        "f(7)",
+    ),
 }
 
 
-def run_traced(tmp_path: Path, code: str, call: str, backend: str | None = None, max_events: int = 10000,
-               max_value_len: int = 200) -> tuple[Any, BaseException | None, dict]:
+def run_traced(
+    tmp_path: Path,
+    code: str,
+    call: str,
+    backend: str | None = None,
+    max_events: int = 10000,
+    max_value_len: int = 200,
+) -> tuple[Any, BaseException | None, dict]:
     path = tmp_path / "candidate.py"
     path.write_text(code)
     ns: dict[str, Any] = {"__name__": "__candidate__"}
     exec(compile(code, str(path), "exec"), ns)
-    return tracer.trace_thunk(lambda: eval(call, ns), str(path), max_events, max_value_len, 3, backend=backend)
+    return tracer.trace_thunk(
+        lambda: eval(call, ns), str(path), max_events, max_value_len, 3, backend=backend
+    )
 
 
 def test_events_of_a_loop_with_a_helper(tmp_path: Path) -> None:
@@ -53,10 +73,20 @@ def test_events_of_a_loop_with_a_helper(tmp_path: Path) -> None:
     assert value == 13 and error is None and trace["test_index"] == 3 and not trace["truncated"]
     events = trace["events"]
     assert [e["order"] for e in events] == list(range(1, len(events) + 1))
-    assert events[0] == {"order": 1, "kind": "call", "line": 6, "func": "f", "depth": 0,
-                         "changes": [["xs", "[2, 3]"]], "value": None, "caller_line": None}
+    assert events[0] == {
+        "order": 1,
+        "kind": "call",
+        "line": 6,
+        "func": "f",
+        "depth": 0,
+        "changes": [["xs", "[2, 3]"]],
+        "value": None,
+        "caller_line": None,
+    }
     calls = [e for e in events if e["kind"] == "call" and e["func"] == "sq"]
-    assert [c["changes"] for c in calls] == [[["a", "2"]], [["a", "3"]]] and {c["depth"] for c in calls} == {1}
+    assert [c["changes"] for c in calls] == [[["a", "2"]], [["a", "3"]]] and {c["depth"] for c in calls} == {
+        1
+    }
     assert {c["caller_line"] for c in calls} == {9}
     t_changes = [c[1] for e in events if e["kind"] == "line" and e["line"] == 9 for c in e["changes"]]
     assert t_changes == ["4", "13"]  # the line's effect, reported when it completes
@@ -71,8 +101,12 @@ def test_exception_recorded_in_every_frame_it_leaves(tmp_path: Path) -> None:
     assert isinstance(error, KeyError) and value is None
     exc = [e for e in trace["events"] if e["kind"] == "exception"]
     assert [(e["func"], e["line"], e["depth"], e["value"]) for e in exc] == [
-        ("g", 2, 1, "KeyError: 'k'"), ("f", 7, 0, "KeyError: 'k'")]
-    assert not [e for e in trace["events"] if e["kind"] == "return"]  # frames left by an exception do not return
+        ("g", 2, 1, "KeyError: 'k'"),
+        ("f", 7, 0, "KeyError: 'k'"),
+    ]
+    assert not [
+        e for e in trace["events"] if e["kind"] == "return"
+    ]  # frames left by an exception do not return
 
 
 def test_values_are_capped_with_a_marker_and_addresses_removed(tmp_path: Path) -> None:
@@ -84,8 +118,10 @@ def test_values_are_capped_with_a_marker_and_addresses_removed(tmp_path: Path) -
 
 
 def test_growing_big_containers_cost_no_full_repr_per_step(tmp_path: Path) -> None:
-    code = ("def f(n):\n    out = []\n    seen = {}\n    for i in range(n):\n        out.append(i)\n"
-            "        seen[i] = str(i)\n    return len(out)\n")
+    code = (
+        "def f(n):\n    out = []\n    seen = {}\n    for i in range(n):\n        out.append(i)\n"
+        "        seen[i] = str(i)\n    return len(out)\n"
+    )
     import time
 
     start = time.perf_counter()
@@ -103,10 +139,12 @@ def test_growing_big_containers_cost_no_full_repr_per_step(tmp_path: Path) -> No
 def test_budget_switches_the_tracer_off(tmp_path: Path, backend: str) -> None:
     if backend == "monitoring" and not hasattr(sys, "monitoring"):
         pytest.skip("sys.monitoring needs Python >= 3.12 (this is %d.%d)" % sys.version_info[:2])
-    code = ("import sys\n\ndef tracing_active():\n    if hasattr(sys, 'monitoring'):\n"
-            "        return any(sys.monitoring.get_tool(t) == 'semtrace' and sys.monitoring.get_events(t)\n"
-            "                   for t in range(6))\n    return sys.gettrace() is not None\n\n\n"
-            "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s, tracing_active()\n")
+    code = (
+        "import sys\n\ndef tracing_active():\n    if hasattr(sys, 'monitoring'):\n"
+        "        return any(sys.monitoring.get_tool(t) == 'semtrace' and sys.monitoring.get_events(t)\n"
+        "                   for t in range(6))\n    return sys.gettrace() is not None\n\n\n"
+        "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s, tracing_active()\n"
+    )
     value, _, trace = run_traced(tmp_path, code, "f(1000)", backend=backend, max_events=50)
     assert value == (499500, False)  # the run finished, untraced
     assert trace["truncated"] and trace["truncated_at"] in (12, 13) and len(trace["events"]) == 50
@@ -136,7 +174,8 @@ for backend in (["settrace", "monitoring"] if hasattr(sys, "monitoring") else ["
 print(json.dumps({"version": list(sys.version_info[:2]), "traces": out}))
 """
 
-# Known and explained: Python 3.9 compiles a one-line ``while c: body`` with the test only at the top, so it reports
+# Known and explained: Python 3.9 compiles a one-line ``while c: body`` with the test only at the top, so it
+# reports
 # one more execution of that line (the final, false test) than 3.10+ does. Only 3.9 settrace is affected.
 KNOWN_39 = {"one_line_loop"}
 
@@ -157,8 +196,12 @@ def _pythons() -> list[str]:
     good = []
     for exe in found:
         try:
-            v = subprocess.run([exe, "-c", "import sys; print(sys.version_info >= (3, 9))"], capture_output=True,
-                               text=True, timeout=20).stdout.strip()
+            v = subprocess.run(
+                [exe, "-c", "import sys; print(sys.version_info >= (3, 9))"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             continue
         if v == "True":
@@ -169,21 +212,34 @@ def _pythons() -> list[str]:
 def test_monitoring_and_settrace_identical_on_every_python(tmp_path: Path) -> None:
     """Every Python 3.9-3.13 found, both back ends where 3.12+: the same events on the golden programs."""
     pythons = _pythons()
-    if not any(subprocess.run([p, "-c", "import sys; sys.exit(not hasattr(sys, 'monitoring'))"]).returncode == 0
-               for p in pythons):
-        pytest.skip("no Python >= 3.12 found (set SEMTRACE_PYTHONS) to compare sys.monitoring with sys.settrace")
-    cases = {name: (code, call, str(tmp_path / f"{name}.py")) for name, (code, call) in _golden_cases().items()}
+    if not any(
+        subprocess.run([p, "-c", "import sys; sys.exit(not hasattr(sys, 'monitoring'))"]).returncode == 0
+        for p in pythons
+    ):
+        pytest.skip(
+            "no Python >= 3.12 found (set SEMTRACE_PYTHONS) to compare sys.monitoring with sys.settrace"
+        )
+    cases = {
+        name: (code, call, str(tmp_path / f"{name}.py")) for name, (code, call) in _golden_cases().items()
+    }
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     (tmp_path / "driver.py").write_text(DRIVER)
     results: dict[str, dict[str, Any]] = {}
     for exe in pythons:
-        proc = subprocess.run([exe, str(tmp_path / "driver.py"), str(TRACER_FILE), str(tmp_path / "cases.json")],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [exe, str(tmp_path / "driver.py"), str(TRACER_FILE), str(tmp_path / "cases.json")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, f"{exe}: {proc.stderr[-2000:]}"
         results[exe] = json.loads(proc.stdout)
     reference_exe = next(exe for exe, res in results.items() if res["version"] >= [3, 12])
-    reference = {k.split(":", 1)[1]: v for k, v in results[reference_exe]["traces"].items()
-                 if k.startswith("monitoring:")}
+    reference = {
+        k.split(":", 1)[1]: v
+        for k, v in results[reference_exe]["traces"].items()
+        if k.startswith("monitoring:")
+    }
     compared = 0
     for exe, res in results.items():
         for key, got in res["traces"].items():
@@ -195,7 +251,8 @@ def test_monitoring_and_settrace_identical_on_every_python(tmp_path: Path) -> No
     assert compared >= 2 * len(cases)
 
 
-# -- fidelity against an independent tracer (pysnooper) on CRUXEval ---------------------------------------------
+# -- fidelity against an independent tracer (pysnooper) on CRUXEval
+# ---------------------------------------------
 _SNOOP_VAR = re.compile(r"^(?:Starting var|New var|Modified var):\.+ (\w+) = (.*)$")
 _SNOOP_RET = re.compile(r"^Return value:\.+ (.*)$")
 _ADDR = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -217,7 +274,8 @@ def _pysnooper_final(func: Any, args_src: str, ns: dict) -> tuple[dict[str, str]
     for chunk in lines:
         for line in chunk.splitlines():
             if line[:1].isspace():
-                continue  # pysnooper indents the recursive calls of the same function; we compare the outermost
+                # pysnooper indents the recursive calls of the same function; we compare the outermost
+                continue
             m = _SNOOP_VAR.match(line)
             if m:
                 final[m.group(1)] = _norm(m.group(2))
@@ -258,19 +316,25 @@ def test_fidelity_against_pysnooper_on_cruxeval(tmp_path: Path, data_dir: Path) 
         ours_vars, ours_ret = _our_final(trace)
         compared += 1
         # Explained, not disagreements: we do not record module objects or dunder names (pysnooper does).
-        snoop_vars = {k: v for k, v in snoop_vars.items() if not k.startswith("__") and not v.startswith("<module")}
+        snoop_vars = {
+            k: v for k, v in snoop_vars.items() if not k.startswith("__") and not v.startswith("<module")
+        }
         if ours_vars == snoop_vars and ours_ret == snoop_ret:
             agree += 1
         else:
-            diff = {k: (ours_vars.get(k), snoop_vars.get(k)) for k in set(ours_vars) | set(snoop_vars)
-                    if ours_vars.get(k) != snoop_vars.get(k)}
+            diff = {
+                k: (ours_vars.get(k), snoop_vars.get(k))
+                for k in set(ours_vars) | set(snoop_vars)
+                if ours_vars.get(k) != snoop_vars.get(k)
+            }
             disagree.append((row["id"], diff, (ours_ret, snoop_ret)))
     print(f"pysnooper fidelity: {agree}/{compared} agree; disagreements: {disagree}")
     assert compared >= 500, f"only {compared} CRUXEval programs could be compared"
     assert agree / compared >= 0.99, f"{agree}/{compared} agree; first disagreements: {disagree[:5]}"
 
 
-# -- the image's Python (sys.monitoring) against the host's (sys.settrace), through the real back ends ---------
+# -- the image's Python (sys.monitoring) against the host's (sys.settrace), through the real back ends
+# ---------
 @pytest.mark.docker
 def test_docker_image_and_host_give_the_same_traces(docker_ready: None) -> None:
     """The golden programs traced in the Docker image's Python and by the local back end's: same events."""
@@ -286,12 +350,22 @@ def test_docker_image_and_host_give_the_same_traces(docker_ready: None) -> None:
         try:
             for name, (code, call) in sorted(_golden_cases().items()):
                 func, args = parse_call(call)
-                req = ExecRequest(code=code, entry_point=func, trace=TraceSpec(tests=(0,), max_events=5000),
-                                  tests=(TestCase(kind="call", func=func, args=args),))
+                req = ExecRequest(
+                    code=code,
+                    entry_point=func,
+                    trace=TraceSpec(tests=(0,), max_events=5000),
+                    tests=(TestCase(kind="call", func=func, args=args),),
+                )
                 res = await sandbox.run(req)
                 assert res.traces, f"{name}: no trace ({res.status}: {res.message})"
-                out[name] = (res.python, res.traces[0].backend, res.tests[0].status, res.traces[0].events,
-                             res.traces[0].truncated, res.traces[0].line_hits)
+                out[name] = (
+                    res.python,
+                    res.traces[0].backend,
+                    res.tests[0].status,
+                    res.traces[0].events,
+                    res.traces[0].truncated,
+                    res.traces[0].line_hits,
+                )
         finally:
             await sandbox.close()
         return out
@@ -302,5 +376,6 @@ def test_docker_image_and_host_give_the_same_traces(docker_ready: None) -> None:
         if name == "one_line_loop" and host[name][0].startswith("3.9."):
             continue  # see KNOWN_39
         assert image[name][2:] == host[name][2:], (
-            f"{name}: Python {image[name][0]} ({image[name][1]}) differs from {host[name][0]} ({host[name][1]})")
-
+            f"{name}: Python {image[name][0]} ({image[name][1]}) differs from {host[name][0]} "
+            f"({host[name][1]})"
+        )
