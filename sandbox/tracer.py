@@ -152,16 +152,8 @@ class Recorder:
             out[name] = format_value(value, cap)
         return out
 
-    def _emit(
-        self,
-        kind: str,
-        line: int,
-        func: str,
-        depth: int,
-        changes: List[List[str]],
-        value: Optional[str] = None,
-        caller_line: Optional[int] = None,
-    ) -> None:
+    def _emit(self, kind: str, line: int, func: str, depth: int, changes: List[List[str]],
+              value: Optional[str] = None, caller_line: Optional[int] = None) -> None:
         if self.truncated:
             return
         if len(self.events) >= self.max_events:
@@ -169,18 +161,8 @@ class Recorder:
             self.truncated_at = line
             self.stop()
             return
-        self.events.append(
-            {
-                "order": len(self.events) + 1,
-                "kind": kind,
-                "line": line,
-                "func": func,
-                "depth": depth,
-                "changes": changes,
-                "value": value,
-                "caller_line": caller_line,
-            }
-        )
+        self.events.append({"order": len(self.events) + 1, "kind": kind, "line": line, "func": func,
+                            "depth": depth, "changes": changes, "value": value, "caller_line": caller_line})
         if kind == "line":
             self.line_hits[line] = self.line_hits.get(line, 0) + 1
 
@@ -221,9 +203,8 @@ class Recorder:
         state = self.frames.get(frame)
         if state is None:
             return
-        if self.comp_lines and (
-            line in self.comp_inner or (line == state.pending and line in self.comp_lines)
-        ):
+        comp = self.comp_lines
+        if comp and (line in self.comp_inner or (line == state.pending and line in comp)):
             return  # inside an inlined comprehension: not a line of its own (as on <= 3.11)
         self.busy = True
         try:
@@ -245,14 +226,8 @@ class Recorder:
             self.depth -= 1
             if unwinding:
                 return  # left by an exception: no return event
-            self._emit(
-                "return",
-                frame.f_lineno,
-                frame.f_code.co_name,
-                state.depth,
-                [],
-                format_value(value, self.max_value_len),
-            )
+            self._emit("return", frame.f_lineno, frame.f_code.co_name, state.depth, [],
+                       format_value(value, self.max_value_len))
         finally:
             self.busy = False
 
@@ -268,33 +243,19 @@ class Recorder:
         self.busy = True
         try:
             self._flush(frame, state)
-            self._emit(
-                "exception",
-                frame.f_lineno,
-                frame.f_code.co_name,
-                state.depth,
-                [],
-                format_exception(exc, self.max_value_len),
-            )
+            self._emit("exception", frame.f_lineno, frame.f_code.co_name, state.depth, [],
+                       format_exception(exc, self.max_value_len))
         finally:
             self.busy = False
 
     def result(self, backend: str) -> Dict[str, Any]:
-        return {
-            "test_index": self.test_index,
-            "events": self.events,
-            "truncated": self.truncated,
-            "truncated_at": self.truncated_at,
-            "line_hits": {str(k): v for k, v in self.line_hits.items()},
-            "backend": backend,
-        }
+        hits = {str(k): v for k, v in self.line_hits.items()}
+        return {"test_index": self.test_index, "events": self.events, "truncated": self.truncated,
+                "truncated_at": self.truncated_at, "line_hits": hits, "backend": backend}
 
 
-_EXIT_OPS = frozenset(
-    dis.opmap[name]
-    for name in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
-    if name in dis.opmap
-)
+_EXIT_NAMES = ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
+_EXIT_OPS = frozenset(dis.opmap[name] for name in _EXIT_NAMES if name in dis.opmap)
 
 
 _RESUME = dis.opmap.get("RESUME", -1)
@@ -315,9 +276,8 @@ def _unwinding(frame: types.FrameType) -> bool:
     lasti = frame.f_lasti
     if 0 <= lasti < len(code) and code[lasti] in _EXIT_OPS:
         return False
-    return not (
-        2 <= lasti < len(code) and code[lasti] == _RESUME and code[lasti - 2] in _EXIT_OPS
-    )  # 3.13 yield
+    # 3.13 yield
+    return not (2 <= lasti < len(code) and code[lasti] == _RESUME and code[lasti - 2] in _EXIT_OPS)
 
 
 # -- sys.settrace back end
@@ -424,44 +384,20 @@ def _run_monitoring(rec: Recorder, thunk: Callable[[], Any]) -> Any:
 
     mon.use_tool_id(tool, "semtrace")
     try:
-        for event, callback in (
-            (ev.PY_START, start),
-            (ev.PY_RESUME, start),
-            (ev.LINE, line),
-            (ev.JUMP, jump),
-            (ev.PY_RETURN, ret),
-            (ev.PY_YIELD, ret),
-            (ev.RAISE, raise_),
-            (ev.PY_UNWIND, unwind),
-        ):
+        for event, callback in ((ev.PY_START, start), (ev.PY_RESUME, start), (ev.LINE, line), (ev.JUMP, jump),
+                                (ev.PY_RETURN, ret), (ev.PY_YIELD, ret), (ev.RAISE, raise_),
+                                (ev.PY_UNWIND, unwind)):
             mon.register_callback(tool, event, callback)
         rec.stop = stop
-        mon.set_events(
-            tool,
-            ev.PY_START
-            | ev.PY_RESUME
-            | ev.LINE
-            | ev.JUMP
-            | ev.PY_RETURN
-            | ev.PY_YIELD
-            | ev.RAISE
-            | ev.PY_UNWIND,
-        )
+        mon.set_events(tool, ev.PY_START | ev.PY_RESUME | ev.LINE | ev.JUMP | ev.PY_RETURN | ev.PY_YIELD
+                       | ev.RAISE | ev.PY_UNWIND)
         try:
             return thunk()
         finally:
             mon.set_events(tool, 0)
     finally:
-        for event in (
-            ev.PY_START,
-            ev.PY_RESUME,
-            ev.LINE,
-            ev.JUMP,
-            ev.PY_RETURN,
-            ev.PY_YIELD,
-            ev.RAISE,
-            ev.PY_UNWIND,
-        ):
+        for event in (ev.PY_START, ev.PY_RESUME, ev.LINE, ev.JUMP, ev.PY_RETURN, ev.PY_YIELD, ev.RAISE,
+                      ev.PY_UNWIND):
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
         mon.restart_events()
@@ -471,14 +407,9 @@ def default_backend() -> str:
     return "monitoring" if hasattr(sys, "monitoring") else "settrace"
 
 
-def trace_thunk(
-    thunk: Callable[[], Any],
-    filename: str,
-    max_events: int = 10000,
-    max_value_len: int = 200,
-    test_index: int = 0,
-    backend: Optional[str] = None,
-) -> Tuple[Any, Optional[BaseException], Dict[str, Any]]:
+def trace_thunk(thunk: Callable[[], Any], filename: str, max_events: int = 10000, max_value_len: int = 200,
+                test_index: int = 0, backend: Optional[str] = None
+                ) -> Tuple[Any, Optional[BaseException], Dict[str, Any]]:
     """Run ``thunk()`` under the tracer. Returns ``(value, exception_or_None, trace_dict)``.
 
     ``trace_dict`` has the shape of ``semtrace.sandbox.trace.Trace.to_dict()``. ``backend`` forces
