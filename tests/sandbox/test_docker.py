@@ -271,3 +271,19 @@ async def test_humaneval_gives_the_same_outcomes_as_local(data_dir) -> None:
                           for t, r in zip(tasks, results)]
     assert outcomes["docker"] == outcomes["local"]
     assert sum(status == "passed" for _, status, _ in outcomes["docker"]) == len(tasks) == 164
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_benchmarks_verify_counts_match_local(data_dir) -> None:
+    """Acceptance: `semtrace benchmarks verify humaneval --sandbox docker --json` == `--sandbox local`."""
+    reports = {}
+    for backend in ("docker", "local"):
+        proc = subprocess.run([sys.executable, "-m", "semtrace.cli", "benchmarks", "verify", "humaneval",
+                               "--sandbox", backend, "--json"], capture_output=True, text=True, cwd=REPO,
+                              timeout=600, env=dict(os.environ, SEMTRACE_DATA=str(data_dir)))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        reports[backend] = json.loads(proc.stdout)
+    counts = ("tasks", "reference", "starting_code", "known_broken", "mismatches")
+    assert {k: reports["docker"].get(k) for k in counts} == {k: reports["local"].get(k) for k in counts}
+    assert reports["docker"]["reference"] == {"passed": 164, "total": 164}
