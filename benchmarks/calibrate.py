@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from semtrace.benchmarks.common import sha256_file, to_source
 from semtrace.sandbox.types import ExecRequest, Limits, TestCase
@@ -74,7 +75,7 @@ def _run_sync(factory: Callable[[], Any]) -> Any:
     def target() -> None:
         try:
             box["value"] = asyncio.run(factory())
-        except BaseException as exc:  # re-raised in the caller's thread
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
     thread = threading.Thread(target=target, name="semtrace-calibrate")
@@ -213,8 +214,8 @@ def calibrate(problems: list[PlusProblem], data_file: Path, *, sandbox: str = "l
                 len(problems), path)
     expected, times, errors = _run_sync(lambda: record(problems, sandbox))
     if errors:
-        raise CalibrationError("the reference solution could not be recorded for %d task(s): %s"
-                               % (len(errors), "; ".join(sorted(errors)[:5])))
+        raise CalibrationError(f"the reference solution could not be recorded for {len(errors)} task(s): "
+                               + "; ".join(sorted(errors)[:5]))
     meta = {"dataset_file": data_file.name, "sha256": sha256_file(data_file), "sandbox": sandbox,
             "version": CALIBRATION_VERSION}
     path.parent.mkdir(parents=True, exist_ok=True)

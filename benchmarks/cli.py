@@ -6,10 +6,9 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
-
 from semtrace.benchmarks.calibrate import CalibrationError
 from semtrace.benchmarks.common import DataMissing
 from semtrace.benchmarks.registry import BENCHMARKS, get_benchmark, resolve_data_dir
@@ -25,8 +24,9 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 @app.command("list")
-def list_benchmarks(data: Optional[Path] = typer.Option(None, "--data", help="Data dir (else $SEMTRACE_DATA)."),
-                    ) -> None:
+def list_benchmarks(
+    data: Annotated[Path | None, typer.Option("--data", help="Data dir (else $SEMTRACE_DATA).")] = None,
+) -> None:
     """List the registered benchmarks and whether their data files are present."""
     root = resolve_data_dir(data)
     for name in BENCHMARKS.names():
@@ -43,7 +43,7 @@ def list_benchmarks(data: Optional[Path] = typer.Option(None, "--data", help="Da
     typer.echo(f"\ndata dir: {root} (--data DIR or SEMTRACE_DATA to change)")
 
 
-async def _verify(name: str, data: Optional[Path], sandbox_name: str, limit: Optional[int],
+async def _verify(name: str, data: Path | None, sandbox_name: str, limit: int | None,
                   show_progress: bool) -> VerifyReport:
     from semtrace.sandbox.base import make_sandbox
 
@@ -68,11 +68,11 @@ async def _verify(name: str, data: Optional[Path], sandbox_name: str, limit: Opt
 
 @app.command()
 def verify(
-    name: str = typer.Argument(..., help="Benchmark name (see `semtrace benchmarks list`)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Data dir laid out like shared/benchmarks."),
-    sandbox: str = typer.Option("local", "--sandbox", help="Sandbox back end: local or docker."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N tasks."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    name: Annotated[str, typer.Argument(help="Benchmark name (see `semtrace benchmarks list`).")],
+    data: Annotated[Path | None, typer.Option("--data", help="Data dir laid out like shared/benchmarks.")] = None,
+    sandbox: Annotated[str, typer.Option("--sandbox", help="Sandbox back end: local or docker.")] = "local",
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N tasks.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run every reference solution (must pass) and starting program (must fail) through the sandbox.
 

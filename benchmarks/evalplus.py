@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semtrace.benchmarks.common import args_source, read_rows, to_source
+from semtrace.benchmarks.common import args_source, read_rows
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import TestCase
@@ -258,6 +258,3 @@ MBPP_PLUS = Benchmark(
     files={MBPP_PLUS_FILE: MBPP_PLUS_URL},
     needs_sandbox=True,
 )
-
-__all__ = ["PlusProblem", "read_problems", "judged_tests", "to_source", "HUMANEVAL_PLUS",
-           "MBPP_PLUS"]

@@ -16,7 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from semtrace.benchmarks.common import read_rows
-from semtrace.benchmarks.evalplus import MBPP_PLUS_FILE, MBPP_PLUS_URL, ORACLE_SETUP, judged_tests, read_problems
+from semtrace.benchmarks.evalplus import (
+    MBPP_PLUS_FILE,
+    MBPP_PLUS_URL,
+    ORACLE_SETUP,
+    judged_tests,
+    read_problems,
+)
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Sequence
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -9,9 +9,9 @@ to ``BENCHMARKS`` (or an entry point in the ``semtrace.benchmarks`` group, or pa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from semtrace.benchmarks.common import DataMissing
 from semtrace.benchmarks.task import Task

@@ -36,5 +36,5 @@ class Task:
         return to_jsonable(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Task":
+    def from_dict(cls, data: dict[str, Any]) -> Task:
         return from_jsonable(cls, data)

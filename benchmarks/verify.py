@@ -8,8 +8,9 @@ broken tasks are still reported, with the reason in their message, but do not fa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.base import Sandbox

@@ -35,7 +35,7 @@ def test_verify_counts(name: str, data_dir: Path) -> None:
     ref_passed, total, start_max, start_total, broken = EXPECTED[name]
     env = dict(os.environ, SEMTRACE_DATA=str(data_dir))
     proc = subprocess.run([sys.executable, "-m", "semtrace.cli", "benchmarks", "verify", name, "--json"],
-                          capture_output=True, text=True, timeout=3000, env=env)
+                          capture_output=True, text=True, check=False, timeout=3000, env=env)
     assert proc.stdout, proc.stderr
     report = json.loads(proc.stdout)
     assert report["benchmark"] == name and report["tasks"] == total

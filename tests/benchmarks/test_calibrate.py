@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from semtrace.benchmarks.calibrate import _record_setup, cache_path, calibrate
 from semtrace.benchmarks.evalplus import DIGEST_PREFIX, judged_tests, read_problems
-from semtrace.sandbox.types import ExecRequest
 from semtrace.registry import RegistryError
+from semtrace.sandbox.types import ExecRequest
 
 ROWS = [
     {"task_id": "HumanEval/900", "prompt": "def double(x):\n", "entry_point": "double",
@@ -70,7 +69,7 @@ async def test_calibrated_tests_judge_candidates(dataset: Path, local_sandbox) -
 
 def test_digest_agrees_with_equality() -> None:
     ns: dict = {}
-    exec(_record_setup(), ns)
+    exec(_record_setup(), ns)  # noqa: S102 - the helpers the sandbox runs, tested in-process
     digest = ns["_st_digest"]
     same = [([1, 2.0, {3: {4}}], [1, 2, {3: {4}}]), ({"b": 1, "a": 2}, {"a": 2, "b": 1}),
             ({3, 1, 2}, {1, 2, 3}), (["a", ("x", 1)], ["a", ("x", 1.0)])]

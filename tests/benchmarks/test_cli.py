@@ -8,18 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from semtrace.benchmarks import cli
-from semtrace.benchmarks.demo import DEMO, load as load_demo
+from semtrace.benchmarks.demo import DEMO
+from semtrace.benchmarks.demo import load as load_demo
 from semtrace.benchmarks.registry import Benchmark
+from typer.testing import CliRunner
 
 runner = CliRunner()
 KEYS = {"benchmark", "tasks", "reference", "starting_code", "known_broken", "mismatches"}
 
 
 def semtrace(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "semtrace.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "semtrace.cli", *args], capture_output=True, text=True, check=False,
                           timeout=1800, env=env)
 
 

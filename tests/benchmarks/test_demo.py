@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from semtrace.benchmarks.registry import load_benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import ExecRequest, TestCase

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from semtrace.benchmarks.common import DataMissing, args_source, doctest_examples, to_source
 from semtrace.benchmarks.evalplus import MBPP_PLUS_FILE, read_problems
 from semtrace.benchmarks.registry import BENCHMARKS, load_benchmark, resolve_data_dir

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from semtrace.benchmarks.metrics import bootstrap_interval, mean_pass_at_k, pass_at_k, wilson_interval
 
 
