@@ -1,11 +1,13 @@
 """Per-test time limits for every dataset, and expected outputs for those that store inputs only (EvalPlus).
 
-The reference solution runs once per task in the sandbox with "record only" tests (``expected=None``); each test's
-recorded output becomes its expected value, and its runtime ``t`` sets its time limit to ``max(floor, factor x t)``
-(EvalPlus's convention and defaults: floor 1 s, factor 4). The results go to a JSON cache file named after the
-dataset file's sha256 under ``$SEMTRACE_CACHE/calibration`` (default ``~/.cache/semtrace``), so they are measured
-once per dataset file and reused by every later load. Runtimes are stored raw, so floor and factor can change
-without re-measuring.
+The reference solution runs once per task in the sandbox. For EvalPlus each input is a test that calls the
+reference and prints the output as Python source (``common.to_source``; a digest for outputs over
+``SOURCE_LIMIT`` characters) on a marked stdout line, with the call's runtime; for the other datasets the
+reference runs the dataset's own tests and only their runtimes are kept. A runtime ``t`` sets the test's time
+limit to ``max(floor, factor x t)`` (EvalPlus's rule and defaults: floor 1 s, factor 4). Results are cached as
+JSON under ``$SEMTRACE_CACHE/calibration`` (default ``~/.cache/semtrace``), named after the dataset file's sha256,
+so they are measured once per dataset file. Runtimes are stored raw: floor and factor can change without
+re-measuring.
 """
 
 from __future__ import annotations
