@@ -21,9 +21,10 @@ REPR_LIMIT = 1000
 class Opaque:
     """A value the parent cannot (and must not) interpret; never equal to anything."""
 
-    def __init__(self, type_name: str, text: str) -> None:
+    def __init__(self, type_name: str, text: str, truth: Optional[bool] = None) -> None:
         self.type_name = type_name
         self.text = text
+        self.truth = truth  # bool(value) as reported for library types; None for types the candidate defined
 
     def __eq__(self, other: object) -> bool:
         return False
@@ -90,14 +91,28 @@ def encode(value: Any, _budget: Optional[_Budget] = None) -> Any:
         return {"tuple": [encode(tuple.__getitem__(value, i), budget) for i in range(tuple.__len__(value))]}
     if isinstance(value, list):
         return {"list": [encode(list.__getitem__(value, i), budget) for i in range(list.__len__(value))]}
-    return {"opaque": t.__name__, "repr": safe_repr(value, 200)}
+    if isinstance(value, dict):  # Counter, OrderedDict, defaultdict compare equal to a plain dict
+        return {"dict": [[encode(k, budget), encode(v, budget)] for k, v in dict.items(value)]}
+    if isinstance(value, set):
+        return {"set": [encode(x, budget) for x in set.__iter__(value)]}
+    if isinstance(value, frozenset):
+        return {"frozenset": [encode(x, budget) for x in frozenset.__iter__(value)]}
+    opaque = {"opaque": t.__name__, "repr": safe_repr(value, 200)}
+    if getattr(t, "__module__", "") != "__candidate__":
+        # Truthiness of a library object (a re.Match, ...) is part of `assert f(x)` tests; a type the candidate
+        # defined could lie about it, so only library types carry it.
+        try:
+            opaque["truth"] = bool(value)
+        except Exception:
+            pass
+    return opaque
 
 
 def decode(data: Any) -> Any:
     if not isinstance(data, dict):
         return data
-    if len(data) == 2 and "opaque" in data:
-        return Opaque(str(data["opaque"]), str(data.get("repr", "")))
+    if "opaque" in data:
+        return Opaque(str(data["opaque"]), str(data.get("repr", "")), data.get("truth"))
     (tag, payload), = data.items()
     if tag == "int":
         return int(payload)
@@ -209,6 +224,8 @@ def values_equal(out: Any, exp: Any, atol: float = 0.0) -> bool:
 
 def judge(compare: str, actual: Any, expected: Any, atol: float) -> bool:
     if isinstance(actual, Opaque):
+        if actual.truth is not None and compare in ("truthy", "falsy"):
+            return actual.truth is (compare == "truthy")
         return False
     if compare == "truthy":
         return bool(actual)

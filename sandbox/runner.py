@@ -111,15 +111,14 @@ def _child(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
         kind = "oom" if isinstance(exc, MemoryError) else "error"
         _send({"ev": "load_error", "status": kind, "message": _describe(exc)})
         os._exit(0)
-    _send({"ev": "loaded"})
     for i in replay:  # reproduce state left by earlier tests (e.g. a mutated default argument) before tracing
         try:
             _run_one(tests[i], ns, code_obj, entry)
         except BaseException:
             pass
-    for i in indices:
+    _send({"ev": "loaded"})
+    for i in indices:  # in order: the parent knows the test in flight is the one after the last "done"
         test = tests[i]
-        _send({"ev": "start", "i": i})
         start = time.perf_counter()
         trace = None
         try:
@@ -253,6 +252,7 @@ def _spawn(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
     for fd in (res_w, out_w, err_w):
         os.close(fd)
     events: Dict[str, Any] = {"done": {}, "load_error": None, "inflight": None, "ended": None, "loaded": False}
+    position = 0
     buf = b""
     now = time.monotonic()
     deadline = now + load_time
@@ -280,19 +280,19 @@ def _spawn(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
                     kind = ev.get("ev")
                 except (ValueError, AttributeError):
                     continue
-                if kind in ("start", "done") and ev.get("i") not in timeouts:
-                    continue
-                if kind == "loaded":
+                if kind == "done" and ev.get("i") != events["inflight"]:
+                    continue  # not the test in flight: a forged or confused line
+                if kind in ("loaded", "done"):
+                    if kind == "done":
+                        events["done"][ev["i"]] = ev
+                        position += 1
                     events["loaded"] = True
+                    events["inflight"] = indices[position] if position < len(indices) else None
+                    if events["inflight"] is not None:
+                        deadline = time.monotonic() + timeouts[events["inflight"]]
                 elif kind == "load_error":
                     events["load_error"] = ev
                     finished = True
-                elif kind == "start":
-                    events["inflight"] = ev["i"]
-                    deadline = time.monotonic() + timeouts[ev["i"]]
-                elif kind == "done":
-                    events["done"][ev["i"]] = ev
-                    events["inflight"] = None
                 elif kind == "finished":
                     finished = True
         if finished:
@@ -421,7 +421,12 @@ def run_request(req: Dict[str, Any]) -> Dict[str, Any]:
         spec = req.get("trace")
         if spec is not None and not message:
             for i in _choose_traced(spec, outcomes):
-                replay = [j for j in range(i) if outcomes_by_index.get(j, {}).get("duration", 1e9) < 0.2][:50]
+                replay, spent = [], 0.0
+                for j in range(i):  # quick earlier tests only: at most a second of replay
+                    spent += outcomes_by_index.get(j, {}).get("duration", 1e9)
+                    if spent > 1.0:
+                        break
+                    replay.append(j)
                 ev = _spawn(req, tests, [i], path, i, replay, _Capped(0), _Capped(0))
                 done = ev["done"].get(i)
                 if done and done.get("trace"):

@@ -152,3 +152,14 @@ def test_runner_is_stdlib_only():
                 continue
             assert set(mods) <= allowed, (name, mods)
     assert Path(RUNNER_DIR / "runner.py").exists()
+
+
+async def test_library_subclasses_and_truthiness(local_sandbox):
+    code = ("import collections, re\ndef f(s):\n    return collections.Counter(s)\n"
+            "def g(s):\n    return re.match('a+', s)\n"
+            "class Yes:\n    def __bool__(self):\n        return True\n"
+            "def h(s):\n    return Yes()\n")
+    r = await local_sandbox.run(req(code, a("assert f('aab') == {'a': 2, 'b': 1}"), a("assert g('aa')"),
+                                    a("assert not g('b')"), a("assert g('b')"), a("assert h('x')")))
+    # a Counter equals its dict; a re.Match's truth is trusted; a type the candidate defined is not
+    assert [t.status for t in r.tests] == ["passed", "passed", "passed", "failed", "failed"]
