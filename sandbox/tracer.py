@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import _thread
 import ast
-import dis
 import itertools
 import re
 import sys
@@ -254,12 +253,18 @@ class Recorder:
                 "truncated_at": self.truncated_at, "line_hits": hits, "backend": backend}
 
 
-_EXIT_NAMES = ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
-_EXIT_OPS = frozenset(dis.opmap[name] for name in _EXIT_NAMES if name in dis.opmap)
+_OPS: Dict[str, Any] = {}  # settrace only, filled on first use (sys.monitoring needs no opcode table)
 
 
-_RESUME = dis.opmap.get("RESUME", -1)
-_FOR_ITER = dis.opmap["FOR_ITER"]
+def _ops() -> Dict[str, Any]:
+    if not _OPS:
+        import opcode
+
+        names = ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "YIELD_FROM")
+        _OPS["exit"] = frozenset(opcode.opmap[n] for n in names if n in opcode.opmap)
+        _OPS["resume"] = opcode.opmap.get("RESUME", -1)
+        _OPS["for_iter"] = opcode.opmap["FOR_ITER"]
+    return _OPS
 
 
 def _loop_exhaustion(frame: types.FrameType, exc: BaseException) -> bool:
@@ -267,17 +272,18 @@ def _loop_exhaustion(frame: types.FrameType, exc: BaseException) -> bool:
     if not isinstance(exc, StopIteration) or sys.version_info >= (3, 10):
         return False
     code, lasti = frame.f_code.co_code, frame.f_lasti
-    return 0 <= lasti < len(code) and code[lasti] == _FOR_ITER
+    return 0 <= lasti < len(code) and code[lasti] == _ops()["for_iter"]
 
 
 def _unwinding(frame: types.FrameType) -> bool:
     """settrace reports a frame left by an exception as a 'return' of None; its last instruction tells."""
+    ops = _ops()
     code = frame.f_code.co_code
     lasti = frame.f_lasti
-    if 0 <= lasti < len(code) and code[lasti] in _EXIT_OPS:
+    if 0 <= lasti < len(code) and code[lasti] in ops["exit"]:
         return False
-    # 3.13 yield
-    return not (2 <= lasti < len(code) and code[lasti] == _RESUME and code[lasti - 2] in _EXIT_OPS)
+    # 3.13 reports a yield with the RESUME after it as the last instruction
+    return not (2 <= lasti < len(code) and code[lasti] == ops["resume"] and code[lasti - 2] in ops["exit"])
 
 
 # -- sys.settrace back end
@@ -309,6 +315,7 @@ def _run_settrace(rec: Recorder, thunk: Callable[[], Any]) -> Any:
             frame = frame.f_back
 
     rec.stop = stop
+    _ops()  # import the opcode table before tracing starts
     sys.settrace(global_)
     try:
         return thunk()
