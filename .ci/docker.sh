@@ -52,4 +52,4 @@ if ! daemon_up; then
 fi
 log "docker daemon is up"
 
-"$PY" -m semtrace.cli sandbox build-image --if-missing --tag "${SEMTRACE_SANDBOX_IMAGE:-semtrace-sandbox:latest}"
+$SUDO "$PY" -m semtrace.cli sandbox build-image --if-missing --tag "${SEMTRACE_SANDBOX_IMAGE:-semtrace-sandbox:latest}"

@@ -129,7 +129,8 @@ async def test_traces_inside_the_image_match_the_host() -> None:
 
 
 def _spawn_pool(body: str) -> subprocess.Popen:
-    script = ("import asyncio, os, sys, time\n"
+    script = ("import asyncio, os, signal, sys, time\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored\n"
               "from semtrace.sandbox.docker import DockerSandbox\n"
               "async def main():\n"
               "    sb = DockerSandbox(concurrency=2)\n"
