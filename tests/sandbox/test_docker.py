@@ -109,23 +109,27 @@ async def test_dead_container_is_replaced_and_the_request_retried() -> None:
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
 async def test_traces_inside_the_image_match_the_host() -> None:
-    """The image's Python (3.13 in the built image: sys.monitoring) traces exactly as the host's does."""
+    """The image's Python (3.13 in the built image: sys.monitoring) traces exactly as the host's does, end to end
+    through both back ends, on the golden programs plus a loop."""
     from semtrace.sandbox.docker import DockerSandbox
     from semtrace.sandbox.local import LocalSandbox
 
-    code = ("def f(xs):\n    total = 0\n    for i, x in enumerate(xs):\n        if x % 2:\n"
-            "            total += x * i\n    return total\n")
-    req = ExecRequest(code=code, tests=(TestCase(kind="call", func="f", args="[3, 4, 5]", expected="0"),),
-                      trace=TraceSpec())
+    golden = json.loads((REPO / "tests" / "representations" / "golden" / "programs.json").read_text())
+    programs = [(p["code"], p["func"], p["args"], p["expected"]) for p in golden.values()]
+    programs.append(("def f(xs):\n    total = 0\n    for i, x in enumerate(xs):\n        if x % 2:\n"
+                     "            total += x * i\n    return total\n", "f", "[3, 4, 5]", "0"))
+    reqs = [ExecRequest(code=code, tests=(TestCase(kind="call", func=func, args=args, expected=expected),),
+                        trace=TraceSpec(tests=(0,))) for code, func, args, expected in programs]
     async with DockerSandbox(concurrency=1) as sb:
-        inside = await sb.run(req)
+        inside = [await sb.run(r) for r in reqs]
     async with LocalSandbox(concurrency=1) as lb:
-        host = await lb.run(req)
-    assert inside.status == host.status == "failed"
-    assert inside.traces and host.traces
-    assert inside.traces[0].events == host.traces[0].events
-    if tuple(int(p) for p in inside.python.split(".")[:2]) >= (3, 12):
-        assert inside.traces[0].backend == "monitoring"
+        host = [await lb.run(r) for r in reqs]
+    for a, b in zip(inside, host, strict=True):
+        assert a.status == b.status and a.traces and b.traces
+        assert a.traces[0].events and a.traces[0].events == b.traces[0].events
+        assert a.traces[0].truncated == b.traces[0].truncated
+    if tuple(int(p) for p in inside[0].python.split(".")[:2]) >= (3, 12):
+        assert {r.traces[0].backend for r in inside} == {"monitoring"}
 
 
 def _spawn_pool(body: str) -> subprocess.Popen:
@@ -269,7 +273,7 @@ async def test_humaneval_gives_the_same_outcomes_as_local(data_dir) -> None:
         async with factory(concurrency=2) as sb:
             results = await asyncio.gather(*(sb.run(r) for r in reqs))
         outcomes[name] = [(t.task_id, r.status, tuple(o.status for o in r.tests))
-                          for t, r in zip(tasks, results)]
+                          for t, r in zip(tasks, results, strict=True)]
     assert outcomes["docker"] == outcomes["local"]
     assert sum(status == "passed" for _, status, _ in outcomes["docker"]) == len(tasks) == 164
 
