@@ -28,7 +28,7 @@ class _ProcessWorker:
     async def start(cls, python: str, workdir: str) -> "_ProcessWorker":
         env = dict(CLEAN_ENV, HOME=workdir, TMPDIR=workdir, SEMTRACE_WORKDIR=workdir)
         proc = await asyncio.create_subprocess_exec(
-            python, "-E", "-s", "-u", str(RUNNER_DIR / "runner.py"), "--serve",
+            python, "-s", "-u", str(RUNNER_DIR / "runner.py"), "--serve",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
             env=env, cwd=workdir, start_new_session=True, limit=1 << 30)
         return cls(proc)

@@ -28,10 +28,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 try:  # imported as semtrace.sandbox.runner on the host, as a script inside the sandbox
     from . import judge  # type: ignore[no-redef]
+    from . import tracer  # type: ignore[no-redef]
 except ImportError:
     import judge  # type: ignore[no-redef]
+    import tracer  # type: ignore[no-redef]
 
 RESULT_FD = 3
+CONTROL_FD = 4
 MB = 1024 * 1024
 _SIGNALS = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
 
@@ -89,8 +92,13 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
 
 
 def _child(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int], path: str,
-           trace_index: Optional[int], replay: List[int]) -> None:
-    """Runs in the forked child; never returns."""
+           tracing: Optional[List[int]]) -> None:
+    """Runs in the forked child; never returns.
+
+    With ``tracing`` (test indices, or empty for "any"), each such test runs under the tracer; after reporting it,
+    the child waits for the parent's verdict on the control pipe: ``t`` ship the trace, ``n`` drop it, and
+    ``T``/``N`` the same and trace no further tests. The judged run is the traced run: no second execution.
+    """
     try:
         code_obj = compile(req["code"], path, "exec")
     except BaseException as exc:
@@ -111,23 +119,14 @@ def _child(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
         kind = "oom" if isinstance(exc, MemoryError) else "error"
         _send({"ev": "load_error", "status": kind, "message": _describe(exc)})
         os._exit(0)
-    for i in replay:  # reproduce state left by earlier tests (e.g. a mutated default argument) before tracing
-        try:
-            _run_one(tests[i], ns, code_obj, entry)
-        except BaseException:
-            pass
     _send({"ev": "loaded"})
+    spec = req.get("trace") or {}
     for i in indices:  # in order: the parent knows the test in flight is the one after the last "done"
         test = tests[i]
         start = time.perf_counter()
         trace = None
         try:
-            if i == trace_index:
-                try:  # stdlib-only sibling module, imported only when a trace is asked for
-                    from . import tracer  # type: ignore[attr-defined]
-                except ImportError:
-                    import tracer  # type: ignore[no-redef]
-                spec = req.get("trace") or {}
+            if tracing is not None and (not tracing or i in tracing):
                 value, error, trace = tracer.trace_thunk(
                     lambda: _run_one(test, ns, code_obj, entry), path,
                     int(spec.get("max_events", 10000)), int(spec.get("max_value_len", 200)), i)
@@ -155,13 +154,18 @@ def _child(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
             if isinstance(exc, AssertionError) and not str(exc):
                 text = "AssertionError: %s" % test.get("source", "").strip()[:500]
             msg = {"ev": "done", "i": i, "dur": duration, "status": st, "message": text}
-        if trace is not None:
-            msg["trace"] = trace
+        msg["traced"] = trace is not None
         try:
             _send(msg)
         except BaseException as exc:  # e.g. an unencodable value; report it rather than hang
-            _send({"ev": "done", "i": i, "dur": duration, "status": "error",
+            _send({"ev": "done", "i": i, "dur": duration, "status": "error", "traced": trace is not None,
                    "message": "cannot report output: %s" % type(exc).__name__})
+        if trace is not None:
+            verdict = os.read(CONTROL_FD, 1)
+            if verdict in (b"t", b"T"):
+                _send({"ev": "trace", "i": i, "trace": trace})
+            if verdict not in (b"t", b"n"):
+                tracing = None
     _send({"ev": "finished"})
     try:
         sys.stdout.flush()
@@ -218,17 +222,44 @@ def _reap_orphans() -> None:
                 pass
 
 
+def _tracing_for_child(state: Optional[Dict[str, Any]]) -> Optional[List[int]]:
+    if state is None:
+        return None
+    if state["explicit"] is not None:
+        return sorted(state["explicit"]) or None
+    return [] if state["failing_left"] > 0 or state["passing_left"] > 0 else None
+
+
+def _verdict(state: Dict[str, Any], outcome: Dict[str, Any]) -> bytes:
+    """Ship this test's trace? Decided by the parent, from its own judgement of the test."""
+    ship = False
+    if state["explicit"] is not None:
+        ship = outcome["index"] in state["explicit"]
+        state["explicit"].discard(outcome["index"])
+        return b"t" if ship and state["explicit"] else (b"T" if ship else b"n")
+    if outcome["status"] == "passed" and state["passing_left"] > 0:
+        state["passing_left"] -= 1
+        ship = True
+    elif outcome["status"] not in ("passed", "sandbox_error") and state["failing_left"] > 0:
+        state["failing_left"] -= 1
+        ship = True
+    more = state["failing_left"] > 0 or state["passing_left"] > 0
+    return (b"t" if more else b"T") if ship else (b"n" if more else b"N")
+
+
 def _spawn(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int], path: str,
-           trace_index: Optional[int], replay: List[int], out: _Capped, err: _Capped) -> Dict[str, Any]:
-    """Fork a child for ``indices``; collect its events until it finishes, dies or overruns a deadline."""
+           trace_state: Optional[Dict[str, Any]], out: _Capped, err: _Capped) -> Dict[str, Any]:
+    """Fork a child for ``indices``; collect and judge its reports until it finishes, dies or overruns."""
     limits = req.get("limits") or {}
     wall = float(limits.get("wall_time", 5.0))
     load_time = float(limits.get("load_time", 10.0))
     timeouts = {i: float(tests[i].get("timeout") or wall) for i in indices}
-    cpu = load_time + sum(timeouts.values()) + sum(float(tests[i].get("timeout") or wall) for i in replay)
+    cpu = load_time + sum(timeouts.values())
+    tracing = _tracing_for_child(trace_state)
     res_r, res_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    ctl_r, ctl_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -242,14 +273,15 @@ def _spawn(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             os.dup2(res_w, RESULT_FD)
-            os.closerange(RESULT_FD + 1, 65536)
+            os.dup2(ctl_r, CONTROL_FD)
+            os.closerange(CONTROL_FD + 1, 65536)
             os.chdir(os.path.dirname(path))
             _set_limits(limits, cpu)
-            _child(req, tests, indices, path, trace_index, replay)
+            _child(req, tests, indices, path, tracing)
         finally:
             os._exit(70)
     # ----- parent
-    for fd in (res_w, out_w, err_w):
+    for fd in (res_w, out_w, err_w, ctl_r):
         os.close(fd)
     events: Dict[str, Any] = {"done": {}, "load_error": None, "inflight": None, "ended": None, "loaded": False}
     position = 0
@@ -282,10 +314,18 @@ def _spawn(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
                     continue
                 if kind == "done" and ev.get("i") != events["inflight"]:
                     continue  # not the test in flight: a forged or confused line
+                if kind == "trace" and trace_state is not None and isinstance(ev.get("trace"), dict):
+                    trace_state["traces"].append(ev["trace"])
                 if kind in ("loaded", "done"):
                     if kind == "done":
-                        events["done"][ev["i"]] = ev
+                        outcome = _judge_done(tests[ev["i"]], ev)
+                        events["done"][ev["i"]] = outcome
                         position += 1
+                        if ev.get("traced") and trace_state is not None:
+                            try:
+                                os.write(ctl_w, _verdict(trace_state, outcome))
+                            except OSError:
+                                pass
                     events["loaded"] = True
                     events["inflight"] = indices[position] if position < len(indices) else None
                     if events["inflight"] is not None:
@@ -310,7 +350,7 @@ def _spawn(req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int],
     _kill_group(pid)
     if exit_status is None:
         exit_status = os.waitpid(pid, 0)[1]
-    for fd in (res_r, out_r, err_r):
+    for fd in (res_r, out_r, err_r, ctl_w):
         os.close(fd)
     if not finished and events["ended"] is None:
         if os.WIFSIGNALED(exit_status):
@@ -355,14 +395,13 @@ def _judge_done(test: Dict[str, Any], ev: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out: _Capped, err: _Capped,
-               ) -> Tuple[Dict[int, Dict[str, Any]], str]:
+               trace_state: Optional[Dict[str, Any]]) -> Tuple[Dict[int, Dict[str, Any]], str]:
     outcomes: Dict[int, Dict[str, Any]] = {}
     pending = list(range(len(tests)))
     message = ""
     while True:
-        ev = _spawn(req, tests, pending, path, None, [], out, err)
-        for i, done in ev["done"].items():
-            outcomes[i] = _judge_done(tests[i], done)
+        ev = _spawn(req, tests, pending, path, trace_state, out, err)
+        outcomes.update(ev["done"])
         load_error = ev["load_error"]
         if load_error or not ev["loaded"]:
             if load_error:
@@ -392,16 +431,6 @@ def _run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out:
                 return outcomes, message
 
 
-def _choose_traced(spec: Dict[str, Any], outcomes: List[Dict[str, Any]]) -> List[int]:
-    if spec.get("tests"):
-        return [i for i in spec["tests"] if 0 <= i < len(outcomes)]
-    failing = [o["index"] for o in outcomes if o["status"] not in ("passed", "sandbox_error")]
-    chosen = failing[: int(spec.get("max_failing", 1))]
-    if spec.get("include_passing"):
-        chosen += [o["index"] for o in outcomes if o["status"] == "passed"][:1]
-    return chosen
-
-
 def run_request(req: Dict[str, Any]) -> Dict[str, Any]:
     """Execute one ExecRequest (as a dict) and return the ExecResult (as a dict)."""
     started = time.monotonic()
@@ -416,23 +445,15 @@ def run_request(req: Dict[str, Any]) -> Dict[str, Any]:
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(req["code"])
-        outcomes_by_index, message = _run_tests(req, tests, path, out, err)
-        outcomes = [outcomes_by_index[i] for i in sorted(outcomes_by_index)]
         spec = req.get("trace")
-        if spec is not None and not message:
-            for i in _choose_traced(spec, outcomes):
-                replay, spent = [], 0.0
-                for j in range(i):  # quick earlier tests only: at most a second of replay
-                    spent += outcomes_by_index.get(j, {}).get("duration", 1e9)
-                    if spent > 1.0:
-                        break
-                    replay.append(j)
-                ev = _spawn(req, tests, [i], path, i, replay, _Capped(0), _Capped(0))
-                done = ev["done"].get(i)
-                if done and done.get("trace"):
-                    traces.append(done["trace"])
-                elif ev["ended"] and ev["inflight"] == i:
-                    message = message or "tracing test %d ended with %s" % (i, ev["ended"])
+        trace_state = None
+        if spec is not None:
+            explicit = spec.get("tests")
+            trace_state = {"explicit": set(explicit) if explicit else None, "traces": traces,
+                           "failing_left": int(spec.get("max_failing", 1)),
+                           "passing_left": 1 if spec.get("include_passing") else 0}
+        outcomes_by_index, message = _run_tests(req, tests, path, out, err, trace_state)
+        outcomes = [outcomes_by_index[i] for i in sorted(outcomes_by_index)]
     finally:
         _reap_orphans()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -163,3 +163,26 @@ async def test_library_subclasses_and_truthiness(local_sandbox):
                                     a("assert not g('b')"), a("assert g('b')"), a("assert h('x')")))
     # a Counter equals its dict; a re.Match's truth is trusted; a type the candidate defined is not
     assert [t.status for t in r.tests] == ["passed", "passed", "passed", "failed", "failed"]
+
+
+async def test_trace_selection_and_reproducible_hashing(local_sandbox):
+    from semtrace.sandbox.types import TraceSpec
+
+    code = "def f(x):\n    s = {'alpha', 'beta', 'gamma', str(x)}\n    return sorted(s)[0] if x > 1 else x\n"
+    tests = (a("assert f(1) == 1"), a("assert f(2) == 'x'"), a("assert f(3) == 'y'"), a("assert f(0) == 0"))
+    first = await local_sandbox.run(req(code, *tests, trace=TraceSpec()))
+    assert [t.status for t in first.tests] == ["passed", "failed", "failed", "passed"]
+    assert [t.test_index for t in first.traces] == [1]
+    both = await local_sandbox.run(req(code, *tests, trace=TraceSpec(max_failing=2, include_passing=True)))
+    assert [t.test_index for t in both.traces] == [0, 1, 2]
+    explicit = await local_sandbox.run(req(code, *tests, trace=TraceSpec(tests=(3,))))
+    assert [t.test_index for t in explicit.traces] == [3]
+    # string-set iteration order is fixed (PYTHONHASHSEED=0): a fresh runner process gives the same trace
+    from semtrace.sandbox.local import LocalSandbox
+
+    fresh = LocalSandbox(concurrency=1)
+    try:
+        again = await fresh.run(req(code, *tests, trace=TraceSpec()))
+    finally:
+        await fresh.close()
+    assert again.traces == first.traces
