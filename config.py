@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Strategy = Literal["greedy", "sequential", "parallel", "hybrid"]
 
-# strategy -> (default width, default depth, fixed width, fixed depth)
+# strategy -> default width and depth, and which of them the strategy fixes
 STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
     "greedy": {"width": 1, "depth": 0, "fixed": ("width", "depth")},
-    "sequential": {"width": 1, "depth": 3, "fixed": ()},
+    "sequential": {"width": 1, "depth": 2, "fixed": ()},
     "parallel": {"width": 4, "depth": 0, "fixed": ("depth",)},
     "hybrid": {"width": 4, "depth": 3, "fixed": ()},
 }
@@ -49,6 +49,7 @@ class RunConfig(BaseModel):
     llm_options: dict[str, Any] = Field(default_factory=dict)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(256, ge=16)
+    code_stop: bool = True  # stop code replies at the closing fence (saves the chatter after the program)
     seed: int = 0
 
     sandbox: str = "auto"
@@ -70,7 +71,7 @@ class RunConfig(BaseModel):
     selector_inputs: int = Field(5, ge=1)
     judge_rounds: int = Field(1, ge=1)
 
-    task_concurrency: int = Field(4, ge=1)
+    task_concurrency: int | None = Field(None, ge=1)  # None: enough tasks in flight to keep the LLM busy
     out: str | None = None
     display: bool = True
 

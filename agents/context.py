@@ -30,6 +30,7 @@ class AgentSettings:
     history: Literal["all", "last"] = "all"
     temperature: float = 0.0
     max_tokens: int = 256
+    code_stop: bool = True
     seed: int = 0
     trace_budget: int = 1024
     max_events: int = 2000

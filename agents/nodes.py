@@ -40,11 +40,16 @@ def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
     return {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "calls")}
 
 
-async def _ask(ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int) -> list[Completion]:
+CODE_END = "\n```\n"  # a closing fence on its own line: the program is complete, the rest is chatter
+
+
+async def _ask(ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int,
+               code: bool = False) -> list[Completion]:
     s = ctx.settings
+    stop = [CODE_END] if code and s.code_stop else None
     with usage_scope(task_id=ctx.task.task_id, round=round_):
         completions = await ctx.llm_for(round_).generate(messages, n=n, temperature=s.temperature,
-                                                         max_tokens=s.max_tokens, seed=seed)
+                                                         max_tokens=s.max_tokens, seed=seed, stop=stop)
     ctx.stats.add_completions(completions)
     return completions
 
@@ -77,7 +82,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
         return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
     messages = prompts.synthesis_messages(task.prompt, task.entry_point)
     completions = await _ask(ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"),
-                             round_=0)
+                             round_=0, code=True)
     if len(completions) < width:
         raise BadResponse(f"asked for {width} samples, got {len(completions)}", provider=ctx.llm.name)
     digest = prompt_digest(messages)
@@ -246,7 +251,7 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     new_round = payload["round"] + 1
     seed = s.seed_for(task.task_id, "refine", payload["chain"], new_round)
     try:
-        (completion,) = (await _ask(ctx, messages, n=1, seed=seed, round_=new_round))[:1]
+        (completion,) = (await _ask(ctx, messages, n=1, seed=seed, round_=new_round, code=True))[:1]
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
         note = f"refinement stopped: {type(exc).__name__}: {exc}"

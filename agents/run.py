@@ -71,6 +71,7 @@ def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
     return AgentSettings(
         width=cfg.resolved_width, depth=cfg.resolved_depth, stop_on_pass=cfg.stop_on_pass, critique=cfg.critique,
         history=cfg.history, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed,
+        code_stop=cfg.code_stop,
         trace_budget=cfg.trace_budget, max_events=cfg.max_events, max_value_len=cfg.max_value_len,
         limits=Limits(wall_time=lim.wall_time, memory_mb=lim.memory_mb, output_bytes=lim.output_bytes),
         needs_trace=bool(getattr(renderer, "needs_trace", getattr(renderer, "name", "") != "none")),
@@ -158,6 +159,14 @@ async def _run_task(app: Any, task: Task, ctx: AgentContext) -> dict[str, Any]:
     return dict(await app.ainvoke({"task_id": task.task_id}, config, context=ctx))
 
 
+def task_slots(cfg: RunConfig, llm_capacity: Any) -> int:
+    """Tasks in flight: the config's, else enough chains to keep every LLM slot busy while others execute."""
+    if cfg.task_concurrency is not None:
+        return cfg.task_concurrency
+    capacity = llm_capacity if isinstance(llm_capacity, int) and llm_capacity > 0 else 8
+    return max(2, -(-4 * capacity // cfg.resolved_width))
+
+
 def _cost(llm: Any) -> float | None:
     """What this process paid for LLM calls (cached calls are free), when the back end is priced."""
     try:
@@ -181,8 +190,8 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
     settings = settings_from(cfg, comps.renderer)
     view = settings_view(cfg)
     exec_cache = ExecCache()
-    slots = asyncio.Semaphore(cfg.task_concurrency)
     llm_capacity = getattr(comps.llm, "concurrency", None)
+    slots = asyncio.Semaphore(task_slots(cfg, llm_capacity))
     gate = PriorityGate(int(llm_capacity)) if isinstance(llm_capacity, int) and llm_capacity > 0 else None
     ordinals = {t.task_id: i for i, t in enumerate(comps.tasks)}
 
