@@ -83,7 +83,7 @@ class RunConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _apply_strategy(self) -> "RunConfig":
+    def _apply_strategy(self) -> RunConfig:
         preset = STRATEGY_PRESETS[self.strategy]
         for key in ("width", "depth"):
             given = getattr(self, key)
@@ -92,7 +92,8 @@ class RunConfig(BaseModel):
             elif key in preset["fixed"] and given != preset[key]:
                 raise ValueError(
                     f"strategy '{self.strategy}' fixes {key}={preset[key]} (got {given}); "
-                    f"use strategy 'hybrid' (or 'sequential'/'parallel') for other widths and depths")
+                    f"use strategy 'hybrid' (or 'sequential'/'parallel') for other widths and depths"
+                )
         return self
 
     @property
@@ -147,8 +148,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_config(path: str | Path | None = None, flags: dict[str, Any] | None = None,
-                 overrides: list[str] | None = None, base: dict[str, Any] | None = None) -> RunConfig:
+def build_config(
+    path: str | Path | None = None,
+    flags: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
     """Merge base dict, YAML file, flags (None values ignored) and ``key=value`` overrides into a RunConfig."""
     data: dict[str, Any] = dict(base or {})
     if path is not None:

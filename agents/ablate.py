@@ -23,7 +23,9 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     grid: dict[str, list[Any]] = {}
     for item in items:
         key, raw = parse_override(item)
-        values = raw if isinstance(raw, list) else [parse_override(f"{key}={v}")[1] for v in str(raw).split(",")]
+        values = (
+            raw if isinstance(raw, list) else [parse_override(f"{key}={v}")[1] for v in str(raw).split(",")]
+        )
         if not values or any(v == "" for v in values):
             raise ConfigError(f"--grid '{item}' has an empty value; write e.g. --grid depth=0,1,3")
         if key in grid:
@@ -51,8 +53,9 @@ def grid_points(base: RunConfig, grid: dict[str, list[Any]]) -> list[tuple[str, 
     return points
 
 
-async def run_grid(base: RunConfig, grid: dict[str, list[Any]], out_dir: Path, *,
-                   display: bool = False) -> dict[str, Any]:
+async def run_grid(
+    base: RunConfig, grid: dict[str, list[Any]], out_dir: Path, *, display: bool = False
+) -> dict[str, Any]:
     """Run (or continue) every grid point into ``out_dir/<name>``; write ``out_dir/ablation.json``."""
     points = grid_points(base, grid)
     out_dir.mkdir(parents=True, exist_ok=True)

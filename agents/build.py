@@ -28,8 +28,10 @@ def select_tasks(tasks: list[Task], cfg: RunConfig) -> list[Task]:
         unknown = [t for t in cfg.tasks if t not in by_id]
         if unknown:
             sample = ", ".join(list(by_id)[:5])
-            raise RunError(f"unknown task id(s) {', '.join(unknown)} in benchmark '{cfg.benchmark}'; "
-                           f"ids look like: {sample}")
+            raise RunError(
+                f"unknown task id(s) {', '.join(unknown)} in benchmark '{cfg.benchmark}'; "
+                f"ids look like: {sample}"
+            )
         tasks = [by_id[t] for t in cfg.tasks]
     if cfg.limit is not None:
         tasks = tasks[: cfg.limit]
@@ -65,8 +67,11 @@ async def make_run_sandbox(cfg: RunConfig) -> Sandbox:
         reason = await asyncio.to_thread(_docker_ready, cfg.sandbox_options)
         if reason is None:
             return make_sandbox("docker", **cfg.sandbox_options)
-        log.warning("Docker sandbox unavailable (%s); using the local sandbox (weaker isolation: host processes "
-                    "with rlimits)", reason.split(";")[0])
+        log.warning(
+            "Docker sandbox unavailable (%s); using the local sandbox (weaker isolation: host processes "
+            "with rlimits)",
+            reason.split(";")[0],
+        )
         local_options = {k: v for k, v in cfg.sandbox_options.items() if k == "concurrency"}
         return make_sandbox("local", **local_options)
     return make_sandbox(cfg.sandbox, **cfg.sandbox_options)
@@ -78,11 +83,14 @@ def make_run_llm(cfg: RunConfig, **extra: Any) -> Any:
     return make_llm(cfg.model, **{**cfg.llm_options, **extra})
 
 
-async def build_components(cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None,
-                           sandbox: Any = None) -> Components:
+async def build_components(
+    cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None, sandbox: Any = None
+) -> Components:
     tasks = tasks if tasks is not None else load_tasks(cfg)
     renderer = make_renderer(cfg.representation)
     selector = make_selector(cfg.selector)
     llm = llm if llm is not None else make_run_llm(cfg)
     sandbox = sandbox if sandbox is not None else await make_run_sandbox(cfg)
-    return Components(tasks=tasks, llm=llm, sandbox=sandbox, renderer=renderer, selector=selector, extract=extract)
+    return Components(
+        tasks=tasks, llm=llm, sandbox=sandbox, renderer=renderer, selector=selector, extract=extract
+    )

@@ -7,8 +7,9 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -33,7 +34,7 @@ def _guard(fn: Callable[[], Any]) -> Any:
         _fail(str(exc))
     except ImportError as exc:  # a missing optional SDK names its extra
         _fail(str(exc))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         from semtrace.agents.run import RunError
         from semtrace.llms.base import AuthFailed
 
@@ -65,23 +66,28 @@ async def _run(cfg: Any, run_dir: Path, console: Console) -> dict[str, Any]:
 
 
 def run(
-    config: Optional[Path] = typer.Option(None, "-c", "--config", help="YAML run config."),
-    benchmark: Optional[str] = typer.Option(None, help="Benchmark name (default: demo)."),
-    data: Optional[str] = typer.Option(None, "--data", help="Benchmark data dir (default: $SEMTRACE_DATA)."),
-    model: Optional[str] = typer.Option(None, help="LLM spec (default: llamacpp:default)."),
-    sandbox: Optional[str] = typer.Option(None, help="auto | docker | local (default: auto)."),
-    representation: Optional[str] = typer.Option(None, "--representation", "-r", help="Trace representation."),
-    strategy: Optional[str] = typer.Option(None, help="greedy | sequential | parallel | hybrid."),
-    width: Optional[int] = typer.Option(None, help="Candidates grown side by side."),
-    depth: Optional[int] = typer.Option(None, help="Refinement rounds per candidate."),
-    selector: Optional[str] = typer.Option(None, help="first_pass | visible_rate | majority_output | llm_judge | "
-                                                       "oracle (upper bound)."),
-    critique: Optional[bool] = typer.Option(None, "--critique/--no-critique", help="LLM critique before refine."),
-    limit: Optional[int] = typer.Option(None, help="Only the first K tasks."),
-    tasks: Optional[str] = typer.Option(None, help="Comma-separated task ids."),
-    out: Optional[Path] = typer.Option(None, help="Run directory (default: runs/<benchmark>-...-<time>)."),
-    resume: Optional[Path] = typer.Option(None, help="Continue the run in this directory."),
-    override: list[str] = typer.Option([], "-o", "--override", help="key=value (repeatable), e.g. -o max_tokens=256"),
+    config: Path | None = typer.Option(None, "-c", "--config", help="YAML run config."),  # noqa: B008
+    benchmark: str | None = typer.Option(None, help="Benchmark name (default: demo)."),
+    data: str | None = typer.Option(None, "--data", help="Benchmark data dir (default: $SEMTRACE_DATA)."),
+    model: str | None = typer.Option(None, help="LLM spec (default: llamacpp:default)."),
+    sandbox: str | None = typer.Option(None, help="auto | docker | local (default: auto)."),
+    representation: str | None = typer.Option(None, "--representation", "-r", help="Trace representation."),
+    strategy: str | None = typer.Option(None, help="greedy | sequential | parallel | hybrid."),
+    width: int | None = typer.Option(None, help="Candidates grown side by side."),
+    depth: int | None = typer.Option(None, help="Refinement rounds per candidate."),
+    selector: str | None = typer.Option(
+        None, help="first_pass | visible_rate | majority_output | llm_judge | oracle (upper bound)."
+    ),
+    critique: bool | None = typer.Option(
+        None, "--critique/--no-critique", help="LLM critique before refine."
+    ),
+    limit: int | None = typer.Option(None, help="Only the first K tasks."),
+    tasks: str | None = typer.Option(None, help="Comma-separated task ids."),
+    out: Path | None = typer.Option(None, help="Run directory (default: runs/<benchmark>-...-<time>)."),  # noqa: B008
+    resume: Path | None = typer.Option(None, help="Continue the run in this directory."),  # noqa: B008
+    override: list[str] = typer.Option(  # noqa: B008
+        [], "-o", "--override", help="key=value (repeatable), e.g. -o max_tokens=256"
+    ),
     no_display: bool = typer.Option(False, "--no-display", help="No live display."),
 ) -> None:
     """Run the agent on a benchmark and print the results table."""
@@ -90,14 +96,27 @@ def run(
     from semtrace.config import build_config
 
     console = Console()
-    flags = dict(benchmark=benchmark, data_dir=data, model=model, sandbox=sandbox, representation=representation,
-                 strategy=strategy, width=width, depth=depth, selector=selector, critique=critique, limit=limit,
-                 tasks=tasks)
+    flags = {
+        "benchmark": benchmark,
+        "data_dir": data,
+        "model": model,
+        "sandbox": sandbox,
+        "representation": representation,
+        "strategy": strategy,
+        "width": width,
+        "depth": depth,
+        "selector": selector,
+        "critique": critique,
+        "limit": limit,
+        "tasks": tasks,
+    }
 
     def prepare() -> tuple[Any, Path]:
         if resume is not None:
             if config is not None or override or any(v is not None for v in flags.values()):
-                raise typer.BadParameter("--resume continues a run with its saved config; drop the other options")
+                raise typer.BadParameter(
+                    "--resume continues a run with its saved config; drop the other options"
+                )
             cfg = load_run_config(resume)
             prepare_run_dir(resume, cfg, resume=True)
             return cfg, resume
@@ -120,10 +139,10 @@ def run(
 
 
 def ablate(
-    config: Optional[Path] = typer.Option(None, "-c", "--config", help="Base YAML run config."),
-    grid: list[str] = typer.Option([], "--grid", help="key=v1,v2 (repeatable): the grid's axes."),
-    out: Optional[Path] = typer.Option(None, help="Directory for all grid points (re-running continues it)."),
-    override: list[str] = typer.Option([], "-o", "--override", help="key=value applied to every point."),
+    config: Path | None = typer.Option(None, "-c", "--config", help="Base YAML run config."),  # noqa: B008
+    grid: list[str] = typer.Option([], "--grid", help="key=v1,v2 (repeatable): the grid's axes."),  # noqa: B008
+    out: Path | None = typer.Option(None, help="Directory for all grid points (re-running continues it)."),  # noqa: B008
+    override: list[str] = typer.Option([], "-o", "--override", help="key=value applied to every point."),  # noqa: B008
     no_display: bool = typer.Option(False, "--no-display", help="No live display."),
 ) -> None:
     """Run a grid of configs sharing one LLM cache; write one combined summary (ablation.json)."""
@@ -147,7 +166,7 @@ def ablate(
 
 
 def report(
-    run_dirs: list[Path] = typer.Argument(..., help="One or more run directories (or ablation directories)."),
+    run_dirs: list[Path] = typer.Argument(..., help="One or more run directories (or ablation directories)."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
 ) -> None:
     """Print the results table of one or more runs."""
@@ -158,9 +177,13 @@ def report(
     def collect() -> list[tuple[str, dict[str, Any]]]:
         found: list[tuple[str, dict[str, Any]]] = []
         for d in run_dirs:
-            dirs = [d] if (d / CONFIG_FILE).is_file() else sorted(p.parent for p in d.glob(f"*/{CONFIG_FILE}"))
+            dirs = (
+                [d] if (d / CONFIG_FILE).is_file() else sorted(p.parent for p in d.glob(f"*/{CONFIG_FILE}"))
+            )
             if not dirs:
-                raise FileNotFoundError(f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory")
+                raise FileNotFoundError(
+                    f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory"
+                )
             for rd in dirs:
                 cfg = load_run_config(rd)
                 records = read_records(rd / RESULTS_FILE)
@@ -173,8 +196,10 @@ def report(
                     summary["errors"] = summary["total_tasks"] - summary.get("tasks", 0)
                     summary["cost"] = old.get("cost")
                     if summary["errors"]:
-                        summary = {**summarize(records, total_tasks=summary["total_tasks"]),
-                                   **{k: summary[k] for k in ("config", "total_tasks", "errors", "cost")}}
+                        summary = {
+                            **summarize(records, total_tasks=summary["total_tasks"]),
+                            **{k: summary[k] for k in ("config", "total_tasks", "errors", "cost")},
+                        }
                 found.append((str(rd), summary))
         return found
 

@@ -11,8 +11,9 @@ import itertools
 import json
 import zlib
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, Literal
 
 from semtrace.benchmarks.task import Task
 from semtrace.llms.base import LLM

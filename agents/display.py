@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-
 from semtrace.agents.run import Progress
 
 
@@ -30,26 +30,42 @@ def progress_table(progress: Progress, llm: Any, title: str = "semtrace run") ->
     finished = progress.done
     rate = f"{progress.correct / finished:.1%}" if finished else "-"
     table = Table(title=title, show_header=False, box=None, padding=(0, 2))
-    table.add_row("tasks", f"{finished}/{progress.total}" + (f"  ({progress.errors} errors)" if progress.errors else ""))
+    table.add_row(
+        "tasks", f"{finished}/{progress.total}" + (f"  ({progress.errors} errors)" if progress.errors else "")
+    )
     table.add_row("pass rate so far", rate)
-    table.add_row("tokens", f"{s.prompt_tokens + s.completion_tokens:,} ({s.prompt_tokens:,} in / "
-                            f"{s.completion_tokens:,} out)")
-    table.add_row("LLM calls", f"{s.llm_calls:,}  cache hits {totals.get('cache_hits', s.cache_hits):,}  "
-                               f"retries {totals.get('retries', 0):,}  errors {s.llm_errors:,}")
+    table.add_row(
+        "tokens",
+        f"{s.prompt_tokens + s.completion_tokens:,} ({s.prompt_tokens:,} in / {s.completion_tokens:,} out)",
+    )
+    table.add_row(
+        "LLM calls",
+        f"{s.llm_calls:,}  cache hits {totals.get('cache_hits', s.cache_hits):,}  "
+        f"retries {totals.get('retries', 0):,}  errors {s.llm_errors:,}",
+    )
     table.add_row("sandbox runs", f"{s.sandbox_runs:,}  (reused {s.exec_cache_hits:,})")
     table.add_row("elapsed", f"{time.monotonic() - progress.started:,.1f} s")
     return table
 
 
 @contextlib.asynccontextmanager
-async def live_progress(progress: Progress, llm: Any, *, enabled: bool, console: Console | None = None,
-                        title: str = "semtrace run") -> AsyncIterator[None]:
+async def live_progress(
+    progress: Progress,
+    llm: Any,
+    *,
+    enabled: bool,
+    console: Console | None = None,
+    title: str = "semtrace run",
+) -> AsyncIterator[None]:
     """Refresh the progress table a few times a second while the block runs (only on a terminal)."""
     console = console or Console(stderr=True)
     if not enabled or not console.is_terminal:
         yield
         return
-    with Live(progress_table(progress, llm, title), console=console, refresh_per_second=4, transient=False) as live:
+    with Live(
+        progress_table(progress, llm, title), console=console, refresh_per_second=4, transient=False
+    ) as live:
+
         async def refresh() -> None:
             while True:
                 await asyncio.sleep(0.25)
@@ -74,12 +90,15 @@ def results_table(summary: dict[str, Any], title: str = "results") -> Table:
     cfg = summary.get("config", {})
     n = summary.get("total_tasks", summary.get("tasks", 0))
     sel = summary.get("selector", cfg.get("selector", ""))
-    table = Table(title=f"{title}: {cfg.get('benchmark', '')} · {cfg.get('representation', '')} · "
-                        f"{cfg.get('strategy', '')} {summary.get('width', 1)}x{summary.get('depth', 0)} · "
-                        f"{n} tasks")
+    table = Table(
+        title=f"{title}: {cfg.get('benchmark', '')} · {cfg.get('representation', '')} · "
+        f"{cfg.get('strategy', '')} {summary.get('width', 1)}x{summary.get('depth', 0)} · "
+        f"{n} tasks"
+    )
     multi = summary.get("width", 1) > 1
-    table.caption = "± = 95% interval" + ("; oracle reads hidden tests (UPPER BOUND, not a method result)"
-                                          if multi else "")
+    table.caption = "± = 95% interval" + (
+        "; oracle reads hidden tests (UPPER BOUND, not a method result)" if multi else ""
+    )
     has_sel = multi and any("selected" in row for row in summary.get("by_depth", []))
     table.add_column("depth", justify="right")
     table.add_column("pass@1" + (" (mean over chains)" if multi else ""), justify="right")
@@ -116,14 +135,29 @@ def results_table(summary: dict[str, Any], title: str = "results") -> Table:
 def comparison_table(rows: Sequence[tuple[str, dict[str, Any]]], title: str = "runs") -> Table:
     """One line per run (or grid point): its knobs and its final numbers."""
     table = Table(title=title)
-    for col in ("run", "representation", "strategy", "WxD", "selector", "pass@1 (depth D)", "selected",
-                "tokens/task"):
+    for col in (
+        "run",
+        "representation",
+        "strategy",
+        "WxD",
+        "selector",
+        "pass@1 (depth D)",
+        "selected",
+        "tokens/task",
+    ):
         table.add_column(col, justify="right" if col not in ("run", "representation", "strategy") else "left")
     for name, s in rows:
         cfg = s.get("config", {})
         last = (s.get("by_depth") or [{}])[-1]
         sel = s.get("selector", "") + (" (UB)" if s.get("selector_upper_bound") else "")
-        table.add_row(name, str(cfg.get("representation", "")), str(cfg.get("strategy", "")),
-                      f"{s.get('width', 1)}x{s.get('depth', 0)}", sel, _pct(last.get("pass@1")),
-                      _pct(s.get("selected")), f"{s.get('tokens_per_task', 0):,.0f}")
+        table.add_row(
+            name,
+            str(cfg.get("representation", "")),
+            str(cfg.get("strategy", "")),
+            f"{s.get('width', 1)}x{s.get('depth', 0)}",
+            sel,
+            _pct(last.get("pass@1")),
+            _pct(s.get("selected")),
+            f"{s.get('tokens_per_task', 0):,.0f}",
+        )
     return table

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-
 from semtrace.agents import nodes, routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.state import AgentState

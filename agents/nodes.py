@@ -11,10 +11,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
-
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
-from semtrace.agents.state import AgentState, Candidate, ChainPayload, attempts_of, candidate_id
+from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
 from semtrace.llms.accounting import usage_scope
 from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
 from semtrace.representations import prompts
@@ -31,8 +30,11 @@ def prompt_digest(messages: list[Message]) -> str:
 
 
 def _usage(completions: list[Completion], calls: int = 1) -> dict[str, int]:
-    return {"prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
-            "completion_tokens": sum(c.usage.completion_tokens for c in completions), "calls": calls}
+    return {
+        "prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
+        "completion_tokens": sum(c.usage.completion_tokens for c in completions),
+        "calls": calls,
+    }
 
 
 def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
@@ -43,13 +45,15 @@ def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
 CODE_END = "\n```\n"  # a closing fence on its own line: the program is complete, the rest is chatter
 
 
-async def _ask(ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int,
-               code: bool = False) -> list[Completion]:
+async def _ask(
+    ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int, code: bool = False
+) -> list[Completion]:
     s = ctx.settings
     stop = [CODE_END] if code and s.code_stop else None
     with usage_scope(task_id=ctx.task.task_id, round=round_):
-        completions = await ctx.llm_for(round_).generate(messages, n=n, temperature=s.temperature,
-                                                         max_tokens=s.max_tokens, seed=seed, stop=stop)
+        completions = await ctx.llm_for(round_).generate(
+            messages, n=n, temperature=s.temperature, max_tokens=s.max_tokens, seed=seed, stop=stop
+        )
     ctx.stats.add_completions(completions)
     return completions
 
@@ -77,31 +81,64 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
     sends = []
     if task.kind == "repair" and task.starting_code is not None:
         for chain in range(width):
-            sends.append(Send("execute", ChainPayload(chain=chain, round=0, id=candidate_id(chain, 0), parent=None,
-                                                      code=task.starting_code, attempts=[])))
+            sends.append(
+                Send(
+                    "execute",
+                    ChainPayload(
+                        chain=chain,
+                        round=0,
+                        id=candidate_id(chain, 0),
+                        parent=None,
+                        code=task.starting_code,
+                        attempts=[],
+                    ),
+                )
+            )
         return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
     messages = prompts.synthesis_messages(task.prompt, task.entry_point)
-    completions = await _ask(ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"),
-                             round_=0, code=True)
+    completions = await _ask(
+        ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"), round_=0, code=True
+    )
     if len(completions) < width:
         raise BadResponse(f"asked for {width} samples, got {len(completions)}", provider=ctx.llm.name)
     digest = prompt_digest(messages)
     for chain, completion in enumerate(completions[:width]):
         code, note = _code_from(ctx, completion.text)
-        sends.append(Send("execute", {
-            "chain": chain, "round": 0, "id": candidate_id(chain, 0), "parent": None, "code": code,
-            "raw": completion.text, "note": note, "prompt_digest": digest, "attempts": [],
-            "usage": _usage([completion], calls=1 if chain == 0 else 0)}))
+        sends.append(
+            Send(
+                "execute",
+                {
+                    "chain": chain,
+                    "round": 0,
+                    "id": candidate_id(chain, 0),
+                    "parent": None,
+                    "code": code,
+                    "raw": completion.text,
+                    "note": note,
+                    "prompt_digest": digest,
+                    "attempts": [],
+                    "usage": _usage([completion], calls=1 if chain == 0 else 0),
+                },
+            )
+        )
     return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
 
 
 # ---------------------------------------------------------------- execute / trace
 
 
-def _request(ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None = None,
-             stop_on_failure: bool = False) -> ExecRequest:
-    return ExecRequest(code=code, tests=tests, entry_point=ctx.task.entry_point, test_setup=ctx.task.test_setup,
-                       trace=trace, limits=ctx.settings.limits, stop_on_failure=stop_on_failure)
+def _request(
+    ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None = None, stop_on_failure: bool = False
+) -> ExecRequest:
+    return ExecRequest(
+        code=code,
+        tests=tests,
+        entry_point=ctx.task.entry_point,
+        test_setup=ctx.task.test_setup,
+        trace=trace,
+        limits=ctx.settings.limits,
+        stop_on_failure=stop_on_failure,
+    )
 
 
 async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
@@ -110,26 +147,51 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
     task, s = ctx.task, ctx.settings
     spec = None
     if s.needs_trace and payload["round"] < s.depth:  # trace the first failing test in the same request
-        spec = TraceSpec(max_failing=1, include_passing=_uses_passing(ctx.renderer), max_events=s.max_events,
-                         max_value_len=s.max_value_len)
-    runs = [ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests, spec), ctx.stats)]
+        spec = TraceSpec(
+            max_failing=1,
+            include_passing=_uses_passing(ctx.renderer),
+            max_events=s.max_events,
+            max_value_len=s.max_value_len,
+        )
+    runs = [
+        ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests, spec), ctx.stats)
+    ]
     if task.hidden_tests:
         # scoring needs pass/fail only: stop at the first failing hidden test (a looping program costs one timeout)
-        runs.append(ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.hidden_tests,
-                                                             stop_on_failure=True), ctx.stats))
+        runs.append(
+            ctx.exec_cache.run(
+                ctx.sandbox,
+                _request(ctx, payload["code"], task.hidden_tests, stop_on_failure=True),
+                ctx.stats,
+            )
+        )
     results = await asyncio.gather(*runs)
     visible = _result_dict(results[0])
     hidden = _result_dict(results[1]) if len(results) > 1 else {}
     first = results[0].first_failure
     failing = first.index if first is not None else None
     record = {
-        "id": payload["id"], "chain": payload["chain"], "round": payload["round"], "parent": payload.get("parent"),
-        "code": payload["code"], "raw": payload.get("raw", ""), "visible": visible, "hidden": hidden,
+        "id": payload["id"],
+        "chain": payload["chain"],
+        "round": payload["round"],
+        "parent": payload.get("parent"),
+        "code": payload["code"],
+        "raw": payload.get("raw", ""),
+        "visible": visible,
+        "hidden": hidden,
         "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
-        "prompt_digest": payload.get("prompt_digest", ""), "note": payload.get("note", ""),
+        "prompt_digest": payload.get("prompt_digest", ""),
+        "note": payload.get("note", ""),
     }
-    nxt: ChainPayload = {**payload, "visible": visible, "failing": failing, "trace": None, "rendering": "",
-                         "critique": "", "prefetched": [t.to_dict() for t in results[0].traces]}
+    nxt: ChainPayload = {
+        **payload,
+        "visible": visible,
+        "failing": failing,
+        "trace": None,
+        "rendering": "",
+        "critique": "",
+        "prefetched": [t.to_dict() for t in results[0].traces],
+    }
     route = routes.after_execute(nxt, ctx.settings)
     if route == "finish":
         return Command(update={"candidates": [record], "finished": [payload["chain"]]}, goto="finish")
@@ -144,26 +206,34 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
     failing = int(payload["failing"])
     indices = [failing]
     if _uses_passing(ctx.renderer):  # contrastive representations also see a passing visible test's run
-        passing = next((t["index"] for t in payload["visible"].get("tests") or [] if t.get("status") == "passed"),
-                       None)
+        passing = next(
+            (t["index"] for t in payload["visible"].get("tests") or [] if t.get("status") == "passed"), None
+        )
         if passing is not None:
             indices.append(int(passing))
     by_test = {int(t["test_index"]): t for t in payload.get("prefetched") or []}
     if not all(i in by_test for i in indices):
         # run only the tests to trace (a looping program then costs one timeout, not one per visible test)
-        spec = TraceSpec(tests=tuple(range(len(indices))), max_events=s.max_events, max_value_len=s.max_value_len)
+        spec = TraceSpec(
+            tests=tuple(range(len(indices))), max_events=s.max_events, max_value_len=s.max_value_len
+        )
         tests = tuple(ctx.task.visible_tests[i] for i in indices)
         result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
-        by_test = {indices[t.test_index]: {**t.to_dict(), "test_index": indices[t.test_index]}
-                   for t in result.traces if 0 <= t.test_index < len(indices)}
+        by_test = {
+            indices[t.test_index]: {**t.to_dict(), "test_index": indices[t.test_index]}
+            for t in result.traces
+            if 0 <= t.test_index < len(indices)
+        }
     trace_dict = by_test.get(failing)
     passing_trace = by_test.get(indices[1]) if len(indices) > 1 else None
     patch: dict[str, Any] = {"id": payload["id"], "trace": trace_dict}
     if passing_trace is not None:
         patch["passing_trace"] = passing_trace
     nxt = {k: v for k, v in payload.items() if k != "prefetched"}
-    return Command(update={"candidates": [patch]},
-                   goto=Send("render", {**nxt, "trace": trace_dict, "passing_trace": passing_trace}))
+    return Command(
+        update={"candidates": [patch]},
+        goto=Send("render", {**nxt, "trace": trace_dict, "passing_trace": passing_trace}),
+    )
 
 
 def _uses_passing(renderer: Any) -> bool:
@@ -180,9 +250,15 @@ def _feedback(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceView 
     test = ctx.task.visible_tests[idx]
     outcomes = payload["visible"].get("tests") or []
     outcome_d = next((o for o in outcomes if o.get("index") == idx), None)
-    outcome = (TestOutcome.from_dict(outcome_d) if outcome_d else
-               TestOutcome(index=idx, status=payload["visible"].get("status", "error"),
-                           message=payload["visible"].get("message", "")))
+    outcome = (
+        TestOutcome.from_dict(outcome_d)
+        if outcome_d
+        else TestOutcome(
+            index=idx,
+            status=payload["visible"].get("status", "error"),
+            message=payload["visible"].get("message", ""),
+        )
+    )
     trace_obj = Trace.from_dict(payload["trace"]) if payload.get("trace") else None
     passing = None
     p_trace = payload.get("passing_trace")
@@ -190,9 +266,19 @@ def _feedback(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceView 
         p_index = int(p_trace["test_index"])
         p_outcome = next((o for o in outcomes if o.get("index") == p_index), None)
         if p_outcome is not None:
-            passing = (ctx.task.visible_tests[p_index], TestOutcome.from_dict(p_outcome), Trace.from_dict(p_trace))
-    view = TraceView(code=payload["code"], entry_point=ctx.task.entry_point, test=test, outcome=outcome,
-                     trace=trace_obj, passing=passing)
+            passing = (
+                ctx.task.visible_tests[p_index],
+                TestOutcome.from_dict(p_outcome),
+                Trace.from_dict(p_trace),
+            )
+    view = TraceView(
+        code=payload["code"],
+        entry_point=ctx.task.entry_point,
+        test=test,
+        outcome=outcome,
+        trace=trace_obj,
+        passing=passing,
+    )
     return prompts.feedback_text(test, outcome, ctx.task.entry_point), view
 
 
@@ -207,9 +293,13 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
         if render_async is not None:
             before = (ctx.stats.prompt_tokens, ctx.stats.completion_tokens)
             with usage_scope(task_id=ctx.task.task_id, round=payload["round"]):
-                rendering = await render_async(view, ctx.llm_for(payload["round"]), budget=ctx.settings.trace_budget)
-            usage = {"prompt_tokens": ctx.stats.prompt_tokens - before[0],
-                     "completion_tokens": ctx.stats.completion_tokens - before[1]}
+                rendering = await render_async(
+                    view, ctx.llm_for(payload["round"]), budget=ctx.settings.trace_budget
+                )
+            usage = {
+                "prompt_tokens": ctx.stats.prompt_tokens - before[0],
+                "completion_tokens": ctx.stats.completion_tokens - before[1],
+            }
         else:
             rendering = ctx.renderer.render(view, budget=ctx.settings.trace_budget)
     nxt = {**payload, "rendering": rendering, "feedback": feedback}
@@ -220,8 +310,12 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
 
 
 def _attempt(payload: dict[str, Any]) -> prompts.Attempt:
-    return prompts.Attempt(code=payload["code"], feedback=payload.get("feedback", ""),
-                           rendering=payload.get("rendering", ""), critique=payload.get("critique", ""))
+    return prompts.Attempt(
+        code=payload["code"],
+        feedback=payload.get("feedback", ""),
+        rendering=payload.get("rendering", ""),
+        critique=payload.get("critique", ""),
+    )
 
 
 async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
@@ -255,17 +349,33 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
         note = f"refinement stopped: {type(exc).__name__}: {exc}"
-        return Command(update={"candidates": [{"id": payload["id"], "note": note}],
-                               "finished": [payload["chain"]]}, goto="finish")
+        return Command(
+            update={"candidates": [{"id": payload["id"], "note": note}], "finished": [payload["chain"]]},
+            goto="finish",
+        )
     code, note = _code_from(ctx, completion.text)
-    keep = {"code": payload["code"], "feedback": payload.get("feedback", ""), "critique": payload.get("critique", ""),
-            "rendering": ""}  # only the latest round's trace is shown; earlier ones keep code and feedback
+    keep = {
+        "code": payload["code"],
+        "feedback": payload.get("feedback", ""),
+        "critique": payload.get("critique", ""),
+        "rendering": "",
+    }  # only the latest round's trace is shown; earlier ones keep code and feedback
     nxt: ChainPayload = {
-        "chain": payload["chain"], "round": new_round, "id": candidate_id(payload["chain"], new_round),
-        "parent": payload["id"], "code": code, "attempts": [*payload.get("attempts", []), keep],
+        "chain": payload["chain"],
+        "round": new_round,
+        "id": candidate_id(payload["chain"], new_round),
+        "parent": payload["id"],
+        "code": code,
+        "attempts": [*payload.get("attempts", []), keep],
     }
-    nxt.update({"raw": completion.text, "note": note, "prompt_digest": prompt_digest(messages),  # type: ignore
-                "usage": _usage([completion])})
+    nxt.update(
+        {
+            "raw": completion.text,
+            "note": note,
+            "prompt_digest": prompt_digest(messages),  # type: ignore
+            "usage": _usage([completion]),
+        }
+    )
     return Command(goto=Send("execute", nxt))
 
 
@@ -275,20 +385,6 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
 def finish(state: AgentState) -> dict[str, Any]:
     """The join point of all chains; the route after it decides whether selection can run."""
     return {}
-
-
-def final_candidates(candidates: list[dict[str, Any]], depth: int | None = None,
-                     width: int | None = None) -> list[Candidate]:
-    """Each chain's answer at ``depth``: its latest candidate with round <= depth (chains stop early on a pass)."""
-    best: dict[int, dict[str, Any]] = {}
-    for c in candidates:
-        if width is not None and c["chain"] >= width:
-            continue
-        if depth is not None and c["round"] > depth:
-            continue
-        if c["chain"] not in best or c["round"] > best[c["chain"]]["round"]:
-            best[c["chain"]] = c
-    return [Candidate.from_dict(best[k]) for k in sorted(best)]
 
 
 async def select(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

@@ -8,11 +8,11 @@ of that answer's hidden-test correctness; "selected" applies an offline selector
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from semtrace.agents.nodes import final_candidates
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
-from semtrace.agents.state import Candidate
+from semtrace.agents.state import Candidate, final_candidates
 
 # Fields that legitimately differ between two runs of the same experiment (timing, host), dropped by
 # ``stable_record`` when records are compared (e.g. a resumed run against an uninterrupted one).
@@ -38,8 +38,11 @@ def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any])
     chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
     usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])
     return {
-        "task_id": task.task_id, "kind": task.kind, **settings_view,
-        "candidates": cands, "selection": selection,
+        "task_id": task.task_id,
+        "kind": task.kind,
+        **settings_view,
+        "candidates": cands,
+        "selection": selection,
         "correct": bool(chosen and Candidate.from_dict(chosen).correct),
         "usage": usage,
     }
@@ -71,8 +74,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
 
 
-def selected_correct(record: dict[str, Any], selector: Selector, depth: int | None = None,
-                     width: int | None = None) -> bool:
+def selected_correct(
+    record: dict[str, Any], selector: Selector, depth: int | None = None, width: int | None = None
+) -> bool:
     chosen = selector.pick(_candidates(record, depth, width))
     return bool(chosen and chosen.correct)
 
@@ -127,24 +131,36 @@ def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = No
 
     by_depth = []
     for d in range(depth + 1):
-        row: dict[str, Any] = {"depth": d, "pass@1": rate([pass_at_1(r, d) for r in records]),
-                               "oracle@width": rate([float(selected_correct(r, oracle, d)) for r in records]),
-                               "tokens": sum(tokens_upto(r, d) for r in records)}
+        row: dict[str, Any] = {
+            "depth": d,
+            "pass@1": rate([pass_at_1(r, d) for r in records]),
+            "oracle@width": rate([float(selected_correct(r, oracle, d)) for r in records]),
+            "tokens": sum(tokens_upto(r, d) for r in records),
+        }
         if offline is not None:
             row["selected"] = rate([float(selected_correct(r, offline, d)) for r in records])
         by_depth.append(row)
     by_width = []
     for w in range(1, width + 1):
-        row = {"width": w, "pass@1": rate([pass_at_1(r, None, w) for r in records]),
-               "oracle": rate([float(selected_correct(r, oracle, None, w)) for r in records])}
+        row = {
+            "width": w,
+            "pass@1": rate([pass_at_1(r, None, w) for r in records]),
+            "oracle": rate([float(selected_correct(r, oracle, None, w)) for r in records]),
+        }
         if offline is not None:
             row["selected"] = rate([float(selected_correct(r, offline, None, w)) for r in records])
         by_width.append(row)
     usage = _usage_sum(r.get("usage") for r in records)
     return {
-        "tasks": len(records), "total_tasks": n_tasks, "depth": depth, "width": width, "selector": sel_name,
+        "tasks": len(records),
+        "total_tasks": n_tasks,
+        "depth": depth,
+        "width": width,
+        "selector": sel_name,
         "selector_upper_bound": sel_name == "oracle",
         "selected": rate([float(r["correct"]) for r in records]),
-        "by_depth": by_depth, "by_width": by_width, "usage": usage,
+        "by_depth": by_depth,
+        "by_width": by_width,
+        "usage": usage,
         "tokens_per_task": (usage["prompt_tokens"] + usage["completion_tokens"]) / len(records),
     }

@@ -19,13 +19,13 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
 from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import summarize, task_record
@@ -52,7 +52,7 @@ class Components:
     sandbox: Any
     renderer: Any
     selector: Any
-    extract: Callable[[str, str], "str | None"]
+    extract: Callable[[str, str], str | None]
 
 
 @dataclass
@@ -69,21 +69,39 @@ class Progress:
 def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
     lim = cfg.limits
     return AgentSettings(
-        width=cfg.resolved_width, depth=cfg.resolved_depth, stop_on_pass=cfg.stop_on_pass, critique=cfg.critique,
-        history=cfg.history, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed,
+        width=cfg.resolved_width,
+        depth=cfg.resolved_depth,
+        stop_on_pass=cfg.stop_on_pass,
+        critique=cfg.critique,
+        history=cfg.history,
+        temperature=cfg.temperature,
+        max_tokens=cfg.max_tokens,
+        seed=cfg.seed,
         code_stop=cfg.code_stop,
-        trace_budget=cfg.trace_budget, max_events=cfg.max_events, max_value_len=cfg.max_value_len,
+        trace_budget=cfg.trace_budget,
+        max_events=cfg.max_events,
+        max_value_len=cfg.max_value_len,
         limits=Limits(wall_time=lim.wall_time, memory_mb=lim.memory_mb, output_bytes=lim.output_bytes),
         needs_trace=bool(getattr(renderer, "needs_trace", getattr(renderer, "name", "") != "none")),
-        selector_inputs=cfg.selector_inputs, judge_rounds=cfg.judge_rounds)
+        selector_inputs=cfg.selector_inputs,
+        judge_rounds=cfg.judge_rounds,
+    )
 
 
 def settings_view(cfg: RunConfig) -> dict[str, Any]:
     """The experiment's knobs, repeated in every record so records from several runs can be pooled."""
-    return {"benchmark": cfg.benchmark, "model": cfg.model, "representation": cfg.representation,
-            "strategy": cfg.strategy, "width": cfg.resolved_width, "depth": cfg.resolved_depth,
-            "selector": cfg.selector, "critique": cfg.critique, "history": cfg.history,
-            "temperature": cfg.temperature}
+    return {
+        "benchmark": cfg.benchmark,
+        "model": cfg.model,
+        "representation": cfg.representation,
+        "strategy": cfg.strategy,
+        "width": cfg.resolved_width,
+        "depth": cfg.resolved_depth,
+        "selector": cfg.selector,
+        "critique": cfg.critique,
+        "history": cfg.history,
+        "temperature": cfg.temperature,
+    }
 
 
 # ---------------------------------------------------------------- run directory
@@ -122,18 +140,24 @@ def save_config(run_dir: Path, cfg: RunConfig) -> None:
 def load_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
-        raise RunError(f"'{run_dir}' is not a run directory (no {CONFIG_FILE}); pass the --out DIR of an earlier run")
+        raise RunError(
+            f"'{run_dir}' is not a run directory (no {CONFIG_FILE}); pass the --out DIR of an earlier run"
+        )
     return validate_config(yaml.safe_load(path.read_text()) or {})
 
 
 def prepare_run_dir(run_dir: Path, cfg: RunConfig, *, resume: bool) -> None:
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
-            raise RunError(f"cannot resume '{run_dir}': no {CONFIG_FILE} there; start a run with --out {run_dir}")
+            raise RunError(
+                f"cannot resume '{run_dir}': no {CONFIG_FILE} there; start a run with --out {run_dir}"
+            )
         return
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(f"run directory '{run_dir}' is not empty; continue it with --resume {run_dir} "
-                       f"or choose another --out")
+        raise RunError(
+            f"run directory '{run_dir}' is not empty; continue it with --resume {run_dir} "
+            f"or choose another --out"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(run_dir, cfg)
 
@@ -175,8 +199,9 @@ def _cost(llm: Any) -> float | None:
         return None
 
 
-async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
-                    progress: Progress | None = None) -> dict[str, Any]:
+async def run_tasks(
+    cfg: RunConfig, run_dir: Path, comps: Components, *, progress: Progress | None = None
+) -> dict[str, Any]:
     """Run (or continue) every task of ``comps.tasks`` into ``run_dir``; return the summary."""
     results_path = run_dir / RESULTS_FILE
     kept = {r["task_id"]: r for r in read_records(results_path, repair=True)}
@@ -200,16 +225,28 @@ async def run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, *,
 
         async def one(task: Task) -> None:
             async with slots:
-                ctx = AgentContext(task=task, llm=comps.llm, sandbox=comps.sandbox, renderer=comps.renderer,
-                                   selector=comps.selector, settings=settings, extract=comps.extract,
-                                   exec_cache=exec_cache, stats=progress.stats, gate=gate,
-                                   ordinal=ordinals[task.task_id])
+                ctx = AgentContext(
+                    task=task,
+                    llm=comps.llm,
+                    sandbox=comps.sandbox,
+                    renderer=comps.renderer,
+                    selector=comps.selector,
+                    settings=settings,
+                    extract=comps.extract,
+                    exec_cache=exec_cache,
+                    stats=progress.stats,
+                    gate=gate,
+                    ordinal=ordinals[task.task_id],
+                )
                 started = time.monotonic()
                 try:
                     state = await _run_task(app, task, ctx)
                 except Exception as exc:  # noqa: BLE001 - infrastructure failure of one task; the run goes on
                     log.error("task %s failed: %s: %s", task.task_id, type(exc).__name__, exc)
-                    _append(run_dir / ERRORS_FILE, {"task_id": task.task_id, "error": f"{type(exc).__name__}: {exc}"})
+                    _append(
+                        run_dir / ERRORS_FILE,
+                        {"task_id": task.task_id, "error": f"{type(exc).__name__}: {exc}"},
+                    )
                     progress.errors += 1
                     return
                 record = task_record(task, view, state)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 import logging
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from semtrace.agents.context import AgentContext
 from semtrace.agents.state import Candidate
@@ -23,8 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def _usage_of(completions: list[Any]) -> dict[str, int]:
-    return {"prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
-            "completion_tokens": sum(c.usage.completion_tokens for c in completions), "calls": 1}
+    return {
+        "prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
+        "completion_tokens": sum(c.usage.completion_tokens for c in completions),
+        "calls": 1,
+    }
 
 
 def _merge_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -48,8 +52,12 @@ class Selector:
 
     async def select(self, candidates: Sequence[Candidate], ctx: AgentContext) -> dict[str, Any]:
         chosen = self.pick(candidates)
-        return {"id": chosen.id if chosen else None, "selector": self.name, "upper_bound": self.upper_bound,
-                "info": {}}
+        return {
+            "id": chosen.id if chosen else None,
+            "selector": self.name,
+            "upper_bound": self.upper_bound,
+            "info": {},
+        }
 
 
 class FirstPass(Selector):
@@ -81,7 +89,7 @@ class Oracle(Selector):
         return next((c for c in candidates if c.correct), candidates[0] if candidates else None)
 
 
-_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.S)
+_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.DOTALL)
 
 
 def parse_calls(text: str, entry_point: str, limit: int) -> list[str]:
@@ -96,9 +104,11 @@ def parse_calls(text: str, entry_point: str, limit: int) -> list[str]:
             node = ast.parse(line, mode="eval").body
         except SyntaxError:
             continue
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point):
+        if not (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point
+        ):
             continue
-        args = line[len(entry_point) + 1: -1] if line.endswith(")") else None
+        args = line[len(entry_point) + 1 : -1] if line.endswith(")") else None
         if args is not None and args not in found:
             found.append(args)
         if len(found) >= limit:
@@ -107,8 +117,13 @@ def parse_calls(text: str, entry_point: str, limit: int) -> list[str]:
 
 
 async def _outputs(ctx: AgentContext, cand: Candidate, tests: tuple[TestCase, ...]) -> tuple[str, ...]:
-    req = ExecRequest(code=cand.code, tests=tests, entry_point=ctx.task.entry_point, test_setup=ctx.task.test_setup,
-                      limits=ctx.settings.limits)
+    req = ExecRequest(
+        code=cand.code,
+        tests=tests,
+        entry_point=ctx.task.entry_point,
+        test_setup=ctx.task.test_setup,
+        limits=ctx.settings.limits,
+    )
     result = await ctx.exec_cache.run(ctx.sandbox, req, ctx.stats)
     by_index = {t.index: t for t in result.tests}
     out = []
@@ -132,12 +147,21 @@ class MajorityOutput(Selector):
     async def select(self, candidates: Sequence[Candidate], ctx: AgentContext) -> dict[str, Any]:
         pool = best_visible(candidates)
         if len({c.code for c in pool}) <= 1:
-            return {"id": pool[0].id if pool else None, "selector": self.name, "upper_bound": False,
-                    "info": {"reason": "one distinct program"}}
+            return {
+                "id": pool[0].id if pool else None,
+                "selector": self.name,
+                "upper_bound": False,
+                "info": {"reason": "one distinct program"},
+            }
         task = ctx.task
         messages = prompts.test_inputs_messages(task.prompt, task.entry_point, ctx.settings.selector_inputs)
-        completions = await ctx.llm_for(ctx.settings.depth + 1).generate(messages, n=1, temperature=0.0, max_tokens=ctx.settings.max_tokens,
-                                             seed=ctx.settings.seed_for(task.task_id, "select-inputs"))
+        completions = await ctx.llm_for(ctx.settings.depth + 1).generate(
+            messages,
+            n=1,
+            temperature=0.0,
+            max_tokens=ctx.settings.max_tokens,
+            seed=ctx.settings.seed_for(task.task_id, "select-inputs"),
+        )
         ctx.stats.add_completions(completions)
         calls = parse_calls(completions[0].text, task.entry_point, ctx.settings.selector_inputs)
         info: dict[str, Any] = {"inputs": calls, "usage": _usage_of(completions)}
@@ -162,12 +186,18 @@ class LLMJudge(Selector):
 
     name = "llm_judge"
 
-    async def _duel(self, a: Candidate, b: Candidate, ctx: AgentContext, usage: dict[str, int],
-                    log_: list[dict[str, Any]]) -> Candidate:
+    async def _duel(
+        self, a: Candidate, b: Candidate, ctx: AgentContext, usage: dict[str, int], log_: list[dict[str, Any]]
+    ) -> Candidate:
         task, s = ctx.task, ctx.settings
         seed = s.seed_for(task.task_id, "judge", a.id, b.id)
-        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(prompts.distinguish_messages(task.prompt, task.entry_point, a.code, b.code),
-                                       n=1, temperature=0.0, max_tokens=s.max_tokens, seed=seed)
+        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(
+            prompts.distinguish_messages(task.prompt, task.entry_point, a.code, b.code),
+            n=1,
+            temperature=0.0,
+            max_tokens=s.max_tokens,
+            seed=seed,
+        )
         ctx.stats.add_completions(comps)
         usage.update(_merge_usage(usage, _usage_of(comps)))
         calls = parse_calls(comps[0].text, task.entry_point, 1)
@@ -180,8 +210,13 @@ class LLMJudge(Selector):
             log_.append({"a": a.id, "b": b.id, "winner": a.id, "input": calls[0], "reason": "same output"})
             return a
         call = f"{task.entry_point}({calls[0]})"
-        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(prompts.judge_messages(task.prompt, task.entry_point, call, out_a, out_b),
-                                       n=1, temperature=0.0, max_tokens=s.max_tokens, seed=seed + 1)
+        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(
+            prompts.judge_messages(task.prompt, task.entry_point, call, out_a, out_b),
+            n=1,
+            temperature=0.0,
+            max_tokens=s.max_tokens,
+            seed=seed + 1,
+        )
         ctx.stats.add_completions(comps)
         usage.update(_merge_usage(usage, _usage_of(comps)))
         verdicts = _VERDICT.findall(comps[0].text)
@@ -202,8 +237,12 @@ class LLMJudge(Selector):
         winner = pool[0]
         for challenger in pool[1:]:
             winner = await self._duel(winner, challenger, ctx, usage, duels)
-        return {"id": winner.id, "selector": self.name, "upper_bound": False,
-                "info": {"duels": duels, "usage": usage}}
+        return {
+            "id": winner.id,
+            "selector": self.name,
+            "upper_bound": False,
+            "info": {"duels": duels, "usage": usage},
+        }
 
 
 SELECTORS = Registry(

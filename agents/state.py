@@ -13,7 +13,9 @@ from typing import Annotated, Any, TypedDict
 from semtrace.representations.prompts import Attempt
 
 
-def merge_candidates(left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def merge_candidates(
+    left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
     """Reducer: candidates are keyed by ``id``; a later patch for the same id adds/overrides fields.
 
     Never mutates its inputs; order is first appearance (chain, then round as they were produced).
@@ -80,7 +82,7 @@ class Candidate:
     note: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Candidate":
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 
@@ -107,3 +109,18 @@ class Candidate:
 
 def attempts_of(payload: ChainPayload) -> list[Attempt]:
     return [Attempt(**a) for a in payload.get("attempts", [])]
+
+
+def final_candidates(
+    candidates: list[dict[str, Any]], depth: int | None = None, width: int | None = None
+) -> list[Candidate]:
+    """Each chain's answer at ``depth``: its latest candidate with round <= depth (chains stop early on a pass)."""
+    best: dict[int, dict[str, Any]] = {}
+    for c in candidates:
+        if width is not None and c["chain"] >= width:
+            continue
+        if depth is not None and c["round"] > depth:
+            continue
+        if c["chain"] not in best or c["round"] > best[c["chain"]]["round"]:
+            best[c["chain"]] = c
+    return [Candidate.from_dict(best[k]) for k in sorted(best)]

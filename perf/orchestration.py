@@ -53,7 +53,9 @@ class FixedLatencyLLM:
         return out
 
 
-def utilization(spans: list[tuple[float, float]], start: float, end: float, slots: int, buckets: int = 10) -> list[float]:
+def utilization(
+    spans: list[tuple[float, float]], start: float, end: float, slots: int, buckets: int = 10
+) -> list[float]:
     """Mean share of the LLM slots busy in each tenth of the run (where the time went)."""
     width = (end - start) / buckets
     busy = [0.0] * buckets
@@ -68,9 +70,9 @@ def write_rules(tasks: list[Any], path: Path) -> None:
     """Distinct buggy variants per task (so every candidate really executes), with a quarter of the tasks fixed at
     round 2 and a quarter at round 3 once the trace shows the bug's line."""
     sys.path.insert(0, str(REPO / "tests" / "agents"))
-    from rules import bug_line, fenced  # the same helper the acceptance tests use
-
     import re
+
+    from rules import bug_line, fenced  # the same helper the acceptance tests use
 
     fixes, rest = [], []
     for i, t in enumerate(tasks):
@@ -78,8 +80,14 @@ def write_rules(tasks: list[Any], path: Path) -> None:
         fix_round = (None, 2, 3, None)[i % 4]
         if fix_round is not None:
             later = "|".join(str(k) for k in range(fix_round, fix_round + 20))
-            fixes.append({"when": who + rf"[\s\S]*### Attempt (?:{later}) \(latest\)[\s\S]*## Trace\n[\s\S]*"
-                          + re.escape(bug_line(t.starting_code, t.reference)), "reply": fenced(t.reference)})
+            fixes.append(
+                {
+                    "when": who
+                    + rf"[\s\S]*### Attempt (?:{later}) \(latest\)[\s\S]*## Trace\n[\s\S]*"
+                    + re.escape(bug_line(t.starting_code, t.reference)),
+                    "reply": fenced(t.reference),
+                }
+            )
         variants = [fenced(f"{t.starting_code.rstrip()}\n# variant {k}\n") for k in range(16)]
         rest.append({"when": who, "reply": variants})
     path.write_text("".join(json.dumps(r) + "\n" for r in fixes + rest))
@@ -98,13 +106,25 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     rules = work / "rules.jsonl"
     write_rules(tasks, rules)
     backend = FixedLatencyLLM(str(rules), args.latency)
-    llm = ManagedLLM(backend, provider="scripted", model=str(rules), concurrency=args.concurrency,
-                     accounting=Accounting())
-    cfg = build_config(flags=dict(benchmark="humaneval-fix", strategy="hybrid", width=args.width, depth=args.depth,
-                                  representation="next", selector="visible_rate", sandbox="local", display=False,
-                                  model=f"scripted:{rules}", task_concurrency=args.task_concurrency,
-                                  sandbox_options={"concurrency": args.sandbox_concurrency}),
-                       overrides=["limits.wall_time=1"])
+    llm = ManagedLLM(
+        backend, provider="scripted", model=str(rules), concurrency=args.concurrency, accounting=Accounting()
+    )
+    cfg = build_config(
+        flags={
+            "benchmark": "humaneval-fix",
+            "strategy": "hybrid",
+            "width": args.width,
+            "depth": args.depth,
+            "representation": "next",
+            "selector": "visible_rate",
+            "sandbox": "local",
+            "display": False,
+            "model": f"scripted:{rules}",
+            "task_concurrency": args.task_concurrency,
+            "sandbox_options": {"concurrency": args.sandbox_concurrency},
+        },
+        overrides=["limits.wall_time=1"],
+    )
     comps = await build_components(cfg, tasks=tasks, llm=llm)
     run_dir = work / "run"
     prepare_run_dir(run_dir, cfg, resume=False)
@@ -120,15 +140,22 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             if b > end - 15:
                 print(f"  call {a - start:7.2f}-{b - start:7.2f} {scope}")
     ideal = backend.calls * args.latency / args.concurrency
-    return {"tasks": len(tasks), "llm_calls": backend.calls, "wall_s": wall, "ideal_llm_bound_s": ideal,
-            "ratio": wall / ideal if ideal else float("nan"),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "sandbox_workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            "pass@1_by_depth": [round(r["pass@1"]["mean"], 3) for r in summary["by_depth"]],
-            "errors": summary.get("errors", 0), "run_dir": str(run_dir),
-            "utilization": utilization(backend.spans, start, end, args.concurrency),
-            "slowest": sorted(((r["wall_time"], r["task_id"]) for r in read_records(run_dir / "results.jsonl")),
-                              reverse=True)[:4]}
+    return {
+        "tasks": len(tasks),
+        "llm_calls": backend.calls,
+        "wall_s": wall,
+        "ideal_llm_bound_s": ideal,
+        "ratio": wall / ideal if ideal else float("nan"),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "sandbox_workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "pass@1_by_depth": [round(r["pass@1"]["mean"], 3) for r in summary["by_depth"]],
+        "errors": summary.get("errors", 0),
+        "run_dir": str(run_dir),
+        "utilization": utilization(backend.spans, start, end, args.concurrency),
+        "slowest": sorted(
+            ((r["wall_time"], r["task_id"]) for r in read_records(run_dir / "results.jsonl")), reverse=True
+        )[:4],
+    }
 
 
 def main() -> int:
@@ -137,26 +164,42 @@ def main() -> int:
     parser.add_argument("--data", default=default_data)
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
     parser.add_argument("--concurrency", type=int, default=16, help="LLM calls in flight")
-    parser.add_argument("--task-concurrency", type=int, default=164,
-                        help="tasks in flight (all: slow, timing-out tasks then start early; the LLM gate bounds work)")
-    parser.add_argument("--sandbox-concurrency", type=int, default=8,
-                        help="sandbox workers (timeouts wait, they do not compute: more than cores is right)")
+    parser.add_argument(
+        "--task-concurrency",
+        type=int,
+        default=164,
+        help="tasks in flight (all: slow, timing-out tasks then start early; the LLM gate bounds work)",
+    )
+    parser.add_argument(
+        "--sandbox-concurrency",
+        type=int,
+        default=8,
+        help="sandbox workers (timeouts wait, they do not compute: more than cores is right)",
+    )
     parser.add_argument("--limit", type=int, default=164)
     parser.add_argument("--width", type=int, default=4)
     parser.add_argument("--depth", type=int, default=3)
     args = parser.parse_args()
     if not (Path(args.data) / "humanevalpack").is_dir():
-        print(f"error: HumanEvalFix data not found under {args.data}; pass --data DIR or set SEMTRACE_DATA",
-              file=sys.stderr)
+        print(
+            f"error: HumanEvalFix data not found under {args.data}; pass --data DIR or set SEMTRACE_DATA",
+            file=sys.stderr,
+        )
         return 2
     r = asyncio.run(measure(args))
     ok_time, ok_mem = r["ratio"] <= 1.10, r["peak_rss_mb"] <= 600
-    print(f"orchestration: {r['tasks']} tasks, width {args.width}, depth {args.depth}, {r['llm_calls']} LLM calls "
-          f"at {args.latency:.2f} s, concurrency {args.concurrency}")
-    print(f"  wall {r['wall_s']:.1f} s vs ideal LLM-bound {r['ideal_llm_bound_s']:.1f} s -> ratio {r['ratio']:.3f} "
-          f"(target <= 1.10: {'ok' if ok_time else 'MISSED'})")
-    print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (target <= 600: {'ok' if ok_mem else 'MISSED'}); sandbox workers "
-          f"{r['sandbox_workers_peak_rss_mb']:.0f} MB")
+    print(
+        f"orchestration: {r['tasks']} tasks, width {args.width}, depth {args.depth}, {r['llm_calls']} LLM calls "
+        f"at {args.latency:.2f} s, concurrency {args.concurrency}"
+    )
+    print(
+        f"  wall {r['wall_s']:.1f} s vs ideal LLM-bound {r['ideal_llm_bound_s']:.1f} s -> ratio {r['ratio']:.3f} "
+        f"(target <= 1.10: {'ok' if ok_time else 'MISSED'})"
+    )
+    print(
+        f"  peak RSS {r['peak_rss_mb']:.0f} MB (target <= 600: {'ok' if ok_mem else 'MISSED'}); sandbox workers "
+        f"{r['sandbox_workers_peak_rss_mb']:.0f} MB"
+    )
     print(f"  LLM slot utilization by tenth of the run: {r['utilization']}")
     print(f"  slowest tasks (s): {', '.join(f'{tid} {t:.1f}' for t, tid in r['slowest'])}")
     print(f"  pass@1 by depth {r['pass@1_by_depth']}; task errors {r['errors']}")

@@ -8,17 +8,22 @@ given the correct program, you can start with"), without its known rendering def
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from semtrace.llms.base import Message
 from semtrace.sandbox.types import TestCase, TestOutcome
 
-SYSTEM = ("You are an expert Python programmer. You write correct, self-contained Python code and answer with the "
-          "complete program in a single ```python code block.")
+SYSTEM = (
+    "You are an expert Python programmer. You write correct, self-contained Python code and answer with the "
+    "complete program in a single ```python code block."
+)
 
-REPAIR_INSTRUCTION = ("Correct the provided BUGGY_PROGRAM. Output only the corrected code; do not include "
-                      "explanations, test cases, examples, or execution results.")
+REPAIR_INSTRUCTION = (
+    "Correct the provided BUGGY_PROGRAM. Output only the corrected code; do not include "
+    "explanations, test cases, examples, or execution results."
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,10 @@ def _task_text(task_prompt: str, entry_point: str) -> str:
 
 def synthesis_messages(task_prompt: str, entry_point: str) -> list[Message]:
     """The first samples of a synthesis task."""
-    user = (f"{_task_text(task_prompt, entry_point)}\n\nWrite the complete, self-contained Python program "
-            f"(with any imports it needs). Answer with one ```python code block.")
+    user = (
+        f"{_task_text(task_prompt, entry_point)}\n\nWrite the complete, self-contained Python program "
+        f"(with any imports it needs). Answer with one ```python code block."
+    )
     return [Message("system", SYSTEM), Message("user", user)]
 
 
@@ -101,13 +108,16 @@ def _attempt_body(attempt: Attempt, *, with_trace: bool = True) -> str:
 
 def repair_messages(task_prompt: str, entry_point: str, attempt: Attempt) -> list[Message]:
     """The paper's repair template: instruction, buggy program, failing test, rendered trace."""
-    user = (f"{REPAIR_INSTRUCTION}\n\n{_task_text(task_prompt, entry_point)}\n\n{_attempt_body(attempt)}\n\n"
-            "now, given the correct program, you can start with\n```python\n")
+    user = (
+        f"{REPAIR_INSTRUCTION}\n\n{_task_text(task_prompt, entry_point)}\n\n{_attempt_body(attempt)}\n\n"
+        "now, given the correct program, you can start with\n```python\n"
+    )
     return [Message("system", SYSTEM), Message("user", user)]
 
 
-def refine_messages(task_prompt: str, entry_point: str, attempts: Sequence[Attempt],
-                    history: Literal["all", "last"] = "all") -> list[Message]:
+def refine_messages(
+    task_prompt: str, entry_point: str, attempts: Sequence[Attempt], history: Literal["all", "last"] = "all"
+) -> list[Message]:
     """Refinement after one or more failed rounds. ``history='last'`` shows only the latest attempt (the repair
     template); ``'all'`` lists every earlier attempt (code and feedback, traces only for the latest one)."""
     if not attempts:
@@ -117,40 +127,53 @@ def refine_messages(task_prompt: str, entry_point: str, attempts: Sequence[Attem
     earlier = []
     for i, attempt in enumerate(attempts[:-1], start=1):
         earlier.append(f"### Attempt {i}\n\n{_code_block(attempt.code)}\n\n{attempt.feedback}")
-    user = (f"{REPAIR_INSTRUCTION}\n\n{_task_text(task_prompt, entry_point)}\n\n"
-            f"## Earlier attempts (all failed)\n\n" + "\n\n".join(earlier) +
-            f"\n\n### Attempt {len(attempts)} (latest)\n\n{_attempt_body(attempts[-1])}\n\n"
-            "now, given the correct program, you can start with\n```python\n")
+    user = (
+        f"{REPAIR_INSTRUCTION}\n\n{_task_text(task_prompt, entry_point)}\n\n"
+        f"## Earlier attempts (all failed)\n\n"
+        + "\n\n".join(earlier)
+        + f"\n\n### Attempt {len(attempts)} (latest)\n\n{_attempt_body(attempts[-1])}\n\n"
+        "now, given the correct program, you can start with\n```python\n"
+    )
     return [Message("system", SYSTEM), Message("user", user)]
 
 
 def critique_messages(task_prompt: str, entry_point: str, attempt: Attempt) -> list[Message]:
     """Ask for an explanation of the bug from the trace, without code."""
-    user = (f"{_task_text(task_prompt, entry_point)}\n\n{_attempt_body(attempt)}\n\n"
-            "Explain, step by step from the execution trace, where the program's behaviour first departs from "
-            "what the problem requires and why the test fails. Do not write any code.")
+    user = (
+        f"{_task_text(task_prompt, entry_point)}\n\n{_attempt_body(attempt)}\n\n"
+        "Explain, step by step from the execution trace, where the program's behaviour first departs from "
+        "what the problem requires and why the test fails. Do not write any code."
+    )
     return [Message("system", "You are a careful program debugger."), Message("user", user)]
 
 
 def test_inputs_messages(task_prompt: str, entry_point: str, k: int) -> list[Message]:
     """Ask for ``k`` test inputs (argument lists only, no expected outputs) for majority voting."""
-    user = (f"{_task_text(task_prompt, entry_point)}\n\nPropose {k} diverse, valid inputs for `{entry_point}` that "
-            f"exercise edge cases. Write one call per line, exactly as `{entry_point}(...)`, inside one ```python "
-            "block. Do not write expected outputs.")
+    user = (
+        f"{_task_text(task_prompt, entry_point)}\n\nPropose {k} diverse, valid inputs for `{entry_point}` that "
+        f"exercise edge cases. Write one call per line, exactly as `{entry_point}(...)`, inside one ```python "
+        "block. Do not write expected outputs."
+    )
     return [Message("system", SYSTEM), Message("user", user)]
 
 
 def distinguish_messages(task_prompt: str, entry_point: str, code_a: str, code_b: str) -> list[Message]:
     """S*-style: ask for one input on which two programs behave differently."""
-    user = (f"{_task_text(task_prompt, entry_point)}\n\n## Program A\n{_code_block(code_a)}\n\n## Program B\n"
-            f"{_code_block(code_b)}\n\nWrite one call `{entry_point}(...)` whose result differs between A and B, "
-            "inside one ```python block.")
+    user = (
+        f"{_task_text(task_prompt, entry_point)}\n\n## Program A\n{_code_block(code_a)}\n\n## Program B\n"
+        f"{_code_block(code_b)}\n\nWrite one call `{entry_point}(...)` whose result differs between A and B, "
+        "inside one ```python block."
+    )
     return [Message("system", SYSTEM), Message("user", user)]
 
 
-def judge_messages(task_prompt: str, entry_point: str, call: str, output_a: str, output_b: str) -> list[Message]:
+def judge_messages(
+    task_prompt: str, entry_point: str, call: str, output_a: str, output_b: str
+) -> list[Message]:
     """S*-style: given one input and two outputs, ask which output the problem requires."""
-    user = (f"{_task_text(task_prompt, entry_point)}\n\nFor the call `{call}`:\n- Output A: {_cap(output_a)}\n"
-            f"- Output B: {_cap(output_b)}\n\nWhich output is correct for the problem? Answer with exactly "
-            "`A` or `B` on the last line.")
+    user = (
+        f"{_task_text(task_prompt, entry_point)}\n\nFor the call `{call}`:\n- Output A: {_cap(output_a)}\n"
+        f"- Output B: {_cap(output_b)}\n\nWhich output is correct for the problem? Answer with exactly "
+        "`A` or `B` on the last line."
+    )
     return [Message("system", "You are a careful judge of program behaviour."), Message("user", user)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from semtrace.benchmarks.task import Task
 
@@ -31,8 +31,9 @@ def fenced(code: str) -> str:
     return f"```python\n{code.rstrip()}\n```"
 
 
-def repair_rules(tasks: Sequence[Task], fix_round: dict[str, int | None], *,
-                 attempts_marker: bool = True) -> list[dict[str, str]]:
+def repair_rules(
+    tasks: Sequence[Task], fix_round: dict[str, int | None], *, attempts_marker: bool = True
+) -> list[dict[str, str]]:
     """Return the buggy program until the prompt's trace shows the bug's line in a refine prompt for round
     >= ``fix_round[task]`` (None: never), then the reference fix. Round r's prompt is the repair template for
     r == 1 and lists ``### Attempt r (latest)`` for r >= 2 (history 'all')."""

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from conftest import run_config
 from rules import fenced, repair_rules, write_rules
-
 from semtrace.config import build_config
 from semtrace.llms.registry import make_llm
 from semtrace.representations.base import RENDERERS
@@ -47,17 +46,38 @@ def canary_setup(data_dir, tmp_path):
     rules = repair_rules(repair, {repair[0].task_id: 2})
     for t in synth:  # two different programs per synthesis task, so selectors have something to decide
         wrong = f"def {t.entry_point}(*args, **kwargs):\n    return None\n"
-        rules.insert(0, {"when": f"The function to implement is `{t.entry_point}`\\.\n\nWrite the complete",
-                         "reply": [fenced(wrong), fenced(t.prompt + t.reference[len(t.prompt):]
-                                                         if t.reference.startswith(t.prompt) else t.reference)]})
-        rules.append({"when": f"Propose \\d+ diverse, valid inputs for `{t.entry_point}`",
-                      "reply": fenced(t.visible_tests[0].source.replace("assert ", "").split(" == ")[0])})
-    rules.append({"when": "", "reply": "The loop compares the wrong values. A: B\nB"})  # critiques, rationales
+        rules.insert(
+            0,
+            {
+                "when": f"The function to implement is `{t.entry_point}`\\.\n\nWrite the complete",
+                "reply": [
+                    fenced(wrong),
+                    fenced(
+                        t.prompt + t.reference[len(t.prompt) :]
+                        if t.reference.startswith(t.prompt)
+                        else t.reference
+                    ),
+                ],
+            },
+        )
+        rules.append(
+            {
+                "when": f"Propose \\d+ diverse, valid inputs for `{t.entry_point}`",
+                "reply": fenced(t.visible_tests[0].source.replace("assert ", "").split(" == ")[0]),
+            }
+        )
+    rules.append(
+        {"when": "", "reply": "The loop compares the wrong values. A: B\nB"}
+    )  # critiques, rationales
     return repair + synth, write_rules(tmp_path / "rules.jsonl", rules)
 
 
-SETTINGS = [("hybrid", 2, 2, "llm_judge"), ("parallel", 3, 0, "majority_output"), ("greedy", 1, 0, "first_pass"),
-            ("sequential", 1, 3, "visible_rate")]
+SETTINGS = [
+    ("hybrid", 2, 2, "llm_judge"),
+    ("parallel", 3, 0, "majority_output"),
+    ("greedy", 1, 0, "first_pass"),
+    ("sequential", 1, 3, "visible_rate"),
+]
 
 
 async def _run_all(tasks, rules, tmp_path, representations, settings) -> list[str]:
@@ -65,10 +85,21 @@ async def _run_all(tasks, rules, tmp_path, representations, settings) -> list[st
     for rep in representations:
         for i, (strategy, width, depth, selector) in enumerate(settings):
             llm = RecordingLLM(make_llm(f"scripted:{rules}"))
-            cfg = build_config(flags=dict(benchmark="humaneval-fix", strategy=strategy, width=width, depth=depth,
-                                          selector=selector, representation=rep, critique=True,
-                                          model=f"scripted:{rules}", sandbox="local", display=False),
-                               overrides=["temperature=0.7"])
+            cfg = build_config(
+                flags={
+                    "benchmark": "humaneval-fix",
+                    "strategy": strategy,
+                    "width": width,
+                    "depth": depth,
+                    "selector": selector,
+                    "representation": rep,
+                    "critique": True,
+                    "model": f"scripted:{rules}",
+                    "sandbox": "local",
+                    "display": False,
+                },
+                overrides=["temperature=0.7"],
+            )
             await run_config(cfg, tmp_path / f"{rep}-{i}", llm=llm, tasks=tasks)
             requests += llm.requests
     return requests

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import run_config
 from rules import repair_rules, write_rules
-from typer.testing import CliRunner
-
 from semtrace.agents.run import read_records
 from semtrace.config import build_config
+from typer.testing import CliRunner
 
 # Python/0..9: fixed at round 1, 2, 3, never, ... -> pass@1 at depth d is the share with fix round <= d.
 FIX_ROUNDS = [1, 2, 3, None, 1, 2, 3, None, 1, 2]
@@ -24,11 +22,22 @@ def expected_curve(depth: int) -> list[float]:
 @pytest.mark.parametrize("representation", ["next", "none"])
 async def test_sequential_depth3_curve_follows_the_rules(fix_tasks, data_dir, tmp_path, representation):
     tasks = fix_tasks[:10]
-    rules = write_rules(tmp_path / "rules.jsonl",
-                        repair_rules(tasks, {t.task_id: r for t, r in zip(tasks, FIX_ROUNDS)}))
-    cfg = build_config(flags=dict(benchmark="humaneval-fix", data_dir=str(data_dir), limit=10, strategy="sequential",
-                                  depth=3, representation=representation, model=f"scripted:{rules}",
-                                  sandbox="local", display=False))
+    rules = write_rules(
+        tmp_path / "rules.jsonl", repair_rules(tasks, {t.task_id: r for t, r in zip(tasks, FIX_ROUNDS)})
+    )
+    cfg = build_config(
+        flags={
+            "benchmark": "humaneval-fix",
+            "data_dir": str(data_dir),
+            "limit": 10,
+            "strategy": "sequential",
+            "depth": 3,
+            "representation": representation,
+            "model": f"scripted:{rules}",
+            "sandbox": "local",
+            "display": False,
+        }
+    )
     summary = await run_config(cfg, tmp_path / "run")
     curve = [row["pass@1"]["mean"] for row in summary["by_depth"]]
     if representation == "none":
@@ -57,11 +66,26 @@ async def test_sequential_depth3_curve_follows_the_rules(fix_tasks, data_dir, tm
 async def test_hybrid_width_curves_and_selectors(fix_tasks, data_dir, tmp_path):
     """Width 3 x depth 2: per-width curves come from one run; the oracle is flagged as an upper bound."""
     tasks = fix_tasks[:4]
-    rules = write_rules(tmp_path / "rules.jsonl", repair_rules(tasks, {tasks[0].task_id: 1, tasks[1].task_id: 2}))
-    cfg = build_config(flags=dict(benchmark="humaneval-fix", data_dir=str(data_dir), limit=4, strategy="hybrid",
-                                  width=3, depth=2, representation="next", model=f"scripted:{rules}",
-                                  sandbox="local", selector="oracle", critique=True, display=False),
-                       overrides=["temperature=0.7"])
+    rules = write_rules(
+        tmp_path / "rules.jsonl", repair_rules(tasks, {tasks[0].task_id: 1, tasks[1].task_id: 2})
+    )
+    cfg = build_config(
+        flags={
+            "benchmark": "humaneval-fix",
+            "data_dir": str(data_dir),
+            "limit": 4,
+            "strategy": "hybrid",
+            "width": 3,
+            "depth": 2,
+            "representation": "next",
+            "model": f"scripted:{rules}",
+            "sandbox": "local",
+            "selector": "oracle",
+            "critique": True,
+            "display": False,
+        },
+        overrides=["temperature=0.7"],
+    )
     summary = await run_config(cfg, tmp_path / "run")
     assert summary["selector_upper_bound"] is True
     assert [row["width"] for row in summary["by_width"]] == [1, 2, 3]
@@ -79,9 +103,27 @@ def test_cli_run_prints_table_and_report(fix_tasks, data_dir, tmp_path):
     rules = write_rules(tmp_path / "rules.jsonl", repair_rules(tasks, {t.task_id: 1 for t in tasks}))
     out = tmp_path / "run"
     runner = CliRunner()
-    res = runner.invoke(app, ["run", "--benchmark", "humaneval-fix", "--data", str(data_dir), "--limit", "2",
-                              "--model", f"scripted:{rules}", "--sandbox", "local", "--depth", "1", "--out", str(out),
-                              "--no-display"])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--benchmark",
+            "humaneval-fix",
+            "--data",
+            str(data_dir),
+            "--limit",
+            "2",
+            "--model",
+            f"scripted:{rules}",
+            "--sandbox",
+            "local",
+            "--depth",
+            "1",
+            "--out",
+            str(out),
+            "--no-display",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "pass@1" in res.output and "100.0%" in res.output
     assert json.loads((out / "summary.json").read_text())["by_depth"][1]["pass@1"]["mean"] == 1.0

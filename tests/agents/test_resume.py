@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from rules import repair_rules, write_rules
-
 from semtrace.agents.records import stable_record
 from semtrace.agents.run import read_records
 
@@ -22,19 +21,44 @@ def _cmd(*args: str) -> list[str]:
 
 
 def _lines(path: Path) -> list[str]:
-    return [json.loads(line)["task_id"] for line in path.read_text().splitlines() if line.strip()] \
-        if path.exists() else []
+    return (
+        [json.loads(line)["task_id"] for line in path.read_text().splitlines() if line.strip()]
+        if path.exists()
+        else []
+    )
 
 
 def test_kill9_three_times_then_resume_equals_uninterrupted(fix_tasks, data_dir, tmp_path):
     tasks = fix_tasks[:24]
     pattern = [1, 2, 3, None]
-    rules = write_rules(tmp_path / "rules.jsonl",
-                        repair_rules(tasks, {t.task_id: pattern[i % 4] for i, t in enumerate(tasks)}))
-    common = ["--benchmark", "humaneval-fix", "--data", str(data_dir), "--limit", str(len(tasks)),
-              "--model", f"scripted:{rules}", "--sandbox", "local", "--strategy", "hybrid", "--width", "2",
-              "--depth", "3", "--critique", "--no-display", "-o", "task_concurrency=2",
-              "-o", "limits.wall_time=1"]
+    rules = write_rules(
+        tmp_path / "rules.jsonl",
+        repair_rules(tasks, {t.task_id: pattern[i % 4] for i, t in enumerate(tasks)}),
+    )
+    common = [
+        "--benchmark",
+        "humaneval-fix",
+        "--data",
+        str(data_dir),
+        "--limit",
+        str(len(tasks)),
+        "--model",
+        f"scripted:{rules}",
+        "--sandbox",
+        "local",
+        "--strategy",
+        "hybrid",
+        "--width",
+        "2",
+        "--depth",
+        "3",
+        "--critique",
+        "--no-display",
+        "-o",
+        "task_concurrency=2",
+        "-o",
+        "limits.wall_time=1",
+    ]
     env = {**os.environ, "SEMTRACE_LOG": "ERROR"}
 
     ref = tmp_path / "ref"
@@ -47,7 +71,9 @@ def test_kill9_three_times_then_resume_equals_uninterrupted(fix_tasks, data_dir,
     run = tmp_path / "run"
     partial = []
     for attempt in range(3):
-        args = _cmd(*common, "--out", str(run)) if attempt == 0 else _cmd("--resume", str(run), "--no-display")
+        args = (
+            _cmd(*common, "--out", str(run)) if attempt == 0 else _cmd("--resume", str(run), "--no-display")
+        )
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, 0.9) * elapsed)
         if proc.poll() is None:
@@ -56,8 +82,9 @@ def test_kill9_three_times_then_resume_equals_uninterrupted(fix_tasks, data_dir,
         done = _lines(run / "results.jsonl")
         assert len(done) == len(set(done)), f"duplicated task lines after kill {attempt + 1} (seed {seed})"
         partial.append(len(done))
-    subprocess.run(_cmd("--resume", str(run), "--no-display"), check=True, env=env, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        _cmd("--resume", str(run), "--no-display"), check=True, env=env, capture_output=True, timeout=600
+    )
 
     final_ids = _lines(run / "results.jsonl")
     assert sorted(final_ids) == sorted(t.task_id for t in tasks), f"seed {seed}"  # none lost, none duplicated

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from conftest import run_config
 from rules import fenced, write_rules
-
 from semtrace.agents.run import read_records
 from semtrace.config import build_config
 
 # passes HumanEval/0's two visible (docstring) tests by rote, and is wrong elsewhere
-ROTE = ("def has_close_elements(numbers, threshold):\n"
-        "    if numbers == [1.0, 2.8, 3.0, 4.0, 5.0, 2.0]:\n        return True\n    return False\n")
+ROTE = (
+    "def has_close_elements(numbers, threshold):\n"
+    "    if numbers == [1.0, 2.8, 3.0, 4.0, 5.0, 2.0]:\n        return True\n    return False\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,27 +24,43 @@ def task0(data_dir):
 
 def _rules(tmp_path, task, samples, verdict="B"):
     who = "The function to implement is `has_close_elements`"
-    return write_rules(tmp_path / "rules.jsonl", [
-        {"when": who + r"\.\n\nWrite the complete", "reply": [fenced(s) for s in samples]},
-        {"when": "Propose \\d+ diverse", "reply": fenced("has_close_elements([1.0, 1.05], 0.1)\n"
-                                                       "has_close_elements([5.0, 1.0], 0.5)")},
-        {"when": "whose result differs", "reply": fenced("has_close_elements([3.0, 3.01], 0.1)")},
-        {"when": "Which output is correct", "reply": f"Output {verdict} follows the problem.\n{verdict}"},
-    ])
+    return write_rules(
+        tmp_path / "rules.jsonl",
+        [
+            {"when": who + r"\.\n\nWrite the complete", "reply": [fenced(s) for s in samples]},
+            {
+                "when": "Propose \\d+ diverse",
+                "reply": fenced("has_close_elements([1.0, 1.05], 0.1)\nhas_close_elements([5.0, 1.0], 0.5)"),
+            },
+            {"when": "whose result differs", "reply": fenced("has_close_elements([3.0, 3.01], 0.1)")},
+            {"when": "Which output is correct", "reply": f"Output {verdict} follows the problem.\n{verdict}"},
+        ],
+    )
 
 
 async def _select(tmp_path, task, samples, selector, verdict="B"):
     rules = _rules(tmp_path, task, samples, verdict)
-    cfg = build_config(flags=dict(benchmark="humaneval", strategy="parallel", width=len(samples), selector=selector,
-                                  model=f"scripted:{rules}", sandbox="local", display=False))
+    cfg = build_config(
+        flags={
+            "benchmark": "humaneval",
+            "strategy": "parallel",
+            "width": len(samples),
+            "selector": selector,
+            "model": f"scripted:{rules}",
+            "sandbox": "local",
+            "display": False,
+        }
+    )
     summary = await run_config(cfg, tmp_path / "run", tasks=[task])
     rec = read_records(tmp_path / "run" / "results.jsonl")[0]
     assert all(c["visible"]["status"] == "passed" for c in rec["candidates"])  # visible tests cannot decide
     return rec, summary
 
 
-@pytest.mark.parametrize("order, chosen, correct", [(["rote", "ref", "ref"], "c1r0", True),
-                                                    (["rote", "rote", "ref"], "c0r0", False)])
+@pytest.mark.parametrize(
+    "order, chosen, correct",
+    [(["rote", "ref", "ref"], "c1r0", True), (["rote", "rote", "ref"], "c0r0", False)],
+)
 async def test_majority_output_picks_the_largest_cluster(task0, tmp_path, order, chosen, correct):
     samples = [ROTE if o == "rote" else task0.reference for o in order]
     rec, summary = await _select(tmp_path, task0, samples, "majority_output")

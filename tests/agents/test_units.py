@@ -9,7 +9,6 @@ import pytest
 from conftest import run_config
 from rich.console import Console
 from rules import repair_rules, write_rules
-
 from semtrace.agents.ablate import grid_points, parse_grid, run_grid
 from semtrace.agents.context import AgentSettings
 from semtrace.agents.display import progress_table, results_table
@@ -32,13 +31,16 @@ def test_config_precedence_yaml_flags_overrides(tmp_path):
     assert build_config(None, {"strategy": "hybrid"}).resolved_width == 4
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"overrides": ["widht=3"]}, "unknown config key 'widht'"),
-    ({"overrides": ["depth"]}, "not key=value"),
-    ({"flags": {"strategy": "greedy", "depth": 2}}, "strategy 'greedy' fixes depth=0"),
-    ({"flags": {"strategy": "beam"}}, "bad config value for 'strategy'"),
-    ({"path": "/nonexistent.yaml"}, "not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"overrides": ["widht=3"]}, "unknown config key 'widht'"),
+        ({"overrides": ["depth"]}, "not key=value"),
+        ({"flags": {"strategy": "greedy", "depth": 2}}, "strategy 'greedy' fixes depth=0"),
+        ({"flags": {"strategy": "beam"}}, "bad config value for 'strategy'"),
+        ({"path": "/nonexistent.yaml"}, "not found"),
+    ],
+)
 def test_config_errors_name_the_problem(args, message):
     with pytest.raises(ConfigError, match=message):
         build_config(**args)
@@ -57,7 +59,10 @@ def test_routes_are_pure_decisions():
     failing = {"round": 0, "visible": {"status": "failed", "tests": [{}]}, "failing": 0}
     assert after_execute(failing, s) == "trace"
     assert after_execute({**failing, "round": 2}, s) == "finish"
-    assert after_execute({**failing, "visible": {"status": "passed", "tests": [{}]}, "failing": None}, s) == "finish"
+    assert (
+        after_execute({**failing, "visible": {"status": "passed", "tests": [{}]}, "failing": None}, s)
+        == "finish"
+    )
     assert after_execute(failing, AgentSettings(depth=2, needs_trace=False)) == "render"
     assert after_render(failing, s) == "critique" and after_render(failing, AgentSettings()) == "refine"
     assert after_finish({"width": 2, "finished": [0]}) == "__end__"
@@ -65,8 +70,10 @@ def test_routes_are_pure_decisions():
 
 
 def test_refine_history_all_lists_every_attempt():
-    attempts = [Attempt("def f(): return 1", "Input: f()\nExpected output: 2", "trace-1"),
-                Attempt("def f(): return 3", "Input: f()\nExpected output: 2", "trace-2")]
+    attempts = [
+        Attempt("def f(): return 1", "Input: f()\nExpected output: 2", "trace-1"),
+        Attempt("def f(): return 3", "Input: f()\nExpected output: 2", "trace-2"),
+    ]
     all_ = refine_messages("Return two.", "f", attempts, "all")[-1].content
     last = refine_messages("Return two.", "f", attempts, "last")[-1].content
     assert "### Attempt 1" in all_ and "### Attempt 2 (latest)" in all_ and "trace-2" in all_
@@ -88,7 +95,9 @@ def test_pass_at_k_and_stable_record():
 
 def test_results_file_ignores_and_repairs_a_torn_line(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text(json.dumps({"task_id": "a"}) + "\n" + json.dumps({"task_id": "b"}) + "\n" + '{"task_id": "c", ')
+    path.write_text(
+        json.dumps({"task_id": "a"}) + "\n" + json.dumps({"task_id": "b"}) + "\n" + '{"task_id": "c", '
+    )
     assert [r["task_id"] for r in read_records(path)] == ["a", "b"]
     read_records(path, repair=True)
     assert path.read_text().count("\n") == 2 and path.read_text().endswith("}\n")
@@ -98,8 +107,12 @@ def test_grid_points_and_errors():
     base = build_config(None, {"benchmark": "humaneval-fix"})
     grid = parse_grid(["representation=none,next", "depth=0,2"])
     names = [n for n, _ in grid_points(base, grid)]
-    assert names == ["representation=none,depth=0", "representation=none,depth=2", "representation=next,depth=0",
-                     "representation=next,depth=2"]
+    assert names == [
+        "representation=none,depth=0",
+        "representation=none,depth=2",
+        "representation=next,depth=0",
+        "representation=next,depth=2",
+    ]
     with pytest.raises(ConfigError, match="at least one --grid"):
         parse_grid([])
     with pytest.raises(ConfigError, match="twice"):
@@ -109,8 +122,18 @@ def test_grid_points_and_errors():
 async def test_ablate_runs_the_grid_with_one_llm_and_writes_a_combined_summary(fix_tasks, data_dir, tmp_path):
     tasks = fix_tasks[:3]
     rules = write_rules(tmp_path / "rules.jsonl", repair_rules(tasks, {t.task_id: 1 for t in tasks}))
-    base = build_config(None, {"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 3,
-                               "model": f"scripted:{rules}", "sandbox": "local", "depth": 1, "display": False})
+    base = build_config(
+        None,
+        {
+            "benchmark": "humaneval-fix",
+            "data_dir": str(data_dir),
+            "limit": 3,
+            "model": f"scripted:{rules}",
+            "sandbox": "local",
+            "depth": 1,
+            "display": False,
+        },
+    )
     out = tmp_path / "grid"
     combined = await run_grid(base, parse_grid(["representation=none,next"]), out)
     saved = json.loads((out / "ablation.json").read_text())
@@ -118,18 +141,32 @@ async def test_ablate_runs_the_grid_with_one_llm_and_writes_a_combined_summary(f
     # the rules fix only when a trace shows the bug: 'none' stays at 0, 'next' reaches 1.0 at depth 1
     assert saved["points"]["representation=none"]["selected"]["mean"] == 0.0
     assert saved["points"]["representation=next"]["selected"]["mean"] == 1.0
-    again = await run_grid(base, parse_grid(["representation=none,next"]), out)  # re-running continues: no work
+    again = await run_grid(
+        base, parse_grid(["representation=none,next"]), out
+    )  # re-running continues: no work
     for name, point in combined["points"].items():
-        assert {k: v for k, v in again["points"][name].items() if k != "cost"} == \
-            {k: v for k, v in point.items() if k != "cost"}
+        assert {k: v for k, v in again["points"][name].items() if k != "cost"} == {
+            k: v for k, v in point.items() if k != "cost"
+        }
 
 
 async def test_tables_render(fix_tasks, data_dir, tmp_path):
     tasks = fix_tasks[:2]
     rules = write_rules(tmp_path / "rules.jsonl", repair_rules(tasks, {tasks[0].task_id: 1}))
-    cfg = build_config(None, {"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 2, "width": 2,
-                              "strategy": "hybrid", "depth": 1, "model": f"scripted:{rules}", "sandbox": "local",
-                              "display": False})
+    cfg = build_config(
+        None,
+        {
+            "benchmark": "humaneval-fix",
+            "data_dir": str(data_dir),
+            "limit": 2,
+            "width": 2,
+            "strategy": "hybrid",
+            "depth": 1,
+            "model": f"scripted:{rules}",
+            "sandbox": "local",
+            "display": False,
+        },
+    )
     summary = await run_config(cfg, tmp_path / "run")
     console = Console(record=True, width=160)
     console.print(results_table(summary))
