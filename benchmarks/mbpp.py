@@ -8,8 +8,9 @@ Sanitized (``sanitized-mbpp.json``): ``prompt`` -> text, ``test_imports`` -> tes
 
 Visible/hidden split (the MBPP prompt convention, as in MBPP+ and the self-debugging papers that show the model
 one example): the first test is visible; all tests (the first included) are hidden, i.e. the official score.
-Known broken upstream: tasks 367 and 927 call ``Node`` / ``tree`` helpers that ``test_setup_code`` never defines,
-so no program can pass them.
+Known broken upstream: tasks 367 and 927 build their test trees in ``test_setup_code`` with a ``Node`` class that
+nothing but the reference defines (upstream every program fails them; here the reference passes, since the setup
+runs after the program, but a candidate must guess the class). They are listed in ``known_broken`` either way.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ SANITIZED_FILE = "mbpp/sanitized-mbpp.json"
 URL = "https://github.com/google-research/google-research/raw/master/mbpp/mbpp.jsonl"
 SANITIZED_URL = "https://github.com/google-research/google-research/raw/master/mbpp/sanitized-mbpp.json"
 
-KNOWN_BROKEN = {
-    "MBPP/367": "its tests build a binary tree with a Node class that test_setup_code does not define (upstream)",
-    "MBPP/927": "its tests build a binary tree with a Node class that test_setup_code does not define (upstream)",
-}
+_NODE = ("test_setup_code builds its trees with a Node class that it never defines and the prompt never "
+         "mentions: upstream, where the setup runs before the program, every program fails; in semtrace the "
+         "setup runs after the program, so the reference (which defines Node) passes, but a candidate passes "
+         "only if it happens to define Node(data) with .left/.right")
+KNOWN_BROKEN = {"MBPP/367": _NODE, "MBPP/927": _NODE}
 
 
 def entry_point_of(assert_source: str, code: str) -> str:

@@ -39,7 +39,9 @@ def test_verify_counts(name: str, data_dir: Path) -> None:
     assert proc.stdout, proc.stderr
     report = json.loads(proc.stdout)
     assert report["benchmark"] == name and report["tasks"] == total
-    assert report["reference"] == {"passed": ref_passed, "total": total}, report["mismatches"][:5]
+    assert report["reference"]["total"] == total
+    # a known-broken task may pass or fail (MBPP 367/927 pass here: the setup runs after the program)
+    assert ref_passed <= report["reference"]["passed"] <= ref_passed + len(broken), report["mismatches"][:5]
     assert report["starting_code"]["total"] == start_total
     assert report["starting_code"]["passed"] <= start_max, report["mismatches"]
     assert report["known_broken"] == broken
