@@ -78,3 +78,18 @@ def test_digest_agrees_with_equality() -> None:
     different = [((1,), [1]), ([1, 2], [2, 1]), ("1", 1), ([0.5], [0.25])]
     for a, b in different:
         assert a != b and digest(a) != digest(b)
+
+
+async def test_always_equal_object_does_not_pass(dataset: Path, local_sandbox) -> None:
+    """Neither the parent-judged call tests nor the digest tests accept an object whose __eq__ is always True."""
+    from semtrace.benchmarks.evalplus import ORACLE_SETUP
+
+    problems = {p.task_id: p for p in read_problems(dataset, "humaneval")}
+    calib = calibrate(list(problems.values()), dataset)
+    hostile = "class Any:\n    def __eq__(self, other):\n        return True\n"
+    for task_id, entry in (("HumanEval/900", "double"), ("HumanEval/901", "slow")):
+        code = f"{hostile}def {entry}(x):\n    return Any()\n"
+        tests = tuple(judged_tests(problems[task_id], calib.expected[task_id], calib.timeouts(task_id)))
+        result = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point=entry,
+                                                     test_setup=ORACLE_SETUP))
+        assert not any(t.status == "passed" for t in result.tests), result.tests
