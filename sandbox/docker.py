@@ -137,21 +137,24 @@ class _ContainerWorker:
         self.stderr = ""  # the runner's last stderr output (it writes none in normal operation)
 
     async def request(self, line: bytes) -> bytes:
+        chunks = [self._pending] if self._pending else []
         try:
             self._writer.write(line)
             await self._writer.drain()
-            while b"\n" not in self._pending:
+            done = b"\n" in self._pending
+            while not done:
                 stream, size = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
                 payload = await self._reader.readexactly(size)
                 if stream == 1:
-                    self._pending += payload
+                    chunks.append(payload)
+                    done = b"\n" in payload
                 elif payload.strip():
                     text = payload.decode("utf-8", "replace")
                     self.stderr = (self.stderr + text)[-2000:]
                     log.warning("container %s runner stderr: %s", self.id[:12], text.rstrip()[:2000])
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             raise WorkerDied(f"container {self.id[:12]} is gone ({exc.__class__.__name__})") from exc
-        answer, self._pending = self._pending.split(b"\n", 1)
+        answer, self._pending = b"".join(chunks).split(b"\n", 1)
         if answer.startswith(b'{"status": "sandbox_error"') and b'"message": "runner: ' in answer:
             # the runner itself failed (e.g. its scratch space is unusable): the container is not healthy
             raise WorkerDied(f"container {self.id[:12]} runner failed: {answer[:300]!r}")
