@@ -491,8 +491,17 @@ def _handle_line(line: bytes) -> Dict[str, Any]:
         return _error_result("runner: %s: %s" % (type(exc).__name__, exc))
 
 
+def _warm_up() -> None:
+    """Pay the tracer's first-use costs (lazy imports, caches) once here, not in every forked child."""
+    try:
+        tracer.trace_thunk(lambda: None, "<semtrace-warm-up>", 10, 10, 0)
+    except Exception:
+        pass
+
+
 def main(argv: List[str]) -> int:
     _become_subreaper()
+    _warm_up()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     if "--serve" in argv:
