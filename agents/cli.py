@@ -200,7 +200,7 @@ def report(
                             **summarize(records, total_tasks=summary["total_tasks"]),
                             **{k: summary[k] for k in ("config", "total_tasks", "errors", "cost")},
                         }
-                found.append((str(rd), summary))
+                found.append((rd.name if len(run_dirs) == 1 and rd != d else str(rd), summary))
         return found
 
     summaries = _guard(collect)

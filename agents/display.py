@@ -133,29 +133,27 @@ def results_table(summary: dict[str, Any], title: str = "results") -> Table:
 
 
 def comparison_table(rows: Sequence[tuple[str, dict[str, Any]]], title: str = "runs") -> Table:
-    """One line per run (or grid point): its knobs and its final numbers."""
-    table = Table(title=title)
-    for col in (
-        "run",
-        "representation",
-        "strategy",
-        "WxD",
-        "selector",
-        "pass@1 (depth D)",
-        "selected",
-        "tokens/task",
-    ):
-        table.add_column(col, justify="right" if col not in ("run", "representation", "strategy") else "left")
+    """One line per run (or grid point): its knobs and its final numbers. Knobs equal in every row go to the
+    title, so the table stays narrow."""
+    knobs = {
+        "repr": lambda s: str(s.get("config", {}).get("representation", "")),
+        "strategy": lambda s: str(s.get("config", {}).get("strategy", "")),
+        "WxD": lambda s: f"{s.get('width', 1)}x{s.get('depth', 0)}",
+        "selector": lambda s: s.get("selector", "") + (" (UB)" if s.get("selector_upper_bound") else ""),
+    }
+    varying = [k for k, f in knobs.items() if len({f(s) for _, s in rows}) > 1]
+    fixed = [f"{k} {f(rows[0][1])}" for k, f in knobs.items() if k not in varying and rows]
+    table = Table(title=title + (f" ({', '.join(fixed)})" if fixed else ""))
+    table.add_column("run", overflow="fold")
+    for k in varying:
+        table.add_column(k)
+    for col in ("pass@1 @D", "selected", "tok/task"):
+        table.add_column(col, justify="right")
     for name, s in rows:
-        cfg = s.get("config", {})
         last = (s.get("by_depth") or [{}])[-1]
-        sel = s.get("selector", "") + (" (UB)" if s.get("selector_upper_bound") else "")
         table.add_row(
             name,
-            str(cfg.get("representation", "")),
-            str(cfg.get("strategy", "")),
-            f"{s.get('width', 1)}x{s.get('depth', 0)}",
-            sel,
+            *(knobs[k](s) for k in varying),
             _pct(last.get("pass@1")),
             _pct(s.get("selected")),
             f"{s.get('tokens_per_task', 0):,.0f}",
