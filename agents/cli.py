@@ -91,7 +91,7 @@ def run(
     no_display: bool = typer.Option(False, "--no-display", help="No live display."),
 ) -> None:
     """Run the agent on a benchmark and print the results table."""
-    from semtrace.agents.display import results_table
+    from semtrace.agents.display import results_table, width_table
     from semtrace.agents.run import load_run_config, prepare_run_dir
     from semtrace.config import build_config
 
@@ -133,6 +133,9 @@ def run(
         cfg = cfg.model_copy(update={"display": False})
     summary = _guard(lambda: asyncio.run(_run(cfg, run_dir, console)))
     console.print(results_table(summary, title="semtrace run"))
+    widths = width_table(summary)
+    if widths is not None:
+        console.print(widths)
     console.print(f"run directory: {run_dir}  (records: {run_dir / 'results.jsonl'})")
     if summary.get("errors"):
         sys.exit(1)
@@ -170,7 +173,7 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
 ) -> None:
     """Print the results table of one or more runs."""
-    from semtrace.agents.display import comparison_table, results_table
+    from semtrace.agents.display import comparison_table, results_table, width_table
     from semtrace.agents.records import summarize
     from semtrace.agents.run import CONFIG_FILE, RESULTS_FILE, load_run_config, read_records, settings_view
 
@@ -210,6 +213,9 @@ def report(
         return
     for name, s in summaries:
         console.print(results_table(s, title=name))
+        widths = width_table(s)
+        if widths is not None:
+            console.print(widths)
     if len(summaries) > 1:
         console.print(comparison_table(summaries, title="comparison"))
 

@@ -132,6 +132,29 @@ def results_table(summary: dict[str, Any], title: str = "results") -> Table:
     return table
 
 
+def width_table(summary: dict[str, Any]) -> Table | None:
+    """The width curve at the full depth (None for width 1): pass@1, unbiased pass@k, the selector, the oracle."""
+    rows = summary.get("by_width") or []
+    if len(rows) <= 1:
+        return None
+    has_sel = "selected" in rows[0]
+    table = Table(title=f"by width (depth {summary.get('depth', 0)})")
+    for col in (
+        "width",
+        "pass@1",
+        "pass@k (k=width)",
+        *(["selected"] if has_sel else []),
+        "oracle (upper bound)",
+    ):
+        table.add_column(col, justify="right")
+    for row in rows:
+        cells = [str(row["width"]), _pct(row["pass@1"]), _pct(row.get("pass@k"))]
+        if has_sel:
+            cells.append(_pct(row.get("selected")))
+        table.add_row(*cells, _pct(row["oracle"]))
+    return table
+
+
 def comparison_table(rows: Sequence[tuple[str, dict[str, Any]]], title: str = "runs") -> Table:
     """One line per run (or grid point): its knobs and its final numbers. Knobs equal in every row go to the
     title, so the table stays narrow."""

@@ -74,6 +74,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
 
 
+def _n_c(record: dict[str, Any]) -> tuple[int, int]:
+    finals = _candidates(record, None, None)
+    return len(finals), sum(c.correct for c in finals)
+
+
 def selected_correct(
     record: dict[str, Any], selector: Selector, depth: int | None = None, width: int | None = None
 ) -> bool:
@@ -146,6 +151,8 @@ def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = No
             "width": w,
             "pass@1": rate([pass_at_1(r, None, w) for r in records]),
             "oracle": rate([float(selected_correct(r, oracle, None, w)) for r in records]),
+            # unbiased pass@k (Chen et al.) over all chains at the full depth, k = w
+            "pass@k": rate([pass_at_k(*_n_c(r), w) for r in records]),
         }
         if offline is not None:
             row["selected"] = rate([float(selected_correct(r, offline, None, w)) for r in records])

@@ -89,6 +89,8 @@ async def test_hybrid_width_curves_and_selectors(fix_tasks, data_dir, tmp_path):
     summary = await run_config(cfg, tmp_path / "run")
     assert summary["selector_upper_bound"] is True
     assert [row["width"] for row in summary["by_width"]] == [1, 2, 3]
+    # tasks 0 and 1 are fixed in every chain by depth 2, the others in none: pass@k = 0.5 for every k
+    assert [row["pass@k"]["mean"] for row in summary["by_width"]] == pytest.approx([0.5, 0.5, 0.5])
     assert [row["pass@1"]["mean"] for row in summary["by_depth"]] == pytest.approx([0.0, 0.25, 0.5])
     rec = read_records(tmp_path / "run" / "results.jsonl")[0]
     assert {c["chain"] for c in rec["candidates"]} == {0, 1, 2}

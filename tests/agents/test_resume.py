@@ -71,15 +71,23 @@ def test_kill9_three_times_then_resume_equals_uninterrupted(fix_tasks, data_dir,
     run = tmp_path / "run"
     partial = []
     for attempt in range(3):
-        args = _cmd(*common, "--out", str(run)) if attempt == 0 else _cmd("--resume", str(run), "--no-display")
+        args = (
+            _cmd(*common, "--out", str(run)) if attempt == 0 else _cmd("--resume", str(run), "--no-display")
+        )
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if attempt == 0:  # anywhere in the first run, possibly before any task finished (in-flight checkpoints)
+        if (
+            attempt == 0
+        ):  # anywhere in the first run, possibly before any task finished (in-flight checkpoints)
             time.sleep(rng.uniform(0.3, 0.9) * elapsed)
         else:  # after a random number of further tasks finished, plus a random delay (mid-task)
             lo = len(_lines(run / "results.jsonl")) + 1
             target = rng.randrange(lo, len(tasks)) if lo < len(tasks) else len(tasks)
             deadline = time.monotonic() + 120
-            while len(_lines(run / "results.jsonl")) < target and proc.poll() is None and time.monotonic() < deadline:
+            while (
+                len(_lines(run / "results.jsonl")) < target
+                and proc.poll() is None
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.02)
             time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
