@@ -87,6 +87,12 @@ async def build_components(
     cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None, sandbox: Any = None
 ) -> Components:
     tasks = tasks if tasks is not None else load_tasks(cfg)
+    if cfg.resolved_width > 1 and cfg.temperature == 0.0:
+        log.warning(
+            "width %d at temperature 0: a deterministic model gives every chain the same programs; "
+            "set -o temperature=0.7 for diverse samples",
+            cfg.resolved_width,
+        )
     renderer = make_renderer(cfg.representation)
     selector = make_selector(cfg.selector)
     llm = llm if llm is not None else make_run_llm(cfg)

@@ -87,9 +87,16 @@ def selected_correct(
 
 
 def tokens_upto(record: dict[str, Any], depth: int | None = None) -> int:
-    """Tokens spent on candidates up to ``depth`` (the selector's own calls counted at the full depth only)."""
-    cands = [c for c in record["candidates"] if depth is None or c["round"] <= depth]
-    total = _usage_sum(candidate_usage(c) for c in cands)
+    """Tokens spent to reach ``depth``: producing every candidate of round <= depth, plus the critiques and
+    LLM-written renderings of rounds < depth (they were spent to produce the next round). The selector's own
+    calls count at the full depth only."""
+    items = []
+    for c in record["candidates"]:
+        if depth is None or c["round"] <= depth:
+            items.append(c.get("usage"))
+        if depth is None or c["round"] < depth:
+            items += [c.get("critique_usage"), c.get("render_usage")]
+    total = _usage_sum(items)
     tokens = total["prompt_tokens"] + total["completion_tokens"]
     if depth is None or depth >= record.get("depth", 0):
         sel = (record.get("selection", {}).get("info") or {}).get("usage") or {}

@@ -92,6 +92,9 @@ async def test_hybrid_width_curves_and_selectors(fix_tasks, data_dir, tmp_path):
     # tasks 0 and 1 are fixed in every chain by depth 2, the others in none: pass@k = 0.5 for every k
     assert [row["pass@k"]["mean"] for row in summary["by_width"]] == pytest.approx([0.5, 0.5, 0.5])
     assert [row["pass@1"]["mean"] for row in summary["by_depth"]] == pytest.approx([0.0, 0.25, 0.5])
+    tokens = [row["tokens"] for row in summary["by_depth"]]
+    usage = summary["usage"]
+    assert tokens == sorted(tokens) and tokens[-1] == usage["prompt_tokens"] + usage["completion_tokens"]
     rec = read_records(tmp_path / "run" / "results.jsonl")[0]
     assert {c["chain"] for c in rec["candidates"]} == {0, 1, 2}
     assert all(c.get("critique") for c in rec["candidates"] if c["round"] == 0)
