@@ -499,33 +499,11 @@ def _warm_up() -> None:
         pass
 
 
-def main(argv: List[str]) -> int:
-    _become_subreaper()
-    _warm_up()
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    if "--serve" in argv:
-        for line in stdin:
-            if line.strip():
-                stdout.write(json.dumps(_handle_line(line)).encode() + b"\n")
-                stdout.flush()
-        return 0
-    stdout.write(json.dumps(_handle_line(stdin.read())).encode() + b"\n")
-    stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
-# ==================================================================================================================
-# Container serve mode — added for the docker back end (issue 3; used only by sandbox/docker.py). Not part of the
-# core runner above. ``serve_container(scratch_dirs)`` is ``--serve`` plus one step after every request: empty the
-# container's scratch directories (its tmpfs mounts), so that nothing a candidate wrote outside its working
-# directory is visible to the next request and a tmpfs filled by one candidate never outlives it. If a scratch
-# directory cannot be emptied the server answers the request and then exits; the back end replaces the container.
-# ==================================================================================================================
+# ------------------------------------------------------------------------------------------------------ serving
+# ``serve_container(scratch_dirs)`` is the ``--serve`` loop; the docker back end passes its container's scratch
+# tmpfs mounts, emptied after every request so nothing a candidate wrote outside its working directory is visible to
+# the next request and a tmpfs filled by one candidate never outlives it. If a scratch directory cannot be emptied
+# the server answers the request and then exits; the back end replaces the container.
 
 def _empty_dir(path: str) -> bool:
     """Remove everything inside ``path`` (making directories writable first); True when it is empty."""
@@ -555,8 +533,9 @@ def _empty_dir(path: str) -> bool:
 
 
 def serve_container(scratch: List[str]) -> int:
-    """``--serve`` for a container: after each request, empty every directory in ``scratch``."""
+    """``--serve``: one request line in, one result line out; after each request, empty every ``scratch`` dir."""
     _become_subreaper()
+    _warm_up()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     for line in stdin:
@@ -570,3 +549,18 @@ def serve_container(scratch: List[str]) -> int:
             sys.stderr.write("runner: cannot empty the scratch directories; exiting\n")
             return 3
     return 0
+
+
+def main(argv: List[str]) -> int:
+    if "--serve" in argv:
+        return serve_container([])
+    _become_subreaper()
+    _warm_up()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sys.stdout.buffer.write(json.dumps(_handle_line(sys.stdin.buffer.read())).encode() + b"\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
