@@ -48,14 +48,15 @@ def _default_out(flags: dict[str, Any], cfg: Any) -> Path:
     return Path("runs") / f"{cfg.benchmark}-{cfg.representation}-{cfg.strategy}-{stamp}"
 
 
-async def _run(cfg: Any, run_dir: Path, console: Console) -> dict[str, Any]:
+async def _run(cfg: Any, run_dir: Path, console: Console, *, resume: bool) -> dict[str, Any]:
     from semtrace.agents.build import build_components
     from semtrace.agents.display import live_progress
-    from semtrace.agents.run import Progress, run_tasks
+    from semtrace.agents.run import Progress, prepare_run_dir, run_tasks
 
-    comps = await build_components(cfg)
+    comps = await build_components(cfg)  # bad names fail here, before a run directory exists
     progress = Progress(total=len(comps.tasks))
     try:
+        prepare_run_dir(run_dir, cfg, resume=resume)
         async with live_progress(progress, comps.llm, enabled=cfg.display, console=console):
             return await run_tasks(cfg, run_dir, comps, progress=progress)
     finally:
@@ -122,7 +123,8 @@ def run(
             return cfg, resume
         cfg = build_config(config, flags, override)
         run_dir = out or (Path(cfg.out) if cfg.out else _default_out(flags, cfg))
-        prepare_run_dir(run_dir, cfg, resume=False)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            prepare_run_dir(run_dir, cfg, resume=False)  # raises: not empty, names --resume
         return cfg, run_dir
 
     try:
@@ -131,7 +133,7 @@ def run(
         _fail(str(exc))
     if no_display:
         cfg = cfg.model_copy(update={"display": False})
-    summary = _guard(lambda: asyncio.run(_run(cfg, run_dir, console)))
+    summary = _guard(lambda: asyncio.run(_run(cfg, run_dir, console, resume=resume is not None)))
     console.print(results_table(summary, title="semtrace run"))
     widths = width_table(summary)
     if widths is not None:
