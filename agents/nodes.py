@@ -246,6 +246,9 @@ def _uses_passing(renderer: Any) -> bool:
 def _feedback(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceView | None]:
     idx = payload.get("failing")
     if idx is None:
+        visible = payload.get("visible", {})
+        if visible.get("status") not in (None, "passed"):  # e.g. the program did not load and no test ran
+            return f"The program failed ({visible['status']}): {visible.get('message', '')}".strip(), None
         return "All visible tests pass.", None
     test = ctx.task.visible_tests[idx]
     outcomes = payload["visible"].get("tests") or []
