@@ -5,17 +5,20 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 from semtrace.llms.base import (
     AuthFailed,
     BadRequest,
+    BadResponse,
     ContextTooLong,
     LLMError,
     QuotaExceeded,
     RateLimited,
     ServerError,
+    Timeout,
 )
 
 _CONTEXT = re.compile(
@@ -67,6 +70,25 @@ def error_from_status(status: int, message: str, *, provider: str, original: Bas
     if status in (408, 409) or status >= 500:
         return ServerError(text, provider=provider, original=original, retry_after=wait)
     return BadRequest(text, provider=provider, original=original)
+
+
+def map_sdk_error(exc: BaseException, sdk: ModuleType, provider: str,
+                  status_detail: Callable[[Any], tuple[str, str | None]]) -> LLMError:
+    """An exception of a Stainless-generated SDK (``openai``, ``anthropic``: same exception classes) as an
+    LLMError, keeping the original. ``status_detail(exc)`` reads (message, error code) from an APIStatusError's
+    body, the one thing the providers' wire formats do differently."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, sdk.APITimeoutError):
+        return Timeout(f"request timed out: {exc}", provider=provider, original=exc)
+    if isinstance(exc, sdk.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc)
+    if isinstance(exc, sdk.APIStatusError):
+        message, code = status_detail(exc)
+        return error_from_status(exc.status_code, message, provider=provider,
+                                 original=exc, headers=exc.response.headers, code=code)
+    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

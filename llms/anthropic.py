@@ -17,8 +17,8 @@ import os
 import weakref
 from typing import Any
 
-from semtrace.llms._http import error_from_status
-from semtrace.llms.base import BadResponse, Completion, LLMError, Message, ServerError, Timeout, Usage
+from semtrace.llms._http import map_sdk_error
+from semtrace.llms.base import BadResponse, Completion, LLMError, Message, Usage
 
 try:
     import anthropic
@@ -28,21 +28,15 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised when the extr
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
 
+def _status_detail(exc: Any) -> tuple[str, str | None]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return str(err.get("message") or getattr(exc, "message", exc)), err.get("type")
+
+
 def map_anthropic_error(exc: BaseException, provider: str = "anthropic") -> LLMError:
-    if isinstance(exc, LLMError):
-        return exc
-    if isinstance(exc, anthropic.APITimeoutError):
-        return Timeout(f"request timed out: {exc}", provider=provider, original=exc)
-    if isinstance(exc, anthropic.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc)
-    if isinstance(exc, anthropic.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        err = body.get("error") if isinstance(body.get("error"), dict) else {}
-        message = str(err.get("message") or getattr(exc, "message", exc))
-        return error_from_status(exc.status_code, message, provider=provider,
-                                 original=exc, headers=exc.response.headers, code=err.get("type"))
-    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc)
+    """An ``anthropic`` SDK exception as an LLMError (the original is kept)."""
+    return map_sdk_error(exc, anthropic, provider, _status_detail)
 
 
 def to_anthropic(messages: list[Message]) -> tuple[str | None, list[dict[str, str]]]:

@@ -16,8 +16,8 @@ import os
 import weakref
 from typing import Any
 
-from semtrace.llms._http import error_from_status, split_evenly
-from semtrace.llms.base import BadResponse, Completion, LLMError, Message, ServerError, Timeout, Usage
+from semtrace.llms._http import map_sdk_error, split_evenly
+from semtrace.llms.base import BadResponse, Completion, LLMError, Message, Usage
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +29,15 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised when the extr
 _SAMPLING = {"top_p", "presence_penalty", "frequency_penalty"}
 
 
+def _status_detail(exc: Any) -> tuple[str, str | None]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    return str(inner.get("message") or getattr(exc, "message", exc)), getattr(exc, "code", None) and str(exc.code)
+
+
 def map_openai_error(exc: BaseException, provider: str) -> LLMError:
     """An ``openai`` SDK exception as an LLMError (the original is kept)."""
-    if isinstance(exc, LLMError):
-        return exc
-    if isinstance(exc, openai.APITimeoutError):
-        return Timeout(f"request timed out: {exc}", provider=provider, original=exc)
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc
-        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc)
-    if isinstance(exc, openai.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
-        message = str(inner.get("message") or getattr(exc, "message", exc))
-        return error_from_status(exc.status_code, message, provider=provider,
-                                 original=exc, headers=exc.response.headers,
-                                 code=getattr(exc, "code", None) and str(exc.code))
-    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc)
+    return map_sdk_error(exc, openai, provider, _status_detail)
 
 
 class OpenAIChat:
