@@ -304,10 +304,6 @@ def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, se
     return converted
 
 
-def describe_call(test: Dict[str, Any], entry_point: Optional[str]) -> str:
-    return "%s(%s)" % (test.get("func") or entry_point or "candidate", test.get("args", ""))
-
-
 def judge_call(test: Dict[str, Any], encoded: Any) -> Tuple[bool, str]:
     """(passed, message) for one call test's encoded output."""
     actual = decode(encoded)

@@ -38,15 +38,12 @@ WorkerFactory = Callable[[], Awaitable[Worker]]
 
 
 def watchdog_seconds(request: ExecRequest) -> float:
-    """An upper bound on an honest request's time: every test's limit, the load, a trace re-run, slack."""
+    """An upper bound on an honest request's time: every test's limit, the load, slack. Traced tests run inside
+    the judged run under the same per-test deadlines, so tracing needs no term of its own."""
     limits = request.limits
     per_test = sum(t.timeout or limits.wall_time for t in request.tests)
-    traced = 0.0
-    if request.trace is not None:
-        traced = (limits.load_time + max((t.timeout or limits.wall_time for t in request.tests), default=0.0)
-                  + 2.0) * max(1, request.trace.max_failing + int(request.trace.include_passing))
     # a test that kills its child makes the runner reload the program for the remaining tests
-    return 2 * limits.load_time + per_test * 1.5 + traced + 10.0
+    return 2 * limits.load_time + per_test * 1.5 + 10.0
 
 
 class WorkerPool:
