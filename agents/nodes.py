@@ -58,6 +58,22 @@ async def _ask(
     return completions
 
 
+class _CountedLLM:
+    """The run's LLM as handed to an LLM-written representation (``semcoder_nl``): every call it makes is counted
+    here, for this candidate's record, and in the run's live counters; calls of other tasks are not."""
+
+    def __init__(self, llm: Any, stats: Any) -> None:
+        self._llm, self._stats = llm, stats
+        self.name = getattr(llm, "name", "llm")
+        self.usage: dict[str, int] = {}
+
+    async def generate(self, messages: list[Message], **options: Any) -> list[Completion]:
+        completions = await self._llm.generate(messages, **options)
+        self._stats.add_completions(completions)
+        self.usage = _add_usage(self.usage, _usage(completions))
+        return completions
+
+
 def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
     code = ctx.extract(text, ctx.task.entry_point)
     if code is None:
@@ -294,15 +310,10 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     if view is not None and getattr(ctx.renderer, "name", "") != "none":
         render_async = getattr(ctx.renderer, "render_async", None)
         if render_async is not None:
-            before = (ctx.stats.prompt_tokens, ctx.stats.completion_tokens)
+            counted = _CountedLLM(ctx.llm_for(payload["round"]), ctx.stats)
             with usage_scope(task_id=ctx.task.task_id, round=payload["round"]):
-                rendering = await render_async(
-                    view, ctx.llm_for(payload["round"]), budget=ctx.settings.trace_budget
-                )
-            usage = {
-                "prompt_tokens": ctx.stats.prompt_tokens - before[0],
-                "completion_tokens": ctx.stats.completion_tokens - before[1],
-            }
+                rendering = await render_async(view, counted, budget=ctx.settings.trace_budget)
+            usage = counted.usage
         else:
             rendering = ctx.renderer.render(view, budget=ctx.settings.trace_budget)
     nxt = {**payload, "rendering": rendering, "feedback": feedback}

@@ -174,3 +174,27 @@ async def test_tables_render(fix_tasks, data_dir, tmp_path):
     text = console.export_text()
     assert "oracle (upper bound)" in text and "50.0%" in text and "tasks" in text and "1/2" in text
     assert len(read_records(Path(tmp_path / "run" / "results.jsonl"))) == 2
+
+
+async def test_llm_written_rendering_records_exactly_its_own_usage(fix_tasks, data_dir, tmp_path):
+    """semcoder_nl's rationale call is charged to the candidate it renders: one call with its own tokens, not a
+    diff of run-wide counters that other tasks move while it waits."""
+    tasks = fix_tasks[:3]
+    rationale = {"when": "a test it fails, and the trace", "reply": "The loop stops one step early."}
+    rules = write_rules(tmp_path / "rules.jsonl",
+                        [rationale, *repair_rules(tasks, {t.task_id: None for t in tasks})])
+    cfg = build_config(
+        None,
+        {
+            "benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 3, "depth": 1,
+            "strategy": "sequential", "representation": "semcoder_nl", "model": f"scripted:{rules}",
+            "sandbox": "local", "display": False,
+        },
+    )
+    await run_config(cfg, tmp_path / "run")
+    rendered = [c for rec in read_records(tmp_path / "run" / "results.jsonl") for c in rec["candidates"]
+                if c.get("rendering")]
+    assert rendered
+    for c in rendered:
+        usage = c.get("render_usage") or {}
+        assert usage.get("calls") == 1 and usage.get("completion_tokens", 0) > 0, usage
