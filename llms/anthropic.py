@@ -18,7 +18,7 @@ import weakref
 from typing import Any
 
 from semtrace.llms._http import map_sdk_error
-from semtrace.llms.base import BadResponse, Completion, LLMError, Message, Usage
+from semtrace.llms.base import BadResponse, Completion, LLMConfigError, LLMError, Message, Usage
 
 try:
     import anthropic
@@ -65,7 +65,7 @@ class AnthropicChat:
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
         self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not self.api_key:
-            raise ValueError("anthropic: no API key; set ANTHROPIC_API_KEY or pass api_key=...")
+            raise LLMConfigError("anthropic: no API key; set ANTHROPIC_API_KEY or pass api_key=...")
         self.timeout = float(timeout)
         self.send_sampling = bool(sampling)
         self.sampling = {k: v for k, v in {"top_p": top_p, "top_k": top_k}.items() if v is not None}

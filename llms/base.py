@@ -52,6 +52,11 @@ class LLM(Protocol):
     ) -> list[Completion]: ...
 
 
+class LLMConfigError(ValueError):
+    """A bad LLM spec or option (unknown provider syntax, no API key, an option the back end does not take); the
+    message says what to write instead. A user error, reported in one line by the commands."""
+
+
 class LLMError(Exception):
     """An infrastructure failure talking to an LLM; keeps the provider and the original exception."""
 

@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS completions (
 """
 
 
+class CacheUnavailable(OSError):
+    """The response cache cannot be opened (unwritable path, not a database); the message names the fix."""
+
+
 class ResponseCache:
     """``get(key) -> Completion | None`` and ``put(key, provider, completion)``; ``cached=True`` on hits."""
 
@@ -74,7 +78,7 @@ class ResponseCache:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise OSError(f"cannot open the LLM cache at '{self.path}': {exc}; "
+            raise CacheUnavailable(f"cannot open the LLM cache at '{self.path}': {exc}; "
                           "pass another cache path (--cache-path) or disable it (--no-cache)") from exc
         self._lock = threading.Lock()
 

