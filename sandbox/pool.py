@@ -1,9 +1,10 @@
 """A pool of warm runner workers with a watchdog, replacement and one retry — shared by the sandbox back ends.
 
 A worker is anything that can carry one newline-delimited JSON request to a runner in ``--serve`` mode and bring
-back its one-line answer: a host subprocess (``local``) or a container (``docker``). The pool owns health:
-a worker that dies, answers garbage or overruns the watchdog is killed and replaced, and the request it held is
-retried once on a fresh worker, then reported as ``sandbox_error`` — never as a program failure.
+back its one-line answer: a host subprocess (``local``) or a container (``docker``). The pool owns health, in one
+place for every back end: a worker that dies, answers garbage, overruns the watchdog or answers with
+``runner_error`` set (the runner itself failed) is killed and replaced, and the request it held is retried once on
+a fresh worker, then reported as ``sandbox_error`` — never as a program failure.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from semtrace.sandbox.types import ExecRequest, ExecResult
 log = logging.getLogger(__name__)
 
 RUNNER_DIR = Path(__file__).resolve().parent
-RUNNER_FILES = ("runner.py", "judge.py", "tracer.py")
+RUNNER_FILES = ("runner.py", "supervisor.py", "executor.py", "protocol.py", "convert.py", "judge.py", "tracer.py")
 
 
 class WorkerDied(RuntimeError):
@@ -83,6 +84,8 @@ class WorkerPool:
                 try:
                     answer = await asyncio.wait_for(worker.request(line), watchdog)
                     result = ExecResult.from_dict(json.loads(answer))
+                    if result.runner_error:  # decided here, once, for every back end
+                        raise WorkerDied(f"its runner failed: {result.runner_error}")
                 except asyncio.TimeoutError:
                     problem = f"the worker did not answer within the {watchdog:.0f}s watchdog"
                 except (WorkerDied, ValueError, KeyError, TypeError) as exc:

@@ -12,9 +12,11 @@ from semtrace.jsonable import from_jsonable, to_jsonable
 from semtrace.sandbox.trace import Trace
 
 TestKind = Literal["assert", "call", "stdio"]
-Compare = Literal["eq", "truthy", "falsy", "is"]
-Status = Literal["passed", "failed", "error", "timeout", "oom", "sandbox_error"]
-STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "oom", "sandbox_error")
+Compare = Literal["eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root", "returns"]
+# ``killed``: ended by a signal with no evidence of why (``oom`` needs evidence: a MemoryError, the address-space
+# limit, or the container's OOM-kill counter going up).
+Status = Literal["passed", "failed", "error", "timeout", "oom", "killed", "sandbox_error"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "oom", "killed", "sandbox_error")
 
 
 class _Codec:
@@ -39,6 +41,11 @@ class TestCase(_Codec):
       compare with 1e-6 when it is 0).
     - ``stdio``: the program runs as ``__main__`` with ``stdin``; its stdout is compared with ``expected``
       (trailing whitespace of each line ignored).
+
+    ``compare`` for call tests: ``eq`` (with float tolerance), ``truthy``/``falsy``, ``is``, ``in`` (expected is a
+    collection of accepted values), ``isclose`` (``atol`` and ``rtol``), ``digest`` (expected ``sha256:<hex>`` of
+    ``judge.digest``), ``not_none``, ``poly_root`` (expected: the coefficients), ``returns`` (any value passes).
+    ``expr``: an expression evaluated instead of ``func(args)`` (set by the runner's AST pass).
     """
 
     __test__ = False  # not a pytest class
@@ -50,6 +57,8 @@ class TestCase(_Codec):
     func: str | None = None
     compare: Compare = "eq"
     atol: float = 0.0
+    rtol: float = 0.0
+    expr: str | None = None
     stdin: str = ""
     timeout: float | None = None
     name: str = ""
@@ -65,6 +74,7 @@ class Limits(_Codec):
     file_size_mb: int = 16
     processes: int = 256
     load_time: float = 10.0
+    value_bytes: int = 256 * 1024 * 1024  # largest value one test may report (judged or recorded)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class ExecRequest(_Codec):
     trace: TraceSpec | None = None
     limits: Limits = field(default_factory=Limits)
     stop_on_failure: bool = False
+    record: bool = False  # keep each call/stdio test's whole reported value in ``TestOutcome.value``
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,15 @@ class TestOutcome(_Codec):
     index: int
     status: Status
     message: str = ""
-    actual: str | None = None
-    duration: float = 0.0
+    actual: str | None = None  # a repr capped at 1,000 characters, for people and prompts
+    duration: float = 0.0  # measured by the judge side, not reported by the candidate
+    value: Any = field(default=None, compare=False)  # with ``ExecRequest.record``: the whole value as ``judge.encode`` writes it (stdio: stdout)
+
+    def decoded(self) -> Any:
+        """``value`` as a Python value (builtins only)."""
+        from semtrace.sandbox import judge
+
+        return judge.decode(self.value) if not isinstance(self.value, str) else self.value
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,7 @@ class ExecResult(_Codec):
     message: str = ""
     traces: tuple[Trace, ...] = ()
     python: str = ""
+    runner_error: str = ""  # set when the runner itself failed: the pool retries, then reports sandbox_error
 
     @property
     def passed(self) -> bool:

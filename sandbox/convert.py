@@ -1,0 +1,142 @@
+"""The AST pass that takes verdicts away from the candidate (stdlib only; shipped beside ``runner.py``).
+
+An ``assert`` test runs inside the candidate's process, so its verdict is the one thing the child reports about
+itself. ``to_call_test`` rewrites the patterns whose verdict the supervisor can decide from a value:
+
+    assert X == L / L == X        value of X, compared with L            (compare "eq")
+    assert X is True|False|None   value of X                              ("is")
+    assert X in L                 value of X, one of the items of L       ("in")
+    assert f(...) / not f(...)    truthiness of a call's value            ("truthy" / "falsy")
+    assert math.isclose(X, L, rel_tol=r, abs_tol=a)                       ("isclose")
+    assert abs(X - L) < t  (or <=, either order inside abs)               ("isclose", abs_tol t)
+
+where L is a literal the restricted evaluator accepts (``judge.eval_expected``) and X any expression. A plain
+call of a function ``f(args)`` keeps the ``func``/``args`` form (the tracer and the renderers show it as a call);
+anything else travels as ``expr``. Every other assert stays an assert: the supervisor then accepts the child's
+claimed verdict, and ``self_reported`` counts them.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Dict, List, Optional, Tuple
+
+try:
+    from . import judge  # type: ignore[no-redef]
+except ImportError:
+    import judge  # type: ignore[no-redef]
+
+
+def _literal(node: ast.AST) -> Optional[str]:
+    source = ast.unparse(node)
+    try:
+        judge.eval_expected(source)
+    except Exception:
+        return None
+    return source
+
+
+def _value_test(node: ast.AST, names: "set[str]") -> Dict[str, Any]:
+    """The fields that make the child compute ``node``'s value (a call of one of ``names``: func + args)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
+        parts = [ast.unparse(a) for a in node.args]
+        parts += [("%s=%s" % (k.arg, ast.unparse(k.value))) if k.arg else "**" + ast.unparse(k.value)
+                  for k in node.keywords]
+        return {"func": node.func.id, "args": ", ".join(parts), "expr": None}
+    return {"expr": ast.unparse(node), "func": None, "args": ""}
+
+
+def _is_call(node: ast.AST, names: "set[str]") -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+
+
+def _defined(code: str) -> List[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+
+def _isclose(node: ast.AST) -> Optional[Tuple[ast.AST, str, float, float]]:
+    """``math.isclose(X, L, ...)`` or ``abs(X - L) <(=) t`` -> (X, L source, abs_tol, rel_tol)."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func) in ("math.isclose", "isclose") and len(node.args) == 2:
+        tols = {"rel_tol": 1e-09, "abs_tol": 0.0}
+        for kw in node.keywords:
+            if kw.arg not in tols or _literal(kw.value) is None:
+                return None
+            tols[kw.arg] = float(judge.eval_expected(ast.unparse(kw.value)))
+        for x, lit in ((node.args[0], node.args[1]), (node.args[1], node.args[0])):
+            source = _literal(lit)
+            if source is not None and _literal(x) is None:
+                return x, source, tols["abs_tol"], tols["rel_tol"]
+        return None
+    if (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.Lt, ast.LtE))
+            and isinstance(node.left, ast.Call) and ast.unparse(node.left.func) == "abs"
+            and len(node.left.args) == 1 and isinstance(node.left.args[0], ast.BinOp)
+            and isinstance(node.left.args[0].op, ast.Sub)):
+        tol = _literal(node.comparators[0])
+        diff = node.left.args[0]
+        if tol is None:
+            return None
+        for x, lit in ((diff.left, diff.right), (diff.right, diff.left)):
+            source = _literal(lit)
+            if source is not None and _literal(x) is None:
+                value = float(judge.eval_expected(tol))
+                return x, source, value, 0.0
+    return None
+
+
+def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, setup: str) -> Dict[str, Any]:
+    """Return ``test`` as a supervisor-judged ``call`` test when its assert has one of the patterns above."""
+    if test.get("kind") != "assert":
+        return test
+    try:
+        tree = ast.parse(test.get("source", ""))
+    except SyntaxError:
+        return test
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+        return test
+    names = set(_defined(code)) | {"candidate"} | ({entry_point} if entry_point else set())
+    node = tree.body[0].test
+
+    def _value_of(x: ast.AST) -> Dict[str, Any]:
+        return _value_test(x, names)
+
+    fields: Optional[Dict[str, Any]] = None
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        op, left, right = node.ops[0], node.left, node.comparators[0]
+        if isinstance(op, ast.Eq):
+            for x, lit in ((left, right), (right, left)):
+                source = _literal(lit)
+                if source is not None and _literal(x) is None:
+                    fields = dict(_value_of(x), expected=source, compare="eq")
+                    break
+        elif isinstance(op, ast.Is) and isinstance(right, ast.Constant) and any(
+                right.value is c for c in (True, False, None)):
+            if _literal(left) is None:
+                fields = dict(_value_of(left), expected=repr(right.value), compare="is")
+        elif isinstance(op, ast.In) and isinstance(right, (ast.Tuple, ast.List, ast.Set)):
+            source = _literal(right)
+            if source is not None and _literal(left) is None:
+                fields = dict(_value_of(left), expected=source, compare="in")
+    if fields is None:
+        close = _isclose(node)
+        if close is not None:
+            x, source, atol, rtol = close
+            fields = dict(_value_of(x), expected=source, compare="isclose", atol=atol, rtol=rtol)
+    if fields is None and _is_call(node, names):
+        fields = dict(_value_of(node), expected="True", compare="truthy")
+    if (fields is None and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+            and _is_call(node.operand, names)):
+        fields = dict(_value_of(node.operand), expected="False", compare="falsy")
+    if fields is None:
+        return test
+    converted = dict(test)
+    converted.update(fields, kind="call", source=test.get("source", ""))
+    return converted
+
+
+def self_reported(tests: List[Dict[str, Any]], entry_point: Optional[str], code: str, setup: str) -> int:
+    """How many of ``tests`` would stay asserts (verdict claimed by the child) for this program."""
+    return sum(to_call_test(dict(t), entry_point, code, setup)["kind"] == "assert" for t in tests)

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""The executor: the one process that forks candidates (stdlib only, Python 3.9+; shipped beside ``runner.py``).
+
+    python3 executor.py FD      serve jobs on the socket FD (a socketpair end the supervisor passed down)
+
+The supervisor (``supervisor.py``) starts this as a fresh interpreter, so its memory never held a request.
+Each job carries the candidate's code, the tests' *inputs* (call arguments, stdin, the source of the assert tests
+the judge could not take over), limits and a nonce — never an expected value, which stays with the supervisor.
+For each job the executor forks a child (new session, rlimits, the pipes the supervisor sent, stdin from
+/dev/null), says ``pid N``, reaps it, kills any descendant that escaped (it is a child subreaper) and says
+``exit N STATUS``.
+
+The child loads the program as module ``__candidate__`` and runs the tests in order, reporting each test's
+outcome on its report pipe: a *value* (encoded by ``judge.encode``) for call and stdio tests, which the
+supervisor judges; a claimed verdict only for assert tests. The report pipe sits at a random descriptor, is not
+inherited across exec and is closed in any process the candidate forks; every report carries the nonce.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import socket
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+try:  # imported as semtrace.sandbox.executor on the host, as a script inside the sandbox
+    from . import judge, protocol, tracer  # type: ignore[no-redef]
+except ImportError:
+    import judge  # type: ignore[no-redef]
+    import protocol  # type: ignore[no-redef]
+    import tracer  # type: ignore[no-redef]
+
+MB = 1024 * 1024
+
+
+def set_limits(limits: Dict[str, Any], cpu_seconds: float) -> None:
+    def setl(which: int, value: int) -> None:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    setl(resource.RLIMIT_CPU, int(cpu_seconds) + 1)
+    if limits.get("memory_mb"):
+        setl(resource.RLIMIT_AS, int(limits["memory_mb"]) * MB)
+    if limits.get("file_size_mb"):
+        setl(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * MB)
+    if limits.get("processes") and os.getuid() != 0:
+        setl(resource.RLIMIT_NPROC, int(limits["processes"]))
+    setl(resource.RLIMIT_CORE, 0)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)[:1000] if str(exc) else ""
+    return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
+
+
+def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
+    """The child's only way to talk to the supervisor; the descriptor and nonce live in this closure."""
+
+    def send(ev: str, **fields: Any) -> None:
+        fields["ev"], fields["n"] = ev, nonce
+        data = (json.dumps(fields) + "\n").encode()
+        if len(data) > value_bytes and ev == "done":
+            data = (json.dumps({"ev": ev, "n": nonce, "i": fields.get("i"), "kind": "raised", "status": "error",
+                                "message": "the output is too large to judge or record: %d bytes (limit %d)"
+                                % (len(data), value_bytes)}) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+
+    return send
+
+
+def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Optional[str]) -> Any:
+    """Perform one test; return what the supervisor judges (the value, or the stdout of a stdio test)."""
+    kind = test["kind"]
+    if kind == "call":
+        if test.get("expr"):
+            return eval(compile(test["expr"], "<test>", "eval"), ns)
+        fn = ns[test.get("func") or entry or "candidate"]
+        args, kwargs = eval(compile("__semtrace_collect__(%s)" % test.get("args", ""), "<test>", "eval"), ns)
+        return fn(*args, **kwargs)
+    if kind == "assert":
+        exec(compile(test["source"], "<test>", "exec"), ns)
+        return None
+    import io
+    old_in, old_out = sys.stdin, sys.stdout
+    sys.stdin, sys.stdout = io.StringIO(test.get("stdin", "")), io.StringIO()
+    try:
+        exec(code_obj, {"__name__": "__main__", "__builtins__": __builtins__})
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
+    finally:
+        out, sys.stdin, sys.stdout = sys.stdout, old_in, old_out
+    return out.getvalue()
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+
+
+def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> None:
+    """Load the program, run the job's tests in order, report each; then ``finished``."""
+    path = job["path"]
+    try:
+        code_obj = compile(job["code"], path, "exec")
+    except BaseException as exc:
+        send("load_error", status="error", message=describe(exc))
+        return
+    tests: List[Dict[str, Any]] = job["tests"]
+    ns: Dict[str, Any] = {"__name__": "__candidate__", "__file__": path, "__builtins__": __builtins__}
+    entry = job.get("entry_point")
+    try:
+        if any(t["kind"] != "stdio" for t in tests):
+            exec(code_obj, ns)
+        ns = dict(ns)
+        if entry and entry in ns:
+            ns["candidate"] = ns[entry]
+        ns["__semtrace_collect__"] = lambda *a, **k: (a, k)
+        if job.get("test_setup"):
+            exec(compile(job["test_setup"], "<test_setup>", "exec"), ns)
+    except BaseException as exc:
+        send("load_error", status="oom" if isinstance(exc, MemoryError) else "error", message=describe(exc))
+        return
+    _flush()
+    send("loaded")
+    spec = job.get("trace")
+    tracing: Optional[List[int]] = None if spec is None else list(spec.get("tests") or [])
+    for test in tests:  # in order: the supervisor knows the test in flight is the one after the last "done"
+        i = test["i"]
+        trace = None
+        try:
+            if tracing is not None and (not tracing or i in tracing):
+                value, error, trace = tracer.trace_thunk(
+                    lambda: _run_one(test, ns, code_obj, entry), path,
+                    int(spec.get("max_events", 10000)), int(spec.get("max_value_len", 200)), i)
+                if error is not None:
+                    raise error
+            else:
+                value = _run_one(test, ns, code_obj, entry)
+            if test["kind"] == "assert":
+                msg: Dict[str, Any] = {"kind": "ok"}
+            else:
+                msg = {"kind": "value", "value": judge.encode(value) if test["kind"] == "call" else value,
+                       "repr": judge.safe_repr(value)}
+        except BaseException as exc:
+            if isinstance(exc, MemoryError):
+                status = "oom"
+            elif isinstance(exc, AssertionError) and test["kind"] == "assert":
+                status = "assertion"
+            else:
+                status = "error"
+            text = describe(exc)
+            if isinstance(exc, AssertionError) and not str(exc):
+                text = "AssertionError: %s" % test.get("source", "").strip()[:500]
+            msg = {"kind": "raised", "status": status, "message": text}
+        _flush()
+        try:
+            send("done", i=i, traced=trace is not None, **msg)
+        except BaseException as exc:  # e.g. an unencodable value; report it rather than hang
+            send("done", i=i, traced=trace is not None, kind="raised", status="error",
+                 message="cannot report the output: %s" % type(exc).__name__)
+        if trace is not None:
+            verdict = os.read(ctl, 1)
+            if verdict in (b"t", b"T"):
+                send("trace", i=i, trace=trace)
+            if verdict not in (b"t", b"n"):
+                tracing = None
+    _flush()
+    send("finished")
+    _flush()
+
+
+def _private_fds(fds: List[int]) -> List[int]:
+    """Move ``fds`` to random descriptor numbers (not inherited across exec); close every other descriptor."""
+    targets: List[int] = []
+    while len(targets) < len(fds):
+        n = random.SystemRandom().randrange(100, 4000)
+        if n not in targets and n not in fds:
+            targets.append(n)
+    for src, dst in zip(fds, targets):
+        os.dup2(src, dst, inheritable=False)
+    keep = sorted(targets)
+    low = 3
+    for fd in keep:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
+    return targets
+
+
+def child_main(job: Dict[str, Any], fds: List[int]) -> None:
+    """Runs in the forked child; never returns."""
+    try:
+        os.setsid()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        res_w, out_w, err_w, ctl_r = fds
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        res, ctl = _private_fds([res_w, ctl_r])
+        os.register_at_fork(after_in_child=lambda: [_close(res), _close(ctl)])
+        if hasattr(sys, "set_int_max_str_digits"):
+            sys.set_int_max_str_digits(0)
+        os.chdir(os.path.dirname(job["path"]))
+        set_limits(job.get("limits") or {}, float(job.get("cpu", 60.0)))
+        send = _reporter(res, job.pop("nonce"), int(job.get("value_bytes") or 256 * MB))
+        _child_tests(job, send, ctl)
+    finally:
+        os._exit(0)
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _children() -> List[int]:
+    pid = os.getpid()
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def reap_orphans(keep: Optional[int] = None) -> None:
+    """Kill descendants re-parented to this (subreaper) process; ``keep`` one child alive."""
+    for _ in range(50):
+        children = [c for c in _children() if c != keep]
+        if not children:
+            return
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
+
+
+def become_subreaper() -> None:
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def serve(fd: int) -> int:
+    sock = socket.socket(fileno=fd)
+    become_subreaper()
+    try:  # pay the tracer's first-use costs here once, not in every forked child
+        tracer.trace_thunk(lambda: None, "<semtrace-warm-up>", 10, 10, 0)
+    except Exception:
+        pass
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    sock.sendall(b"ready\n")
+    while True:
+        got = protocol.recv_job(sock)
+        if got is None:
+            return 0
+        job, fds = got
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            child_main(job, fds)
+        for f in fds:
+            os.close(f)
+        del job
+        sock.sendall(b"pid %d\n" % pid)
+        started = time.monotonic()
+        _, status = os.waitpid(pid, 0)
+        reap_orphans()
+        sock.sendall(b"exit %d %d %.6f\n" % (pid, status, time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    sys.exit(serve(int(sys.argv[1])))

@@ -1,0 +1,446 @@
+"""The supervisor: the judge side of the runner (stdlib only, Python 3.9+; shipped beside ``runner.py``).
+
+It holds the whole request, expected values included, and never runs candidate code. For each batch of tests it
+creates the child's pipes, hands the executor (``executor.py``, a separate fresh interpreter) a job with the test
+*inputs* only, then reads the child's reports and its stdout/stderr, enforces a wall-clock deadline per test
+(killing the child's process group), and judges every call and stdio test from the value the child reports. A
+claimed verdict is accepted only for assert tests the AST pass (``convert.to_call_test``) could not take over; for
+call and stdio tests it is a malformed report. A report out of order, for a test not in flight, without the
+job's nonce or after ``finished`` passes nothing; a test with no report never passes. After a child finishes or
+dies, its stdout and stderr are drained to EOF (bounded: orphans may hold the pipes open).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+try:  # imported as semtrace.sandbox.supervisor on the host, as a script inside the sandbox
+    from . import judge, protocol  # type: ignore[no-redef]
+except ImportError:
+    import judge  # type: ignore[no-redef]
+    import protocol  # type: ignore[no-redef]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DRAIN_SECONDS = 0.5  # after a child is done: how long its pipes may stay open (orphans) before we stop reading
+EXIT_WAIT = 5.0  # how long the executor may take to report a killed child's exit
+SIGNALS = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
+# what the child learns of a test: inputs only, never ``expected``
+INPUT_FIELDS = ("kind", "func", "args", "expr", "stdin")
+
+
+class RunnerFailure(RuntimeError):
+    """The runner itself failed (its executor died or wedged): an infrastructure error, not a program outcome."""
+
+
+class Executor:
+    """The supervisor's handle on its executor process, (re)started on demand."""
+
+    def __init__(self) -> None:
+        self.proc: Optional[subprocess.Popen] = None
+        self.sock: Optional[socket.socket] = None
+        self.reader: Optional[protocol.LineReader] = None
+        self.lines: List[bytes] = []
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc is not None else None
+
+    def ensure(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self.stop()
+        mine, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", "-u", os.path.join(HERE, "executor.py"), str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
+        theirs.close()
+        self.sock, self.reader, self.lines = mine, protocol.LineReader(mine.fileno()), []
+        if self.read_line(30.0) != b"ready":
+            self.stop()
+            raise RunnerFailure("the executor did not start")
+
+    def read_line(self, timeout: float) -> Optional[bytes]:
+        """The executor's next line, waiting at most ``timeout`` seconds (0: only what is already readable)."""
+        assert self.reader is not None
+        end = time.monotonic() + timeout
+        while not self.lines:
+            if self.reader.eof:
+                return None
+            if not select.select([self.reader.fd], [], [], max(0.0, end - time.monotonic()))[0]:
+                return None
+            self.lines.extend(self.reader.feed())
+        return self.lines.pop(0)
+
+    def pump(self) -> None:
+        """Read what the executor has sent (call when its socket is readable)."""
+        assert self.reader is not None
+        self.lines.extend(self.reader.feed())
+
+    def launch(self, job: Dict[str, Any], fds: List[int]) -> int:
+        self.ensure()
+        assert self.sock is not None
+        try:
+            protocol.send_job(self.sock, job, fds)
+        except OSError as exc:
+            self.stop()
+            raise RunnerFailure("the executor is gone: %s" % exc)
+        line = self.read_line(30.0)
+        if line is None or not line.startswith(b"pid "):
+            self.stop()
+            raise RunnerFailure("the executor did not fork the program (%r)" % line)
+        return int(line.split()[1])
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+        self.proc = self.sock = self.reader = None
+
+
+class TraceState:
+    """Which tests' traces to keep: decided here, from the supervisor's own verdicts."""
+
+    def __init__(self, spec: Dict[str, Any]) -> None:
+        explicit = spec.get("tests")
+        self.explicit = set(explicit) if explicit else None
+        self.failing_left = int(spec.get("max_failing", 1))
+        self.passing_left = 1 if spec.get("include_passing") else 0
+        self.spec = spec
+        self.traces: List[Dict[str, Any]] = []
+
+    def for_child(self) -> Optional[Dict[str, Any]]:
+        if self.explicit is not None:
+            return dict(self.spec, tests=sorted(self.explicit)) if self.explicit else None
+        if self.failing_left > 0 or self.passing_left > 0:
+            return dict(self.spec, tests=[])
+        return None
+
+    def verdict(self, index: int, status: str) -> bytes:
+        """``t`` ship this trace, ``n`` drop it; upper case: and trace no further tests."""
+        if self.explicit is not None:
+            ship = index in self.explicit
+            self.explicit.discard(index)
+            return b"t" if ship and self.explicit else (b"T" if ship else b"n")
+        ship = False
+        if status == "passed" and self.passing_left > 0:
+            self.passing_left -= 1
+            ship = True
+        elif status not in ("passed", "sandbox_error") and self.failing_left > 0:
+            self.failing_left -= 1
+            ship = True
+        more = self.failing_left > 0 or self.passing_left > 0
+        return (b"t" if more else b"T") if ship else (b"n" if more else b"N")
+
+
+def outcome(index: int, status: str, message: str = "", actual: Optional[str] = None, duration: float = 0.0,
+            value: Any = None) -> Dict[str, Any]:
+    out = {"index": index, "status": status, "message": message, "actual": actual, "duration": duration}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+def normalise_stdout(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def judge_report(test: Dict[str, Any], rep: protocol.Report, duration: float, record: bool) -> Dict[str, Any]:
+    """The supervisor's verdict on one test from the child's report."""
+    i, kind = test["index"], test["kind"]
+    if rep.kind == "raised":
+        status = {"assertion": "failed" if kind == "assert" else "error"}.get(rep.status, rep.status)
+        return outcome(i, status, rep.message, None, duration)
+    if kind == "assert":
+        if rep.kind != "ok":
+            return outcome(i, "error", "malformed report: a value for an assert test", None, duration)
+        return outcome(i, "passed", "", None, duration)
+    if rep.kind != "value":
+        return outcome(i, "error", "malformed report: the program claimed a verdict for a test the judge decides",
+                       None, duration)
+    kept = rep.value if record else None
+    if kind == "stdio":
+        if not isinstance(rep.value, str):
+            return outcome(i, "error", "malformed report: stdout is not text", None, duration)
+        ok = test.get("expected") is None or normalise_stdout(rep.value) == normalise_stdout(test["expected"])
+        return outcome(i, "passed" if ok else "failed", "" if ok else "wrong output", rep.value, duration, kept)
+    try:
+        ok, message = judge.judge_call(test, rep.value)
+    except judge.BadValue as exc:
+        return outcome(i, "error", "malformed report: %s" % exc, rep.repr, duration)
+    except Exception as exc:
+        return outcome(i, "sandbox_error", "bad test: expected value %r cannot be evaluated: %s"
+                       % (str(test.get("expected"))[:200], exc), rep.repr, duration)
+    return outcome(i, "passed" if ok else "failed", message, rep.repr, duration, kept)
+
+
+class Capped:
+    def __init__(self, cap: int) -> None:
+        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0  # type: int, List[bytes], int, int
+
+    def add(self, data: bytes) -> None:
+        room = self.cap - self.size
+        if room > 0:
+            self.parts.append(data[:room])
+            self.size += min(room, len(data))
+        self.dropped += max(0, len(data) - max(room, 0))
+
+    def text(self) -> str:
+        out = b"".join(self.parts).decode("utf-8", "replace")
+        return out + ("\n...[%d more bytes]" % self.dropped if self.dropped else "")
+
+
+def _oom_kills() -> int:
+    """The cgroup's OOM-kill counter (cgroup v2, then v1); -1 where none can be read."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            rel = next((line.split(":", 2)[2].strip() for line in f if line.startswith("0::")), "/")
+        for path in ("/sys/fs/cgroup%s/memory.events" % rel.rstrip("/"), "/sys/fs/cgroup/memory.events"):
+            if os.path.exists(path):
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("oom_kill "):
+                            return int(line.split()[1])
+        with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError, StopIteration):
+        pass
+    return -1
+
+
+def _kill(pid: int) -> None:
+    for fn in (os.killpg, os.kill):
+        try:
+            fn(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class Batch:
+    """One child running ``indices`` in order: its reports judged, its output drained, its end explained."""
+
+    def __init__(self, req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int], path: str,
+                 trace: Optional[TraceState], out: Capped, err: Capped) -> None:
+        self.req, self.tests, self.indices, self.path = req, tests, indices, path
+        self.trace, self.out, self.err = trace, out, err
+        limits = req.get("limits") or {}
+        self.wall = float(limits.get("wall_time", 5.0))
+        self.load_time = float(limits.get("load_time", 10.0))
+        self.timeouts = {i: float(tests[i].get("timeout") or self.wall) for i in indices}
+        self.done: Dict[int, Dict[str, Any]] = {}
+        self.loaded = False
+        self.load_error: Optional[Tuple[str, str]] = None
+        self.position = 0
+        self.ended: Optional[str] = None  # why the child stopped early: timeout | killed | oom | error
+        self.reason = ""
+        self.finished = False
+        self.awaiting_trace: Optional[int] = None
+
+    @property
+    def inflight(self) -> Optional[int]:
+        return self.indices[self.position] if self.loaded and self.position < len(self.indices) else None
+
+    def job(self, nonce: str) -> Dict[str, Any]:
+        req = self.req
+        limits = req.get("limits") or {}
+        spec = self.trace.for_child() if self.trace is not None else None
+        tests = [dict({k: self.tests[i][k] for k in INPUT_FIELDS if self.tests[i].get(k)}, i=i,
+                      **({"source": self.tests[i].get("source", "")} if self.tests[i]["kind"] == "assert" else {}))
+                 for i in self.indices]
+        return {"nonce": nonce, "code": req["code"], "path": self.path, "entry_point": req.get("entry_point"),
+                "test_setup": req.get("test_setup") or "", "tests": tests, "trace": spec,
+                "limits": {k: limits.get(k) for k in ("memory_mb", "file_size_mb", "processes")},
+                "cpu": self.load_time + sum(self.timeouts.values()),
+                "value_bytes": int(limits.get("value_bytes") or 256 * 1024 * 1024)}
+
+    def run(self, executor: Executor) -> None:
+        nonce = os.urandom(16).hex()
+        pipes = [os.pipe() for _ in range(4)]  # report, stdout, stderr: child writes; control: child reads
+        (res_r, res_w), (out_r, out_w), (err_r, err_w), (ctl_r, ctl_w) = pipes
+        ooms = _oom_kills()
+        try:
+            pid = executor.launch(self.job(nonce), [res_w, out_w, err_w, ctl_r])
+        finally:
+            for fd in (res_w, out_w, err_w, ctl_r):
+                os.close(fd)
+        try:
+            status = self._watch(executor, pid, nonce, res_r, out_r, err_r, ctl_w)
+        finally:
+            for fd in (res_r, out_r, err_r, ctl_w):
+                os.close(fd)
+        if self.ended is None and not self.finished:
+            self._explain(status, ooms)
+
+    def _watch(self, executor: Executor, pid: int, nonce: str, res_r: int, out_r: int, err_r: int,
+               ctl_w: int) -> int:
+        assert executor.reader is not None
+        readers = {res_r: protocol.LineReader(res_r), out_r: self.out, err_r: self.err}
+        exec_fd = executor.reader.fd
+        started = time.monotonic()
+        deadline = started + self.load_time
+        drain_until: Optional[float] = None
+        closed = False  # reports are no longer accepted
+        exit_status: Optional[int] = None
+        while True:
+            now = time.monotonic()
+            if not closed and exit_status is None and now >= deadline:
+                self.ended, self.reason, closed = "timeout", "", True
+                _kill(pid)
+                drain_until = now + DRAIN_SECONDS
+            if drain_until is not None and (now >= drain_until or (exit_status is not None and not readers)):
+                break
+            until = min(drain_until or deadline, deadline) if not closed else drain_until or now
+            fds = list(readers) + ([exec_fd] if exit_status is None else [])
+            ready = select.select(fds, [], [], max(0.0, min(until - now, 1.0)))[0]
+            for fd in ready:
+                if fd == exec_fd:
+                    executor.pump()
+                    if executor.lines or executor.reader.eof:
+                        exit_status = self._exit_message(executor, pid)
+                        if drain_until is None:  # reports written before the exit still count
+                            drain_until = time.monotonic() + DRAIN_SECONDS
+                    continue
+                if fd != res_r:
+                    data = os.read(fd, 1 << 16)
+                    if data:
+                        readers[fd].add(data)
+                    else:
+                        del readers[fd]
+                    continue
+                lines = readers[fd].feed()
+                if readers[fd].eof:
+                    del readers[fd]
+                for line in lines:
+                    if closed:
+                        continue  # after finished or a timeout: nothing passes
+                    rep = protocol.Report.parse(line, nonce)
+                    if rep is None:
+                        continue  # not from the runner's reporter: a forged or garbled line
+                    step = time.monotonic()
+                    new_deadline = self._on_report(rep, step - started, ctl_w)
+                    started = step
+                    if self.finished:
+                        closed = True
+                        drain_until = min(drain_until or step + DRAIN_SECONDS, step + DRAIN_SECONDS)
+                    elif new_deadline is not None:
+                        deadline = step + new_deadline
+        if exit_status is None:  # once reaped, the pid may belong to someone else: never kill it then
+            _kill(pid)
+            exit_status = self._exit_message(executor, pid, wait=EXIT_WAIT)
+        return exit_status
+
+    def _exit_message(self, executor: Executor, pid: int, wait: float = 0.0) -> int:
+        line = executor.read_line(wait)
+        if line is None or not line.startswith(b"exit %d " % pid):
+            executor.stop()
+            raise RunnerFailure("the executor died or wedged while it ran the program (%r)" % (line,))
+        return int(line.split()[2])
+
+    def _on_report(self, rep: protocol.Report, took: float, ctl_w: int) -> Optional[float]:
+        """Handle one valid report; return the next deadline's length when a new test is in flight."""
+        if rep.ev == "loaded" and not self.loaded:
+            self.loaded = True
+            return self.timeouts[self.indices[0]] if self.indices else None
+        if rep.ev == "load_error" and not self.loaded:
+            self.load_error = (rep.status if rep.status in ("error", "oom") else "error", rep.message)
+            self.finished = True
+            return None
+        if rep.ev == "trace":  # only right after the traced test's verdict asked for it
+            if self.awaiting_trace is not None and rep.i == self.awaiting_trace and self.trace is not None:
+                self.trace.traces.append(rep.trace)  # type: ignore[arg-type]
+            self.awaiting_trace = None
+            return None
+        self.awaiting_trace = None
+        inflight = self.inflight
+        if inflight is None:
+            if rep.ev == "finished" and self.loaded:
+                self.finished = True
+            return None
+        if rep.ev == "finished":  # before the test in flight reported: never a pass for it
+            self.done[inflight] = outcome(inflight, "error", "malformed report: the program claimed to finish "
+                                          "before this test ended", None, took)
+            self.finished = True
+            return None
+        if rep.ev != "done" or rep.i != inflight:
+            return None  # not the test in flight: a forged or confused line
+        result = judge_report(self.tests[inflight], rep, took, bool(self.req.get("record")))
+        self.done[inflight] = result
+        self.position += 1
+        if rep.traced and self.trace is not None:
+            verdict = self.trace.verdict(inflight, result["status"])
+            self.awaiting_trace = inflight if verdict in (b"t", b"T") else None
+            try:
+                os.write(ctl_w, verdict)
+            except OSError:
+                pass
+        nxt = self.inflight
+        return self.timeouts[nxt] if nxt is not None else None
+
+    def _explain(self, status: int, ooms_before: int) -> None:
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU:
+                self.ended, self.reason = "timeout", "exceeded its CPU time limit"
+            elif sig == signal.SIGKILL:
+                after = _oom_kills()
+                if ooms_before >= 0 and after > ooms_before:
+                    self.ended, self.reason = "oom", "killed by the out-of-memory killer"
+                else:
+                    self.ended, self.reason = "killed", "killed by SIGKILL"
+            else:
+                self.ended, self.reason = "error", "process crashed with %s" % SIGNALS.get(sig, str(sig))
+        else:
+            self.ended = "error"
+            self.reason = "process exited with code %d before the test finished" % os.WEXITSTATUS(status)
+
+
+def run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out: Capped, err: Capped,
+              trace: Optional[TraceState], executor: Executor) -> Tuple[Dict[int, Dict[str, Any]], str]:
+    outcomes: Dict[int, Dict[str, Any]] = {}
+    pending = list(range(len(tests)))
+    while True:
+        batch = Batch(req, tests, pending, path, trace, out, err)
+        batch.run(executor)
+        outcomes.update(batch.done)
+        if batch.load_error or not batch.loaded:
+            if batch.load_error:
+                status, message = batch.load_error
+            else:
+                status = batch.ended or "error"
+                message = batch.reason or ("the program did not finish loading in time"
+                                           if status == "timeout" else "the program did not load")
+            for i in pending:
+                outcomes.setdefault(i, outcome(i, status, message))
+            return outcomes, message
+        inflight = batch.inflight
+        if inflight is not None and inflight not in outcomes:
+            status = batch.ended or "error"
+            reason = batch.reason or ("exceeded the time limit of %.1fs" % batch.timeouts[inflight]
+                                      if status == "timeout" else "the program stopped without reporting")
+            outcomes[inflight] = outcome(inflight, status, reason)
+        pending = [i for i in pending if i not in outcomes]
+        if req.get("stop_on_failure") and any(o["status"] != "passed" for o in outcomes.values()):
+            return outcomes, ""
+        if not pending:
+            return outcomes, ""
+        if inflight is None and not batch.done:  # died between tests: blame the next one and move on
+            outcomes[pending[0]] = outcome(pending[0], batch.ended or "error", batch.reason or "process died")
+            pending = pending[1:]
+            if not pending:
+                return outcomes, ""
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj).encode()
