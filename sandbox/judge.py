@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import math
+import sys
 from typing import Any, Dict, Optional, Tuple
 
 MAX_ENCODED_ITEMS = 50_000_000  # the real bound is the report's size in bytes (``Limits.value_bytes``)
@@ -115,6 +116,29 @@ def encode(value: Any, _budget: Optional[_Budget] = None) -> Any:
     return opaque
 
 
+class unlimited_digits:
+    """Lift Python's 4,300-digit guard on int <-> str for a block (the digits come from our own encoder)."""
+
+    def __enter__(self) -> None:
+        self.old = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+        if self.old:
+            sys.set_int_max_str_digits(0)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.old:
+            sys.set_int_max_str_digits(self.old)
+
+
+def big_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        if not text.lstrip("-").isdigit():
+            raise
+        with unlimited_digits():
+            return int(text)
+
+
 def decode(data: Any) -> Any:
     """Tagged JSON -> builtins; anything not in ``encode``'s form raises ``BadValue``."""
     try:
@@ -134,7 +158,7 @@ def _decode(data: Any) -> Any:
         return Opaque(str(data["opaque"]), str(data.get("repr", "")), data.get("truth"))
     (tag, payload), = data.items()
     if tag == "int":
-        return int(payload)
+        return big_int(payload)
     if tag == "float":
         return float(payload)
     if tag == "list":
@@ -323,7 +347,8 @@ def _feed(put: Any, v: Any) -> None:
 
 def digest(value: Any) -> str:
     h = hashlib.sha256()
-    _feed(h.update, value)
+    with unlimited_digits():
+        _feed(h.update, value)
     return h.hexdigest()
 
 

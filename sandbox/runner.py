@@ -28,9 +28,10 @@ from typing import Any, Dict, List
 
 try:  # imported as semtrace.sandbox.runner on the host, as a script inside the sandbox
     from . import executor as executor_mod  # type: ignore[no-redef]
-    from . import convert, supervisor  # type: ignore[no-redef]
+    from . import convert, supervisor, verdicts  # type: ignore[no-redef]
 except ImportError:
     import convert  # type: ignore[no-redef]
+    import verdicts  # type: ignore[no-redef]
     import executor as executor_mod  # type: ignore[no-redef]
     import supervisor  # type: ignore[no-redef]
 
@@ -49,7 +50,7 @@ def run_request(req: Dict[str, Any], executor: supervisor.Executor) -> Dict[str,
     workdir = tempfile.mkdtemp(prefix="st-", dir=os.environ.get("SEMTRACE_WORKDIR") or None)
     path = os.path.join(workdir, "candidate.py")
     spec = req.get("trace")
-    trace = supervisor.TraceState(spec) if spec is not None else None
+    trace = verdicts.TraceState(spec) if spec is not None else None
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(req["code"])

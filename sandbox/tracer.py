@@ -10,16 +10,13 @@ candidate's file are recorded. Two back ends give the same events:
 
 Event semantics (both back ends, documented in ``representations/README.md``):
 
-- ``call``: a candidate function starts (or a generator resumes); ``line`` is the ``def`` line, ``changes``
-the
+- ``call``: a candidate function starts (or a generator resumes); ``line`` is the ``def`` line, ``changes`` the
   arguments, ``caller_line`` the line of the candidate frame that called it (None when called from outside).
   ``depth`` counts the recorded candidate frames below it.
 - ``line``: one executed line, emitted when the line completes (the frame moves to another line, returns or
-raises),
-  with the local variables it created or changed. A line re-executed by a backward jump (a one-line loop)
-  counts
-  again. Comprehension, generator-expression and lambda bodies are not frames of their own (3.12 inlines
-  comprehensions; we present every version that way), so their iterations are not separate line events.
+  raises), with the local variables it created or changed. A line re-executed by a backward jump (a one-line
+  loop) counts again. Comprehension, generator-expression and lambda bodies are not frames of their own (3.12
+  inlines comprehensions; we present every version that way), so their iterations are not separate line events.
 - ``return``: the value returned (or yielded). A frame left by an exception has no ``return``.
 - ``exception``: an exception raised in, or propagating through, a candidate frame: ``"Type: message"``.
 
@@ -29,84 +26,17 @@ Past ``max_events`` the tracer switches itself off (no more callbacks at all) an
 from __future__ import annotations
 
 import _thread
-import ast
-import itertools
-import re
 import sys
 import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+try:  # imported as semtrace.sandbox.tracer on the host, as a script inside the sandbox
+    from .tracer_values import comprehension_lines, format_exception, format_value  # type: ignore[no-redef]
+except ImportError:
+    from tracer_values import comprehension_lines, format_exception, format_value  # type: ignore[no-redef]
+
 IGNORED_CODE_NAMES = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
-INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SKIP_TYPES = (types.ModuleType,)
-
-
-def _long_container_prefix(value: Any, max_len: int) -> Optional[str]:
-    """For a built-in container too long to show, the first ``max_len`` characters of its repr without
-    building all
-    of it (a loop growing a big list would otherwise cost a full repr per step)."""
-    kind = type(value)
-    if kind not in (list, tuple, set, frozenset, dict) or len(value) * 3 <= max_len + 3:
-        return None
-    k = max_len // 3 + 2  # every item takes at least 3 characters ("x, ")
-    if kind is dict:
-        body = ", ".join("%r: %r" % item for item in itertools.islice(value.items(), k))
-        opening = "{"
-    else:
-        body = ", ".join(map(repr, itertools.islice(value, k)))
-        opening = {list: "[", tuple: "(", set: "{", frozenset: "frozenset({"}[kind]
-    text = opening + body
-    if " at 0x" in text:
-        text = _ADDRESS.sub("", text)
-    return "%s...<%d items>" % (text[:max_len], len(value))
-
-
-def format_value(value: Any, max_len: int) -> str:
-    """``repr`` with memory addresses removed and capped to ``max_len`` characters plus a marker."""
-    if max_len:
-        try:
-            prefix = _long_container_prefix(value, max_len)
-        except Exception:  # a candidate's broken __repr__ inside
-            prefix = None
-        if prefix is not None:
-            return prefix
-    try:
-        text = repr(value)
-    except Exception as exc:  # a candidate's broken __repr__
-        text = "<repr failed: %s>" % type(exc).__name__
-    if " at 0x" in text:
-        text = _ADDRESS.sub("", text)
-    if max_len and len(text) > max_len:
-        text = "%s...<+%d chars>" % (text[:max_len], len(text) - max_len)
-    return text
-
-
-def format_exception(exc: BaseException, max_len: int) -> str:
-    message = str(exc)
-    if max_len and len(message) > max_len:
-        message = "%s...<+%d chars>" % (message[:max_len], len(message) - max_len)
-    return "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
-
-
-def _comprehension_lines(filename: str) -> Tuple[frozenset, frozenset]:
-    """Lines that hold an inlined comprehension, and the continuation lines of multi-line ones (3.12+
-    only)."""
-    if not INLINED_COMPREHENSIONS:
-        return frozenset(), frozenset()
-    try:
-        with open(filename, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read())
-    except (OSError, SyntaxError, ValueError):
-        return frozenset(), frozenset()
-    first, inner = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp)):
-            end = getattr(node, "end_lineno", None) or node.lineno
-            first.update(range(node.lineno, end + 1))
-            inner.update(range(node.lineno + 1, end + 1))
-    statement_starts = {n.lineno for n in ast.walk(tree) if isinstance(n, ast.stmt)}
-    return frozenset(first), frozenset(inner - statement_starts)
 
 
 class _Frame:
@@ -135,7 +65,7 @@ class Recorder:
         self.busy = False
         self.thread = _thread.get_ident()
         self.stop: Callable[[], None] = lambda: None
-        self.comp_lines, self.comp_inner = _comprehension_lines(filename)
+        self.comp_lines, self.comp_inner = comprehension_lines(filename)
 
     # -- helpers
     # -----------------------------------------------------------------------------------------------
