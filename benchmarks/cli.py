@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 from semtrace.benchmarks.calibrate import CalibrationError
-from semtrace.benchmarks.common import DataMissing
+from semtrace.benchmarks.common import DataError, DataMissing
 from semtrace.benchmarks.registry import BENCHMARKS, get_benchmark, resolve_data_dir
 from semtrace.benchmarks.verify import VerifyReport, program_count, verify_tasks
 from semtrace.registry import RegistryError
@@ -86,7 +86,7 @@ def verify(
 
     try:
         report = asyncio.run(_verify(name, data, sandbox, limit, show_progress=sys.stderr.isatty()))
-    except (RegistryError, DataMissing, SandboxUnavailable, CalibrationError) as exc:
+    except (RegistryError, DataMissing, DataError, SandboxUnavailable, CalibrationError) as exc:
         _fail(str(exc))
     if as_json:
         typer.echo(json.dumps(report.to_json()))

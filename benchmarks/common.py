@@ -8,23 +8,122 @@ import hashlib
 import json
 import math
 import re
+import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from semtrace.sandbox.types import TestCase
+
+T = TypeVar("T")
 
 
 class DataMissing(FileNotFoundError):
     """A benchmark's data file is not where it should be. The message says where to put it and where to get it."""
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a .jsonl, .jsonl.gz or .json (array) file."""
+class DataError(ValueError):
+    """A benchmark data file cannot be read as its dataset: the message names the file, the row (rows of a JSONL
+    file are numbered by line) and the fix. ``Benchmark.load`` adds where a fresh copy comes from."""
+
+    DAMAGED = "the file is damaged or not this dataset: replace it with a fresh copy"
+
+    def __init__(self, path: Path, problem: str, *, row: int | None = None, task: str = "",
+                 fix: str | None = None) -> None:
+        self.path, self.problem, self.row, self.task = path, problem, row, task
+        self.fix = fix if fix is not None else self.DAMAGED
+        where = f"{path}: row {row}" if row is not None else f"{path}"
+        super().__init__(f"{where}{f' ({task})' if task else ''}: {problem}; {self.fix}")
+
+    def with_fix(self, fix: str) -> DataError:
+        return DataError(self.path, self.problem, row=self.row, task=self.task, fix=fix)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
+def _decode(path: Path, raw: bytes, row: int | None) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})", row=row
+                        ) from None
+
+
+def _numbered_rows(path: Path) -> list[tuple[int, Any]]:
+    """(row number, parsed value) of a .jsonl, .jsonl.gz or .json (array) file; DataError names what is wrong."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        if path.suffix == ".json":
-            return list(json.load(fh))
-        return [json.loads(line) for line in fh if line.strip()]
+    rows: list[tuple[int, Any]] = []
+    try:
+        with opener(path, "rb") as fh:  # type: ignore[operator]
+            if path.suffix == ".json":
+                try:
+                    data = json.loads(_decode(path, fh.read(), None))
+                except json.JSONDecodeError as exc:
+                    raise DataError(path, f"not valid JSON (line {exc.lineno}: {_json_problem(exc)})") from None
+                if not isinstance(data, list):
+                    raise DataError(path, f"holds a JSON {type(data).__name__}, not an array of rows")
+                rows = list(enumerate(data, 1))
+            else:
+                for lineno, raw in enumerate(fh, 1):
+                    if not raw.strip():
+                        continue
+                    try:
+                        rows.append((lineno, json.loads(_decode(path, raw, lineno))))
+                    except json.JSONDecodeError as exc:
+                        raise DataError(path, f"not valid JSON ({_json_problem(exc)})", row=lineno) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(path, f"not a complete gzip file ({_first_line(exc)}; {len(rows)} rows read)") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not a data file", fix="remove it and put the data file there"
+                        ) from None
+    except PermissionError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror})", fix="make it readable (chmod a+r)") from None
+    if not rows:
+        raise DataError(path, "holds no rows (the file is empty)")
+    for n, row in rows:
+        if not isinstance(row, dict):
+            raise DataError(path, f"is a JSON {type(row).__name__}, not an object with the dataset's fields", row=n)
+    return rows
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a .jsonl, .jsonl.gz or .json (array) file; a damaged or empty file raises DataError."""
+    return [row for _, row in _numbered_rows(path)]
+
+
+def rows_to(path: Path, convert: Callable[[dict[str, Any]], T]) -> list[T]:
+    """``convert`` applied to every row of ``path``; a row that does not fit (a missing field, a value of the
+    wrong type, test code that does not parse) raises DataError naming the file, the row and the task."""
+    out: list[T] = []
+    for n, row in _numbered_rows(path):
+        try:
+            out.append(convert(row))
+        except DataError as exc:
+            if exc.row is None and exc.path == path:
+                raise DataError(path, exc.problem, row=n, task=exc.task or _row_name(row), fix=exc.fix) from exc
+            raise
+        except KeyError as exc:
+            key = exc.args[0] if exc.args else None
+            what = f"missing field {key!r}" if key not in row else f"{type(exc).__name__}: {exc}"
+            raise DataError(path, what, row=n, task=_row_name(row)) from exc
+        except (TypeError, ValueError, AttributeError, IndexError, SyntaxError) as exc:
+            raise DataError(path, f"does not fit the dataset's format ({type(exc).__name__}: {_first_line(exc)})",
+                            row=n, task=_row_name(row)) from exc
+    return out
+
+
+def _row_name(row: dict[str, Any]) -> str:
+    for key in ("task_id", "name", "id"):
+        if isinstance(row.get(key), (str, int)):
+            return f"{key} {row[key]!r}"
+    return ""
 
 
 def sha256_file(path: Path) -> str:

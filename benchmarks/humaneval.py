@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from semtrace.benchmarks.common import doctest_examples, read_rows, split_check_function
+from semtrace.benchmarks.common import doctest_examples, rows_to, split_check_function
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import TestCase
@@ -54,7 +54,7 @@ def task_from_row(row: dict[str, Any]) -> Task:
 
 
 def load(data_dir: Path) -> list[Task]:
-    return [task_from_row(row) for row in read_rows(data_dir / FILE)]
+    return rows_to(data_dir / FILE, task_from_row)
 
 
 HUMANEVAL = Benchmark(

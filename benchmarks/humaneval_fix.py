@@ -18,7 +18,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from semtrace.benchmarks.common import read_rows, split_check_function
+from semtrace.benchmarks.common import rows_to, split_check_function
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 
@@ -62,7 +62,7 @@ def task_from_row(row: dict[str, Any]) -> Task:
 
 
 def load(data_dir: Path) -> list[Task]:
-    return [task_from_row(row) for row in read_rows(data_dir / FILE)]
+    return rows_to(data_dir / FILE, task_from_row)
 
 
 HUMANEVAL_FIX = Benchmark(

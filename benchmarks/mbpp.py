@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from semtrace.benchmarks.common import read_rows
+from semtrace.benchmarks.common import rows_to
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import TestCase
@@ -76,19 +76,15 @@ def make_task(task_id: str, text: str, code: str, tests: list[str], setup: str, 
 
 
 def load(data_dir: Path) -> list[Task]:
-    return [
-        make_task(f"MBPP/{row['task_id']}", row["text"], row["code"], row["test_list"], row["test_setup_code"],
-                  "mbpp", {"challenge_tests": row.get("challenge_test_list", [])})
-        for row in read_rows(data_dir / FILE)
-    ]
+    return rows_to(data_dir / FILE, lambda row: make_task(
+        f"MBPP/{row['task_id']}", row["text"], row["code"], row["test_list"], row["test_setup_code"], "mbpp",
+        {"challenge_tests": row.get("challenge_test_list", [])}))
 
 
 def load_sanitized(data_dir: Path) -> list[Task]:
-    return [
-        make_task(f"MBPP/{row['task_id']}", row["prompt"], row["code"], row["test_list"],
-                  "\n".join(row.get("test_imports", [])), "mbpp-sanitized")
-        for row in read_rows(data_dir / SANITIZED_FILE)
-    ]
+    return rows_to(data_dir / SANITIZED_FILE, lambda row: make_task(
+        f"MBPP/{row['task_id']}", row["prompt"], row["code"], row["test_list"],
+        "\n".join(row.get("test_imports", [])), "mbpp-sanitized"))
 
 
 MBPP = Benchmark(

@@ -14,8 +14,9 @@ base inputs (the original MBPP tests) are visible; all base and plus inputs are 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from semtrace.benchmarks.common import read_rows
+from semtrace.benchmarks.common import DataError, rows_to
 from semtrace.benchmarks.evalplus import (
     MBPP_PLUS_FILE,
     MBPP_PLUS_URL,
@@ -37,19 +38,22 @@ def load(data_dir: Path, sandbox: str = "local") -> list[Task]:
     plus_path = data_dir / MBPP_PLUS_FILE
     problems = {p.task_id: p for p in read_problems(plus_path, "mbpp")}
     calib = calibrate(list(problems.values()), plus_path, sandbox=sandbox)
-    tasks = []
-    for row in read_rows(data_dir / FILE):
+    path = data_dir / FILE
+
+    def task_from_row(row: dict[str, Any]) -> Task:
         p = problems.get(row["task_id"])
         if p is None:
-            raise ValueError(f"mbpp-r: {row['task_id']} is not an MBPP+ v0.2.0 task; is {plus_path} the right file?")
+            raise DataError(path, f"task {row['task_id']!r} is not an MBPP+ v0.2.0 task",
+                            fix=f"check that {plus_path} is MBPP+ v0.2.0 and {path} the paper's MBPP-R file")
         tests = judged_tests(p, calib.expected[p.task_id], calib.timeouts(p.task_id))
-        tasks.append(Task(
+        return Task(
             task_id=p.task_id, kind="repair", prompt=p.prompt, entry_point=p.entry_point,
             starting_code=row["solution"], visible_tests=tuple(tests[:p.n_base]), hidden_tests=tuple(tests),
             reference=p.reference, test_setup=ORACLE_SETUP,
             metadata={"dataset": "mbpp-r", "is_syntax_err": str(row.get("is_syntax_err")) == "True",
-                      "n_base": p.n_base, "atol": p.atol}))
-    return tasks
+                      "n_base": p.n_base, "atol": p.atol})
+
+    return rows_to(path, task_from_row)
 
 
 MBPP_R = Benchmark(

@@ -17,7 +17,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from semtrace.benchmarks.common import read_rows
+from semtrace.benchmarks.common import rows_to
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import TestCase
@@ -65,7 +65,7 @@ def task_from_row(row: dict[str, Any]) -> Task:
 
 
 def load(data_dir: Path) -> list[Task]:
-    return [task_from_row(row) for row in read_rows(data_dir / FILE)]
+    return rows_to(data_dir / FILE, task_from_row)
 
 
 QUIXBUGS = Benchmark(

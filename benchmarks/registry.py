@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from semtrace.benchmarks.common import DataMissing
+from semtrace.benchmarks.common import DataError, DataMissing
 from semtrace.benchmarks.task import Task
-from semtrace.registry import Registry
+from semtrace.registry import Registry, RegistryError
 
 Loader = Callable[..., list[Task]]
 
@@ -41,9 +41,15 @@ class Benchmark:
                     f"{self.name}: data file {root / rel} not found; put it there (download: {url}), or pass "
                     f"--data DIR / set SEMTRACE_DATA to a folder laid out like shared/benchmarks"
                 )
-        if self.needs_sandbox:  # the loader calibrates expected outputs and time limits itself
-            return self.loader(root, sandbox=sandbox)
-        tasks = self.loader(root)
+        try:
+            if self.needs_sandbox:  # the loader calibrates expected outputs and time limits itself
+                return self.loader(root, sandbox=sandbox)
+            tasks = self.loader(root)
+        except DataError as exc:
+            url = next((u for rel, u in self.files.items() if root / rel == exc.path), None)
+            if url is None or exc.fix != DataError.DAMAGED:
+                raise
+            raise exc.with_fix(f"{exc.fix} from {url}") from exc.__cause__
         if calibrate and self.files:
             from semtrace.benchmarks.calibrate import calibrate_timeouts
 
@@ -84,7 +90,16 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
 
 def get_benchmark(name: str) -> Benchmark:
     """The Benchmark registered as ``name`` (or at a dotted path); unknown names list the valid ones."""
-    return BENCHMARKS.resolve(name)
+    try:
+        bench = BENCHMARKS.resolve(name)
+    except ImportError as exc:  # an entry point or registered module that does not import
+        raise RegistryError(f"cannot import benchmark '{name}': {exc}") from exc
+    if not isinstance(bench, Benchmark):
+        raise RegistryError(
+            f"'{name}' is a {type(bench).__name__}, not a benchmark; a dotted path must name a "
+            f"semtrace.benchmarks.registry.Benchmark (valid names: {', '.join(BENCHMARKS.names())})"
+        )
+    return bench
 
 
 def load_benchmark(name: str, data_dir: str | Path | None = None, *, sandbox: str = "local",
