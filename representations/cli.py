@@ -8,19 +8,20 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from semtrace.registry import RegistryError
 from semtrace.representations.base import RENDERERS
-from semtrace.sandbox.types import ExecRequest, ExecResult, TestCase, TraceSpec
+from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase, TraceSpec
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*$", re.DOTALL)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr; exit 2 for bad input, 1 when the program could not be traced."""
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def parse_call(call: str) -> tuple[str, str]:
@@ -35,6 +36,53 @@ def parse_call(call: str) -> tuple[str, str]:
     if m is None or not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise ValueError(f'--call {call!r} must be one call of a function of the file, e.g. --call "f(1, 2)"')
     return m.group(1), m.group(2)
+
+
+def _defined_names(source: str) -> set[str] | None:
+    """Names the module binds at top level (defs, classes, assignments, imports); None when that cannot be known
+    (the host Python cannot parse it, or ``from x import *``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add((alias.asname or alias.name).split(".")[0])
+        else:  # assignments, for/with/try/if blocks at top level: every name they store
+            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return names
+
+
+_SYNTAX = re.compile(r"^(SyntaxError|IndentationError|TabError): (.*?)(?: \(.*?, line (\d+)\))?$")
+
+
+def explain_untraced(result: ExecResult, source: str, func: str, wall_time: float) -> str | None:
+    """Why the call was not traced to its end (a syntax error, no such function, a timeout, the program stopping
+    before the call), or None when the trace shows what happened (including an exception raised inside it)."""
+    outcome = result.tests[0]
+    events = bool(result.traces and result.traces[0].events)
+    if outcome.status == "timeout" or result.status == "timeout":
+        return f"the call timed out after {wall_time:g}s (raise it with --timeout)"
+    if outcome.status == "oom" or result.status == "oom":
+        return "the program ran out of memory"
+    if events or outcome.status in ("passed", "failed"):
+        return None
+    message = outcome.message or result.message or outcome.status
+    m = _SYNTAX.match(message.strip().splitlines()[-1] if message.strip() else "")
+    if m:
+        line = f" at line {m.group(3)}" if m.group(3) else ""
+        return f"the program does not compile: {m.group(1).replace('Error', ' error').lower()}{line}: {m.group(2)}"
+    defined = _defined_names(source)
+    if defined is not None and func not in defined:
+        shown = ", ".join(sorted(n for n in defined if not n.startswith("_"))[:10]) or "nothing callable"
+        return f"the program has no function `{func}` (it defines: {shown})"
+    return f"the program stopped before calling `{func}`: {message}"
 
 
 async def _run(sandbox_name: str, request: ExecRequest) -> ExecResult:
@@ -58,6 +106,7 @@ def trace_command(
     as_json: bool = typer.Option(False, "--json", help="Print the structured trace and outcome as JSON."),
     sandbox: str = typer.Option("local", "--sandbox", "-s", help="Sandbox back end: local or docker."),
     max_events: int = typer.Option(10000, "--max-events", help="Tracer step budget."),
+    timeout: float = typer.Option(5.0, "--timeout", "-t", help="Wall-clock limit of the call, in seconds."),
     llm: Optional[str] = typer.Option(
         None, "--llm", help="LLM spec for semcoder_nl, e.g. scripted:rules.jsonl."
     ),
@@ -80,12 +129,20 @@ def trace_command(
             "the semcoder_nl representation is written by an LLM; add --llm SPEC (e.g. --llm "
             "openai:gpt-4o-mini)"
         )
-    code = file.read_text(encoding="utf-8")
+    if timeout <= 0:
+        _fail(f"--timeout must be positive seconds (got {timeout:g})")
+    raw = file.read_bytes()
+    try:
+        code = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        _fail(f"{file} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8")
     request = ExecRequest(
         code=code,
         entry_point=func,
         trace=TraceSpec(tests=(0,), max_events=max_events),
         tests=(TestCase(kind="call", func=func, args=args, expected=expected),),
+        limits=Limits(wall_time=timeout),
     )
     from semtrace.sandbox.base import SandboxUnavailable
 
@@ -97,6 +154,7 @@ def trace_command(
         _fail(f"cannot start sandbox '{sandbox}': {exc}")
     if result.status == "sandbox_error" or not result.tests:
         _fail(f"the sandbox could not run the program: {result.message or result.status}")
+    problem = explain_untraced(result, code, func, timeout)
     if as_json:
         out = {
             "status": result.status,
@@ -104,7 +162,11 @@ def trace_command(
             "trace": result.traces[0].to_dict() if result.traces else None,
         }
         typer.echo(json.dumps(out, indent=1))
+        if problem:
+            _fail(f"{file}: {problem}", code=1)
         return
+    if problem:
+        _fail(f"{file}: {problem}", code=1)
     from semtrace.representations.views import view_from_result
 
     view = view_from_result(request, result, test_index=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from semtrace.representations.cli import parse_call, register
 from typer.testing import CliRunner
@@ -57,3 +58,41 @@ def test_bad_input_gives_one_error_line(tmp_path: Path) -> None:
         assert res.exit_code == 2
         lines = [line for line in res.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], res.output
+
+
+@pytest.mark.parametrize("program, call, extra, needle", [
+    ("def f(x):\n    y = 1\n    return x +\n", "f(1)", [], "does not compile: syntax error at line 3: invalid syntax"),
+    ("def f(x):\n    return x\n", "g(1)", [], "has no function `g` (it defines: f)"),
+    ("def f(x):\n    while True:\n        pass\n", "f(1)", ["--timeout", "0.5"], "timed out after 0.5s"),
+    ("import sys\nsys.exit(3)\ndef f(x):\n    return x\n", "f(1)", [], "stopped before calling `f`: SystemExit: 3"),
+])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_untraced_call_says_what_happened(tmp_path: Path, program: str, call: str, extra: list[str], needle: str,
+                                          as_json: bool) -> None:
+    path = tmp_path / "prog.py"
+    path.write_text(program)
+    res = runner.invoke(app, ["trace", str(path), "--call", call, *extra, *(["--json"] if as_json else [])])
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ") and needle in lines[0], res.stderr
+    assert "no trace" not in res.output
+    if as_json:
+        assert json.loads(res.stdout)["outcome"]["status"] in ("error", "timeout")
+    else:
+        assert not res.stdout.strip()
+
+
+def test_an_exception_inside_the_call_is_a_trace(tmp_path: Path) -> None:
+    path = tmp_path / "prog.py"
+    path.write_text("def f(x):\n    raise ValueError('boom')\n")
+    res = runner.invoke(app, ["trace", str(path), "--call", "f(1)"])
+    assert res.exit_code == 0, res.output
+    assert "ValueError: boom" in res.stdout
+
+
+def test_non_utf8_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "prog.py"
+    path.write_bytes(b"def f(x):\n    return '\xff'\n")
+    res = runner.invoke(app, ["trace", str(path), "--call", "f(1)"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == f"error: {path} is not UTF-8 text (byte 0xff on line 2); save it as UTF-8"
