@@ -79,7 +79,15 @@ class RunConfig(BaseModel):
     @classmethod
     def _split_tasks(cls, v: Any) -> Any:
         if isinstance(v, str):
-            return [t.strip() for t in v.split(",") if t.strip()]
+            v = [t.strip() for t in v.split(",")]
+        if isinstance(v, (list, tuple)):
+            v = [t.strip() if isinstance(t, str) else t for t in v]
+            if not any(v):  # "", ",", [] or [""] would silently mean "every task"
+                raise ValueError(
+                    "names no task id; give ids separated by commas (e.g. --tasks demo/fib,demo/gcd), "
+                    "or leave --tasks out to run every task"
+                )
+            v = [t for t in v if t != ""]
         return v
 
     @model_validator(mode="after")
@@ -106,6 +114,27 @@ class RunConfig(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def _absolute_file(text: str) -> str:
+    """``text`` as an absolute path when it names an existing file or directory relative to the current one."""
+    p = Path(text).expanduser()
+    return str(p.resolve()) if not p.is_absolute() and p.exists() else text
+
+
+def with_absolute_paths(cfg: RunConfig) -> RunConfig:
+    """The config with relative paths made absolute (``data_dir``, the file of ``scripted:``/``llamacpp:``
+    specs), so the saved config resumes from any directory."""
+    update: dict[str, Any] = {}
+    if cfg.data_dir:
+        update["data_dir"] = str(Path(cfg.data_dir).expanduser().resolve())
+    provider, sep, rest = cfg.model.partition(":")
+    if sep and provider in ("scripted", "llamacpp"):
+        path, q, query = rest.partition("?")
+        absolute = _absolute_file(path)
+        if absolute != path:
+            update["model"] = f"{provider}:{absolute}{q}{query}"
+    return cfg.model_copy(update=update) if update else cfg
 
 
 def parse_override(item: str) -> tuple[str, Any]:

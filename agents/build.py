@@ -47,22 +47,42 @@ def load_tasks(cfg: RunConfig) -> list[Task]:
     return select_tasks(load_benchmark(cfg.benchmark, cfg.data_dir, sandbox=sandbox_name), cfg)
 
 
-def _docker_ready(options: dict[str, Any]) -> str | None:
-    """None when a Docker daemon answers and the sandbox image is there; else the reason (blocking)."""
-    try:
-        from semtrace.sandbox.image import docker_client, resolve_image
+DOCKER_HINT = (
+    "start the Docker daemon (e.g. `sudo systemctl start docker`, or `make docker` in a semtrace checkout), "
+    "check it with `semtrace sandbox check --backend docker`, or use --sandbox local"
+)
 
+
+def _docker_ready(options: dict[str, Any]) -> str | None:
+    """None when a Docker daemon answers and the sandbox image is there; else the reason and the fix (blocking)."""
+    from semtrace.sandbox.image import docker_client, resolve_image
+
+    try:
         client = docker_client(timeout=10)
+    except SandboxUnavailable as exc:
+        cause = exc.__cause__
+        if cause is None or isinstance(cause, ImportError):
+            return str(exc)
+        return f"no Docker daemon answers ({type(cause).__name__}: {cause}); {DOCKER_HINT}"
+    try:
         resolve_image(client, options.get("image"), pull=bool(options.get("pull", True)))
     except SandboxUnavailable as exc:
         return str(exc)
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the daemon means "no"
-        return f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - the daemon answered the ping but not this: Docker is not usable
+        return f"the Docker daemon failed to list images ({type(exc).__name__}: {exc}); {DOCKER_HINT}"
     return None
 
 
+async def check_docker(cfg: RunConfig) -> None:
+    """``--sandbox docker`` fails here, before a run directory exists, when Docker cannot run anything."""
+    reason = await asyncio.to_thread(_docker_ready, cfg.sandbox_options)
+    if reason is not None:
+        raise SandboxUnavailable(f"--sandbox docker: {reason}")
+
+
 async def make_run_sandbox(cfg: RunConfig) -> Sandbox:
-    """``auto``: Docker when a daemon answers, else local with a one-line warning. ``docker`` never falls back."""
+    """``auto``: Docker when a daemon answers, else local with a one-line warning. ``docker`` never falls back
+    (and fails at once, naming the fix, when no daemon answers)."""
     if cfg.sandbox == "auto":
         reason = await asyncio.to_thread(_docker_ready, cfg.sandbox_options)
         if reason is None:
@@ -74,6 +94,8 @@ async def make_run_sandbox(cfg: RunConfig) -> Sandbox:
         )
         local_options = {k: v for k, v in cfg.sandbox_options.items() if k == "concurrency"}
         return make_sandbox("local", **local_options)
+    if cfg.sandbox == "docker":
+        await check_docker(cfg)
     return make_sandbox(cfg.sandbox, **cfg.sandbox_options)
 
 
@@ -86,6 +108,8 @@ def make_run_llm(cfg: RunConfig, **extra: Any) -> Any:
 async def build_components(
     cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None, sandbox: Any = None
 ) -> Components:
+    if sandbox is None and cfg.sandbox == "docker":
+        await check_docker(cfg)  # before loading: calibrating a benchmark's time limits runs in this sandbox
     tasks = tasks if tasks is not None else load_tasks(cfg)
     if cfg.resolved_width > 1 and cfg.temperature == 0.0:
         log.warning(
@@ -96,7 +120,10 @@ async def build_components(
     renderer = make_renderer(cfg.representation)
     selector = make_selector(cfg.selector)
     llm = llm if llm is not None else make_run_llm(cfg)
-    sandbox = sandbox if sandbox is not None else await make_run_sandbox(cfg)
+    if sandbox is None and cfg.sandbox == "docker":
+        sandbox = make_sandbox("docker", **cfg.sandbox_options)  # checked above
+    elif sandbox is None:
+        sandbox = await make_run_sandbox(cfg)
     return Components(
         tasks=tasks, llm=llm, sandbox=sandbox, renderer=renderer, selector=selector, extract=extract
     )

@@ -7,40 +7,15 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from semtrace.agents.guard import fail as _fail
+from semtrace.agents.guard import guard
 
 log = logging.getLogger(__name__)
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _guard(fn: Callable[[], Any]) -> Any:
-    """Turn expected user-facing failures into one clear line and a non-zero exit."""
-    from semtrace.config import ConfigError
-    from semtrace.registry import RegistryError
-    from semtrace.sandbox.base import SandboxUnavailable
-
-    try:
-        return fn()
-    except (ConfigError, RegistryError, SandboxUnavailable, FileNotFoundError) as exc:
-        _fail(str(exc))
-    except ImportError as exc:  # a missing optional SDK names its extra
-        _fail(str(exc))
-    except Exception as exc:
-        from semtrace.agents.run import RunError
-        from semtrace.llms.base import AuthFailed
-
-        if isinstance(exc, (RunError, AuthFailed, ValueError)):
-            _fail(str(exc))
-        raise
 
 
 def _default_out(flags: dict[str, Any], cfg: Any) -> Path:
@@ -93,8 +68,9 @@ def run(
 ) -> None:
     """Run the agent on a benchmark and print the results table."""
     from semtrace.agents.display import results_table, width_table
-    from semtrace.agents.run import load_run_config, prepare_run_dir
-    from semtrace.config import build_config
+    from semtrace.agents.run import CONFIG_FILE, load_run_config, prepare_run_dir
+    from semtrace.agents.rundir import check_new_run_dir
+    from semtrace.config import build_config, with_absolute_paths
 
     console = Console()
     flags = {
@@ -112,28 +88,37 @@ def run(
         "tasks": tasks,
     }
 
+    if resume is not None:
+        given = [f"--{k.replace('_dir', '')}" for k, v in flags.items() if v is not None]
+        given += ["-c"] * (config is not None) + ["-o"] * bool(override) + ["--out"] * (out is not None)
+        if given:
+            _fail(
+                f"--resume continues a run in its own directory with its saved config; drop {', '.join(given)} "
+                f"(to change them, start a new run with --out)"
+            )
+
     def prepare() -> tuple[Any, Path]:
         if resume is not None:
-            if config is not None or override or any(v is not None for v in flags.values()):
-                raise typer.BadParameter(
-                    "--resume continues a run with its saved config; drop the other options"
-                )
             cfg = load_run_config(resume)
             prepare_run_dir(resume, cfg, resume=True)
             return cfg, resume
-        cfg = build_config(config, flags, override)
+        cfg = with_absolute_paths(build_config(config, flags, override))
         run_dir = out or (Path(cfg.out) if cfg.out else _default_out(flags, cfg))
-        if run_dir.exists() and any(run_dir.iterdir()):
-            prepare_run_dir(run_dir, cfg, resume=False)  # raises: not empty, names --resume
+        check_new_run_dir(run_dir)  # not a file, not a non-empty directory (that names --resume)
         return cfg, run_dir
 
-    try:
-        cfg, run_dir = _guard(prepare)
-    except typer.BadParameter as exc:
-        _fail(str(exc))
+    cfg, run_dir = guard(prepare)
     if no_display:
         cfg = cfg.model_copy(update={"display": False})
-    summary = _guard(lambda: asyncio.run(_run(cfg, run_dir, console, resume=resume is not None)))
+
+    def continue_hint() -> str | None:
+        return f"`semtrace run --resume {run_dir}`" if (run_dir / CONFIG_FILE).is_file() else None
+
+    summary = guard(
+        lambda: asyncio.run(_run(cfg, run_dir, console, resume=resume is not None)),
+        run_dir=lambda: run_dir if (run_dir / CONFIG_FILE).is_file() else None,
+        resume_hint=continue_hint,
+    )
     console.print(results_table(summary, title="semtrace run"))
     widths = width_table(summary)
     if widths is not None:
@@ -153,19 +138,24 @@ def ablate(
     """Run a grid of configs sharing one LLM cache; write one combined summary (ablation.json)."""
     from semtrace.agents.ablate import parse_grid, run_grid
     from semtrace.agents.display import comparison_table
-    from semtrace.config import build_config
+    from semtrace.config import build_config, with_absolute_paths
 
     console = Console()
 
+    out_dir = out or Path("runs") / f"ablate-{time.strftime('%Y%m%d-%H%M%S')}"
+
     def go() -> dict[str, Any]:
-        base = build_config(config, None, override)
+        base = with_absolute_paths(build_config(config, None, override))
         axes = parse_grid(grid)
-        out_dir = out or Path("runs") / f"ablate-{time.strftime('%Y%m%d-%H%M%S')}"
         result = asyncio.run(run_grid(base, axes, out_dir, display=base.display and not no_display))
         result["out"] = str(out_dir)
         return result
 
-    combined = _guard(go)
+    combined = guard(
+        go,
+        run_dir=lambda: out_dir if out_dir.is_dir() else None,
+        resume_hint=lambda: f"the same `semtrace ablate` command with --out {out_dir}" if out_dir.is_dir() else None,
+    )
     console.print(comparison_table(list(combined["points"].items()), title="ablation"))
     console.print(f"combined summary: {Path(combined['out']) / 'ablation.json'}")
 
@@ -176,8 +166,8 @@ def report(
 ) -> None:
     """Print the results table of one or more runs."""
     from semtrace.agents.display import comparison_table, results_table, width_table
-    from semtrace.agents.records import summarize
-    from semtrace.agents.run import CONFIG_FILE, RESULTS_FILE, load_run_config, read_records, settings_view
+    from semtrace.agents.run import CONFIG_FILE, RunError
+    from semtrace.agents.rundir import run_summary
 
     def collect() -> list[tuple[str, dict[str, Any]]]:
         found: list[tuple[str, dict[str, Any]]] = []
@@ -186,29 +176,12 @@ def report(
                 [d] if (d / CONFIG_FILE).is_file() else sorted(p.parent for p in d.glob(f"*/{CONFIG_FILE}"))
             )
             if not dirs:
-                raise FileNotFoundError(
-                    f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory"
-                )
+                raise RunError(f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory")
             for rd in dirs:
-                cfg = load_run_config(rd)
-                records = read_records(rd / RESULTS_FILE)
-                summary = summarize(records, total_tasks=None)
-                summary["config"] = settings_view(cfg)
-                saved = rd / "summary.json"
-                if saved.is_file():
-                    old = json.loads(saved.read_text())
-                    summary["total_tasks"] = max(old.get("total_tasks", 0), summary.get("tasks", 0))
-                    summary["errors"] = summary["total_tasks"] - summary.get("tasks", 0)
-                    summary["cost"] = old.get("cost")
-                    if summary["errors"]:
-                        summary = {
-                            **summarize(records, total_tasks=summary["total_tasks"]),
-                            **{k: summary[k] for k in ("config", "total_tasks", "errors", "cost")},
-                        }
-                found.append((rd.name if len(run_dirs) == 1 and rd != d else str(rd), summary))
+                found.append((rd.name if len(run_dirs) == 1 and rd != d else str(rd), run_summary(rd)))
         return found
 
-    summaries = _guard(collect)
+    summaries = guard(collect)
     console = Console()
     if as_json:
         console.print_json(json.dumps({name: s for name, s in summaries}))

@@ -17,31 +17,46 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import summarize, task_record
+from semtrace.agents.rundir import (
+    CHECKPOINTS_FILE,
+    CONFIG_FILE,
+    ERRORS_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    RunError,
+    RunWriteError,
+    append_line,
+    check_writable,
+    load_run_config,
+    load_summary,
+    prepare_run_dir,
+    read_records,
+    read_results,
+    repair_results,
+    save_config,
+    write_file,
+)
 from semtrace.benchmarks.task import Task
-from semtrace.config import RunConfig, validate_config
+from semtrace.config import RunConfig
 from semtrace.sandbox.types import Limits
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE, RESULTS_FILE, ERRORS_FILE = "config.yaml", "results.jsonl", "errors.jsonl"
-CHECKPOINTS_FILE, SUMMARY_FILE = "checkpoints.sqlite", "summary.json"
-
-
-class RunError(RuntimeError):
-    """A run cannot start (bad directory, nothing to do); the message says what to do instead."""
-
+__all__ = [  # the run directory's helpers live in rundir.py; imported from here by callers and tests
+    "CHECKPOINTS_FILE", "CONFIG_FILE", "ERRORS_FILE", "RESULTS_FILE", "SUMMARY_FILE", "Components", "Progress",
+    "RunError", "RunWriteError", "load_run_config", "prepare_run_dir", "read_records", "run_tasks", "save_config",
+    "settings_from", "settings_view", "task_slots",
+]
 
 @dataclass
 class Components:
@@ -104,71 +119,6 @@ def settings_view(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- run directory
-
-
-def read_records(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """Records of a results file, one per task (the last line of a task wins). A torn last line (a kill during a
-    write) is ignored, and cut off when ``repair`` is set."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    good_end, records = 0, {}
-    pos = 0
-    for line in raw.split(b"\n"):
-        end = pos + len(line) + 1
-        if line.strip():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            if end > len(raw):  # no newline after it: a torn write
-                break
-            records[rec["task_id"]] = rec
-            good_end = end
-        pos = end
-    if repair and good_end < len(raw):
-        with path.open("r+b") as fh:
-            fh.truncate(good_end)
-    return list(records.values())
-
-
-def save_config(run_dir: Path, cfg: RunConfig) -> None:
-    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(cfg.dump(), sort_keys=False))
-
-
-def load_run_config(run_dir: Path) -> RunConfig:
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        raise RunError(
-            f"'{run_dir}' is not a run directory (no {CONFIG_FILE}); pass the --out DIR of an earlier run"
-        )
-    return validate_config(yaml.safe_load(path.read_text()) or {})
-
-
-def prepare_run_dir(run_dir: Path, cfg: RunConfig, *, resume: bool) -> None:
-    if resume:
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise RunError(
-                f"cannot resume '{run_dir}': no {CONFIG_FILE} there; start a run with --out {run_dir}"
-            )
-        return
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(
-            f"run directory '{run_dir}' is not empty; continue it with --resume {run_dir} "
-            f"or choose another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(run_dir, cfg)
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 # ---------------------------------------------------------------- the loop
 
 
@@ -199,12 +149,38 @@ def _cost(llm: Any) -> float | None:
         return None
 
 
+def _total_cost(session: float | None, previous: dict[str, Any] | None) -> float | None:
+    """This session's cost plus the earlier sessions' (from the old summary); None only when neither is known."""
+    before = (previous or {}).get("cost")
+    known = [float(c) for c in (session, before) if isinstance(c, (int, float))]
+    return sum(known) if known else None
+
+
+async def _gather_or_stop(jobs: list[Any]) -> None:
+    """Run every job; when one raises (a run-stopping error: the results file cannot be written) or the run is
+    cancelled (Ctrl-C), cancel the others, wait for them to unwind, and re-raise. Nothing keeps using the
+    checkpoint database after it is closed, and no unrelated task is charged with the failure."""
+    tasks = [asyncio.ensure_future(j) for j in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 async def run_tasks(
     cfg: RunConfig, run_dir: Path, comps: Components, *, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Run (or continue) every task of ``comps.tasks`` into ``run_dir``; return the summary."""
+    """Run (or continue) every task of ``comps.tasks`` into ``run_dir``; return the summary.
+
+    Raises RunWriteError (the run stops, every finished task kept, resumable) when a run file cannot be written."""
     results_path = run_dir / RESULTS_FILE
-    kept = {r["task_id"]: r for r in read_records(results_path, repair=True)}
+    results = read_results(results_path)
+    repair_results(results)
+    check_writable(results_path)
+    kept = dict(results.records)
     done_ids = set(kept)
     pending = [t for t in comps.tasks if t.task_id not in done_ids]
     progress = progress or Progress(total=len(comps.tasks))
@@ -243,7 +219,7 @@ async def run_tasks(
                     state = await _run_task(app, task, ctx)
                 except Exception as exc:  # noqa: BLE001 - infrastructure failure of one task; the run goes on
                     log.error("task %s failed: %s: %s", task.task_id, type(exc).__name__, exc)
-                    _append(
+                    append_line(
                         run_dir / ERRORS_FILE,
                         {"task_id": task.task_id, "error": f"{type(exc).__name__}: {exc}"},
                     )
@@ -251,24 +227,21 @@ async def run_tasks(
                     return
                 record = task_record(task, view, state)
                 record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
-                _append(results_path, record)
+                append_line(results_path, record)  # RunWriteError stops the run; the checkpoint stays
                 kept[task.task_id] = record
                 # the record is on disk: the task's checkpoints are no longer needed (keeps the database small)
                 await saver.adelete_thread(task.task_id)
                 progress.done += 1
                 progress.correct += int(record["correct"])
 
-        await asyncio.gather(*(one(t) for t in pending))
+        await _gather_or_stop([one(t) for t in pending])
 
     order = {t.task_id: i for i, t in enumerate(comps.tasks)}
     records = sorted(kept.values(), key=lambda r: order.get(r["task_id"], len(order)))
     summary = summarize(records, total_tasks=len(comps.tasks))
     summary["config"] = view
     summary["errors"] = len(comps.tasks) - len(records)
-    cost = _cost(comps.llm)  # this session's; earlier sessions of a resumed run are in the old summary
-    previous = run_dir / SUMMARY_FILE
-    if previous.is_file() and cost is not None:
-        cost += float(json.loads(previous.read_text()).get("cost") or 0.0)
-    summary["cost"] = cost
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    # this session's cost plus the earlier sessions' of a resumed run (kept in the old summary)
+    summary["cost"] = _total_cost(_cost(comps.llm), load_summary(run_dir))
+    write_file(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return summary

@@ -18,6 +18,16 @@ def fix_tasks(data_dir: Path) -> list[Any]:
     return load_benchmark("humaneval-fix", data_dir)
 
 
+@pytest.fixture
+def demo_rules(tmp_path: Path) -> Path:
+    """Scripted replies fixing every demo task at round 1 (its reference): fast, deterministic runs."""
+    from rules import fenced, write_rules
+    from semtrace.benchmarks.demo import load
+
+    rules = [{"when": f"`{t.entry_point}`", "reply": fenced(t.reference or "")} for t in load()]
+    return write_rules(tmp_path / "rules.jsonl", rules)
+
+
 async def run_config(cfg: Any, run_dir: Path, *, llm: Any = None, tasks: Any = None) -> dict[str, Any]:
     """Run ``cfg`` into ``run_dir`` with the real components (local sandbox unless the config says otherwise)."""
     from semtrace.agents.build import build_components

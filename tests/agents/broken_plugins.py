@@ -1,0 +1,23 @@
+"""Plugins with a bug, passed to ``semtrace run`` by dotted path (real components otherwise): a bug must surface as
+a bug (traceback kept in a file, exit 1), never as a one-line "user error"."""
+
+from __future__ import annotations
+
+from semtrace.sandbox.local import LocalSandbox
+
+
+class CloseFails(LocalSandbox):
+    """The local sandbox, whose close() raises a ValueError after the run has finished."""
+
+    async def close(self) -> None:
+        await super().close()
+        raise ValueError("close is broken")
+
+
+class RendererInitFails:
+    """A renderer whose constructor raises (before any run directory exists)."""
+
+    name = "init_fails"
+
+    def __init__(self) -> None:
+        raise ValueError("renderer is broken")
