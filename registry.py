@@ -65,3 +65,13 @@ class Registry:
         raise RegistryError(
             f"unknown {self.kind} '{name}'; valid: {', '.join(self.names())} (or a dotted path package.module:Name)"
         )
+
+    def resolve_class(self, name: str) -> type:
+        """``resolve`` for registries of classes: a name or dotted path that gives anything else is an error."""
+        obj = self.resolve(name)
+        if not isinstance(obj, type):
+            raise RegistryError(
+                f"'{name}' is a {type(obj).__name__}, not a {self.kind} class; a dotted path must name a class "
+                f"(valid names: {', '.join(self.names())})"
+            )
+        return obj

@@ -11,7 +11,7 @@ from semtrace.agents.selectors import make_selector
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
 from semtrace.representations.base import make_renderer
-from semtrace.sandbox.base import Sandbox, SandboxUnavailable, make_sandbox
+from semtrace.sandbox.base import SANDBOXES, Sandbox, SandboxUnavailable, make_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ def make_run_llm(cfg: RunConfig, **extra: Any) -> Any:
 async def build_components(
     cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None, sandbox: Any = None
 ) -> Components:
+    if sandbox is None and cfg.sandbox not in ("auto", "local", "docker"):
+        SANDBOXES.resolve_class(cfg.sandbox)  # a dotted path must name a class: fail before loading anything
     if sandbox is None and cfg.sandbox == "docker":
         await check_docker(cfg)  # before loading: calibrating a benchmark's time limits runs in this sandbox
     tasks = tasks if tasks is not None else load_tasks(cfg)

@@ -259,4 +259,4 @@ SELECTORS = Registry(
 
 
 def make_selector(name: str, **options: Any) -> Selector:
-    return SELECTORS.resolve(name)(**options)
+    return SELECTORS.resolve_class(name)(**options)

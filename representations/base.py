@@ -56,4 +56,4 @@ RENDERERS = Registry(
 
 
 def make_renderer(name: str, **options: object) -> Renderer:
-    return RENDERERS.resolve(name)(**options)
+    return RENDERERS.resolve_class(name)(**options)

@@ -121,7 +121,7 @@ def trace_command(
     except ValueError as exc:
         _fail(str(exc))
     try:
-        renderer_cls = RENDERERS.resolve(representation)
+        renderer_cls = RENDERERS.resolve_class(representation)
     except (RegistryError, ImportError) as exc:
         _fail(str(exc))
     if representation == "semcoder_nl" and not llm:

@@ -124,3 +124,12 @@ def test_user_errors_of_llm_specs_stay_one_line(tmp_path: Path) -> None:
     res = invoke("run", "--model", "nocolon", "--sandbox", "local", "--out", str(tmp_path / "run"))
     assert res.exit_code == 2 and "bad model spec" in error_line(res)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("option, kind", [("--sandbox", "sandbox"), ("-r", "representation"),
+                                          ("--selector", "selector")])
+def test_a_dotted_path_that_is_not_a_class(demo_rules: Path, tmp_path: Path, option: str, kind: str) -> None:
+    res = invoke(*start(demo_rules, tmp_path / "run", option, "os.path:join"))
+    assert res.exit_code == 2
+    assert f"'os.path:join' is a function, not a {kind} class" in error_line(res)
+    assert not (tmp_path / "run").exists()
