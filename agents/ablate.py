@@ -58,13 +58,14 @@ async def run_grid(
 ) -> dict[str, Any]:
     """Run (or continue) every grid point into ``out_dir/<name>``; write ``out_dir/ablation.json``."""
     points = grid_points(base, grid)
+    sandbox = await make_run_sandbox(base)  # no daemon for --sandbox docker: fail before creating anything
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        await sandbox.close()
         raise RunError(f"cannot create the ablation directory '{out_dir}': {exc.strerror or exc}; "
                        f"choose another --out") from None
     llms: dict[tuple[str, str], Any] = {}
-    sandbox = await make_run_sandbox(base)
     results: dict[str, Any] = {}
     try:
         task_cache: dict[tuple[Any, ...], Any] = {}
