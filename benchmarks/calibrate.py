@@ -1,8 +1,9 @@
 """Per-test time limits for every dataset, and expected outputs for those that store inputs only (EvalPlus).
 
-The reference solution runs once per task in the sandbox. For EvalPlus each input is a test that calls the
-reference and prints the output as Python source (``common.to_source``; a digest for outputs over
-``SOURCE_LIMIT`` characters) on a marked stdout line, with the call's runtime; for the other datasets the
+The reference solution runs once per task in the sandbox. For EvalPlus each input is a call test run in the
+runner's record mode: the whole output travels back on the result channel (no stdout, no cap but
+``Limits.value_bytes``) and is stored as Python source (``common.to_source``; ``judge.digest`` for outputs over
+``SOURCE_LIMIT`` characters), with the runtime the judge side measured; for the other datasets the
 reference runs the dataset's own tests and only their runtimes are kept. A runtime ``t`` sets the test's time
 limit to ``max(floor, factor x t)`` (EvalPlus's rule and defaults: floor 1 s, factor 4). Results are cached as
 JSON under ``$SEMTRACE_CACHE/calibration`` (default ``~/.cache/semtrace``), named after the dataset file's sha256,
@@ -13,7 +14,6 @@ re-measuring.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import os
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE_LIMIT = 20000  # outputs with longer source are stored and compared as a digest
-CALIBRATION_VERSION = 1  # bump when the input -> source conversion or the record format changes
+CALIBRATION_VERSION = 2  # bump when the input -> source conversion or the record format changes
 # EvalPlus's defaults; a slow or busy machine may raise them (time limits are wall-clock).
 DEFAULT_FLOOR = float(os.environ.get("SEMTRACE_TIME_FLOOR", "1.0"))
 DEFAULT_FACTOR = float(os.environ.get("SEMTRACE_TIME_FACTOR", "4.0"))
@@ -88,38 +88,6 @@ def _run_sync(factory: Callable[[], Any]) -> Any:
         raise box["error"]
     return box["value"]
 
-MARK = "\x1esemtrace-record "  # starts each recorded-output line on stdout
-
-
-def _record_setup() -> str:
-    """Test-namespace helpers: ``_st_record(i, thunk)`` times one call and prints its output on a marked stdout line.
-
-    Outputs travel on stdout rather than in ``TestOutcome.actual`` (whose repr the runner caps at 1000 characters):
-    as full Python source (``common.to_source``) when small, else as the ``_st_digest`` the tests compare with;
-    for those the digest's own time is counted in the reference time, since the test computes it too.
-    """
-    from semtrace.benchmarks.evalplus import ORACLE_SETUP
-
-    return "\n".join([
-        ORACLE_SETUP,
-        "import math, time as _st_time\nfrom typing import Any",
-        inspect.getsource(to_source),
-        inspect.getsource(is_small),
-        "def _st_record(i, thunk):",
-        "    start = _st_time.perf_counter()",
-        "    value = thunk()",
-        "    took = _st_time.perf_counter() - start",
-        "    start = _st_time.perf_counter()",
-        "    try:",
-        f"        text = 'src ' + to_source(value) if is_small(value, {SOURCE_LIMIT}) else 'sha ' + _st_digest(value)",
-        "    except (TypeError, RecursionError):",
-        "        text = 'repr ' + repr(value).replace('\\n', ' ')",
-        "    took += (_st_time.perf_counter() - start) if text.startswith('sha') else 0.0",
-        "    _st_sys.stdout.write('%s%d %r %s\\n' % (" + repr(MARK) + ", i, took, text))",
-        "",
-    ])
-
-
 def is_small(value: Any, limit: int) -> bool:
     """Whether ``value``'s source stays under about ``limit`` characters (and has no int the parent cannot
     parse: more than 4000 digits). Walks at most ``limit`` items."""
@@ -147,31 +115,36 @@ def is_small(value: Any, limit: int) -> bool:
     return True
 
 
-def parse_records(stdout: str, n: int) -> dict[int, tuple[float, str, str]]:
-    """index -> (seconds, 'src' | 'repr', text) from the marked stdout lines."""
-    found: dict[int, tuple[float, str, str]] = {}
-    for line in stdout.split("\n"):
-        if not line.startswith(MARK):
-            continue
-        index, took, kind, text = line[len(MARK):].split(" ", 3)
-        if 0 <= int(index) < n:
-            found[int(index)] = (float(took), kind, text)
-    return found
+def expected_source(value: Any) -> str:
+    """How a recorded output is stored: source when small, a digest when large, ``repr:`` for non-builtins."""
+    from semtrace.benchmarks.evalplus import DIGEST_PREFIX
+    from semtrace.sandbox.judge import Digest, Opaque, digest
+
+    if isinstance(value, Digest):  # too large to travel whole: the child sent its digest
+        return DIGEST_PREFIX + value.hex
+    if isinstance(value, Opaque):  # only the special oracles read those: re.Match of the "not None" tasks
+        return "repr:" + value.text.replace("\n", " ")
+    if is_small(value, SOURCE_LIMIT):
+        try:
+            return to_source(value)
+        except TypeError:
+            pass
+    try:
+        return DIGEST_PREFIX + digest(value)
+    except TypeError:
+        return "repr:" + repr(value).replace("\n", " ")
 
 
 async def record(problems: list[PlusProblem], sandbox: str = "local",
                  progress: Callable[[int, int], None] | None = None,
                  ) -> tuple[dict[str, list[str]], dict[str, list[float]], list[str]]:
-    """Run each reference once, recording every input's output source and runtime.
+    """Run each reference once in record mode, keeping every input's output and runtime.
 
-    Returns (expected sources, runtimes, errors). An output that is not a builtin value is stored as its repr
-    prefixed with ``repr:`` (only the special oracles read those: ``re.Match`` objects of the "not None" tasks).
+    Returns (expected sources, runtimes, errors); an error names the task, the input and why.
     """
-    from semtrace.benchmarks.evalplus import DIGEST_PREFIX
     from semtrace.sandbox.base import make_sandbox
 
     box = make_sandbox(sandbox)
-    setup = _record_setup()
     expected: dict[str, list[str]] = {}
     times: dict[str, list[float]] = {}
     errors: list[str] = []
@@ -179,21 +152,18 @@ async def record(problems: list[PlusProblem], sandbox: str = "local",
 
     async def one(p: PlusProblem) -> None:
         nonlocal done
-        tests = tuple(TestCase(kind="assert", source=f"_st_record({i}, lambda: candidate({args}))", name=f"rec{i}")
+        tests = tuple(TestCase(kind="call", func=p.entry_point, args=args, name=f"rec{i}")
                       for i, args in enumerate(p.inputs))
         result = await box.run(ExecRequest(code=p.reference, tests=tests, entry_point=p.entry_point,
-                                           test_setup=setup, limits=RECORD_LIMITS))
-        records = parse_records(result.stdout, len(p.inputs))
+                                           limits=RECORD_LIMITS, record=True))
         failed = [t for t in result.tests if t.status != "passed"]
-        missing = [i for i in range(len(p.inputs)) if i not in records]
-        if failed or missing or len(result.tests) != len(p.inputs):
+        if failed or len(result.tests) != len(p.inputs):
             why = (f"input {failed[0].index}: {failed[0].status}: {failed[0].message}" if failed
-                   else f"no output recorded for input {missing[0] if missing else '?'} ({result.message})")
+                   else f"{len(result.tests)} of {len(p.inputs)} inputs came back ({result.status}: {result.message})")
             errors.append(f"{p.task_id}: reference {why}")
         else:
-            prefix = {"src": "", "sha": DIGEST_PREFIX, "repr": "repr:"}
-            expected[p.task_id] = [prefix[records[i][1]] + records[i][2] for i in range(len(p.inputs))]
-            times[p.task_id] = [records[i][0] for i in range(len(p.inputs))]
+            expected[p.task_id] = [expected_source(t.decoded()) for t in result.tests]
+            times[p.task_id] = [t.duration for t in result.tests]
         done += 1
         if progress:
             progress(done, len(problems))

@@ -40,6 +40,7 @@ class VerifyReport:
     seconds: float = 0.0
     programs: int = 0
     known_broken_reasons: dict[str, str] = field(default_factory=dict)
+    self_reported_asserts: int = 0  # tests whose verdict the candidate's process reports (see sandbox/README.md)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +55,7 @@ class VerifyReport:
             "reference": {"passed": self.reference_passed, "total": self.reference_total},
             "starting_code": {"passed": self.starting_passed, "total": self.starting_total},
             "known_broken": list(self.known_broken),
+            "self_reported_asserts": self.self_reported_asserts,
             "mismatches": [{"task_id": m.task_id, "which": m.which, "status": m.status, "message": m.message}
                            for m in self.mismatches],
         }
@@ -130,7 +132,17 @@ async def verify_tasks(benchmark: str, tasks: list[Task], sandbox: Sandbox, *,
         reference_passed=counts["reference"][0], reference_total=counts["reference"][1],
         starting_passed=counts["starting_code"][0], starting_total=counts["starting_code"][1],
         known_broken=tuple(sorted(known, key=order.__getitem__)), mismatches=tuple(mismatches),
-        seconds=loop.time() - start, programs=len(jobs), known_broken_reasons=known)
+        seconds=loop.time() - start, programs=len(jobs), known_broken_reasons=known,
+        self_reported_asserts=sum(self_reported_asserts(t) for t in tasks))
+
+
+def self_reported_asserts(task: Task) -> int:
+    """How many of the task's tests stay asserts the judge cannot take over (judged against the reference, or
+    the starting code when there is none: the AST pass depends on the names the program defines)."""
+    from semtrace.sandbox.convert import self_reported
+
+    code = task.reference or task.starting_code or ""
+    return self_reported([t.to_dict() for t in all_tests(task)], task.entry_point or None, code, task.test_setup)
 
 
 def program_count(tasks: list[Task]) -> int:

@@ -101,6 +101,21 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
     return out.getvalue()
 
 
+def _value_form(test: Dict[str, Any], value: Any, record: bool) -> Any:
+    """What the child reports for a value: stdout as text, the encoded value, or its digest (a digest test, or
+    a recorded value too large to encode)."""
+    if test["kind"] == "stdio":
+        return value
+    if test.get("form") == "digest":
+        return judge.digest_form(value)
+    try:
+        return judge.encode(value)
+    except OverflowError:
+        if record:
+            return judge.digest_form(value)
+        raise
+
+
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -151,7 +166,7 @@ def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> No
             if test["kind"] == "assert":
                 msg: Dict[str, Any] = {"kind": "ok"}
             else:
-                msg = {"kind": "value", "value": judge.encode(value) if test["kind"] == "call" else value,
+                msg = {"kind": "value", "value": _value_form(test, value, bool(job.get("record"))),
                        "repr": judge.safe_repr(value)}
         except BaseException as exc:
             if isinstance(exc, MemoryError):

@@ -181,11 +181,19 @@ class Batch:
         req = self.req
         limits = req.get("limits") or {}
         spec = self.trace.for_child() if self.trace is not None else None
-        tests = [dict({k: self.tests[i][k] for k in INPUT_FIELDS if self.tests[i].get(k)}, i=i,
-                      **({"source": self.tests[i].get("source", "")} if self.tests[i]["kind"] == "assert" else {}))
-                 for i in self.indices]
+        tests = []
+        for i in self.indices:
+            test = self.tests[i]
+            sent = {k: test[k] for k in INPUT_FIELDS if test.get(k)}
+            sent["i"] = i
+            if test["kind"] == "assert":  # the one case whose source (expected value included) must be run
+                sent["source"] = test.get("source", "")
+            if test.get("compare") == "digest":
+                sent["form"] = "digest"
+            tests.append(sent)
         return {"nonce": nonce, "code": req["code"], "path": self.path, "entry_point": req.get("entry_point"),
                 "test_setup": req.get("test_setup") or "", "tests": tests, "trace": spec,
+                "record": bool(req.get("record")),
                 "limits": {k: limits.get(k) for k in ("memory_mb", "file_size_mb", "processes")},
                 "cpu": self.load_time + sum(self.timeouts.values()),
                 "value_bytes": int(limits.get("value_bytes") or 256 * 1024 * 1024)}

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from semtrace.benchmarks.calibrate import _record_setup, cache_path, calibrate
+from semtrace.benchmarks.calibrate import cache_path, calibrate
 from semtrace.benchmarks.evalplus import DIGEST_PREFIX, judged_tests, read_problems
 from semtrace.registry import RegistryError
 from semtrace.sandbox.types import ExecRequest
@@ -68,9 +68,8 @@ async def test_calibrated_tests_judge_candidates(dataset: Path, local_sandbox) -
 
 
 def test_digest_agrees_with_equality() -> None:
-    ns: dict = {}
-    exec(_record_setup(), ns)  # noqa: S102 - the helpers the sandbox runs, tested in-process
-    digest = ns["_st_digest"]
+    from semtrace.sandbox.judge import digest
+
     same = [([1, 2.0, {3: {4}}], [1, 2, {3: {4}}]), ({"b": 1, "a": 2}, {"a": 2, "b": 1}),
             ({3, 1, 2}, {1, 2, 3}), (["a", ("x", 1)], ["a", ("x", 1.0)])]
     for a, b in same:
@@ -93,3 +92,15 @@ async def test_always_equal_object_does_not_pass(dataset: Path, local_sandbox) -
         result = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point=entry,
                                                      test_setup=ORACLE_SETUP))
         assert not any(t.status == "passed" for t in result.tests), result.tests
+
+
+def test_expected_values_never_reach_the_candidate(dataset: Path) -> None:
+    """Every EvalPlus test (oracles included) is judged from a value: no expected output in what the child runs."""
+    from semtrace.sandbox import convert
+
+    problems = read_problems(dataset, "humaneval")
+    calib = calibrate(problems, dataset)
+    for p in problems:
+        tests = judged_tests(p, calib.expected[p.task_id], calib.timeouts(p.task_id))
+        assert all(t.kind == "call" for t in tests)
+        assert convert.self_reported([t.to_dict() for t in tests], p.entry_point, p.reference, "") == 0

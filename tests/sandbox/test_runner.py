@@ -283,3 +283,22 @@ async def test_claimed_verdicts_only_count_for_asserts(local_sandbox):
     assert r.status == "error" and "malformed report" in r.tests[0].message
     r = await local_sandbox.run(req(code, a("x = f()\nassert x == 0")))
     assert r.passed  # the documented remaining case: an assert the judge cannot take over reports itself
+
+
+async def test_values_too_large_to_ship_travel_as_digests(local_sandbox):
+    from semtrace.sandbox.judge import Digest, digest
+
+    code = "def f(n):\n    return list(range(n))\n"  # past judge.MAX_ENCODED_ITEMS
+    big = list(range(5_500_000))
+    rec = await local_sandbox.run(req(code, TestCase(kind="call", args="5_500_000"), record=True,
+                                      limits=Limits(wall_time=30.0)))
+    value = rec.tests[0].decoded()
+    assert rec.passed and isinstance(value, Digest) and value.hex == digest(big)
+    judged = await local_sandbox.run(req(code, TestCase(kind="call", args="5_500_000", compare="digest",
+                                                        expected="sha256:" + digest(big)),
+                                         TestCase(kind="call", args="5_499_999", compare="digest",
+                                                  expected="sha256:" + digest(big)), limits=Limits(wall_time=30.0)))
+    assert [t.status for t in judged.tests] == ["passed", "failed"]
+    plain = await local_sandbox.run(req(code, TestCase(kind="call", args="5_500_000", expected="[]"),
+                                        limits=Limits(wall_time=30.0)))
+    assert plain.status == "error" and "too large" in plain.tests[0].message
