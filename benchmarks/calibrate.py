@@ -37,7 +37,7 @@ CALIBRATION_VERSION = 2  # bump when the input -> source conversion or the recor
 # EvalPlus's defaults; a slow or busy machine may raise them (time limits are wall-clock).
 DEFAULT_FLOOR = float(os.environ.get("SEMTRACE_TIME_FLOOR", "1.0"))
 DEFAULT_FACTOR = float(os.environ.get("SEMTRACE_TIME_FACTOR", "4.0"))
-RECORD_LIMITS = Limits(wall_time=60.0, memory_mb=4096, output_bytes=1 << 28, load_time=30.0)
+RECORD_LIMITS = Limits(wall_time=120.0, memory_mb=4096, output_bytes=1 << 28, load_time=30.0)
 
 
 class CalibrationError(RuntimeError):

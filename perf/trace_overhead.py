@@ -4,16 +4,12 @@
     python perf/trace_overhead.py [--sandbox local|docker] [--representation concise] [--limit N] [--json]
     [--check]
 
-For each buggy program (its ``check`` asserts as separate tests), the same request is run twice, one request
-at a
-time, alternating which goes first: without tracing, and with ``TraceSpec()`` (the first failing test traced)
-followed by rendering that trace. The time of each is the wall time of ``sandbox.run`` (plus the rendering for
-the
-traced one). Prints the per-program ratio traced/untraced at the median and p95, and the totals; and, to
-separate
-the tracer from the sandbox's extra child for the traced re-run, the tracer alone: the failing test run in
-this
-process under ``trace_thunk`` minus plainly, in ms (programs that time out are left out of that figure).
+For each buggy program (its ``check`` asserts as separate tests), the same request is run twice, one request at a
+time, alternating which goes first: without tracing, and with ``TraceSpec()`` (the first failing test traced in
+the judged run itself) followed by rendering that trace. The time of each is the wall time of ``sandbox.run``
+(plus the rendering for the traced one). Prints the per-program ratio traced/untraced at the median and p95, and
+the totals; and, to separate the tracer from the sandbox, the tracer alone: the failing test run in this process
+under ``trace_thunk`` minus plainly, in ms (programs that time out are left out of that figure).
 ``--check`` exits 1 unless the median ratio is <= 1.5 (the acceptance target of issue 4).
 """
 

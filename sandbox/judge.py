@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import itertools
 import math
 import sys
 from typing import Any, Dict, Optional, Tuple
@@ -75,10 +76,33 @@ class _Budget:
         self.left = MAX_ENCODED_ITEMS
 
 
+def _bounded_repr(value: Any, limit: int) -> Optional[str]:
+    """The first ``limit`` characters of a long builtin container's repr without building all of it."""
+    kind = type(value)
+    if kind not in (list, tuple, set, frozenset, dict) or len(value) * 3 <= limit + 3:
+        return None
+    k = limit // 3 + 2  # every item takes at least 3 characters ("x, ")
+    items = itertools.islice(value.items() if kind is dict else value, k)
+    parts = []
+    size = 0
+    for item in items:
+        text = ("%s: %s" % (safe_repr(item[0], limit), safe_repr(item[1], limit)) if kind is dict
+                else safe_repr(item, limit))
+        parts.append(text)
+        size += len(text) + 2
+        if size > limit:
+            break
+    opening = {list: "[", tuple: "(", set: "{", frozenset: "frozenset({", dict: "{"}[kind]
+    return "%s...<%d items>" % ((opening + ", ".join(parts))[:limit], len(value))
+
+
 def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
     if type(value) is int and value.bit_length() > BIG_INT_BITS:  # decimal conversion is quadratic
         return "<an int of %d bits, about %d digits>" % (value.bit_length(), value.bit_length() * 0.30103)
     try:
+        prefix = _bounded_repr(value, limit)
+        if prefix is not None:
+            return prefix
         text = repr(value)
     except BaseException as exc:  # a hostile __repr__ must not break the report
         text = "<unrepresentable %s: %s>" % (type(value).__name__, type(exc).__name__)
@@ -357,17 +381,32 @@ def _canon(v: Any) -> bytes:
     return b"".join(out)
 
 
+_PLAIN_SET = frozenset(_PLAIN)
+
+
+def _all_plain(v: Any) -> bool:
+    kinds = set(map(type, v))  # C-level: this check runs once per inner tuple of multi-million-item outputs
+    if not kinds <= _PLAIN_SET:
+        return False
+    return int not in kinds or all(-_SMALL < x < _SMALL for x in v if type(x) is int)
+
+
 def _feed(put: Any, v: Any) -> None:
     t = type(v)
     if t is list or t is tuple:
+        if _all_plain(v):  # the common case, in one repr: "[1, 'a']" / "(1, 'a')"
+            if t is list:
+                put(repr(v).encode())
+            elif len(v) == 1:
+                put(b"(" + repr(v[0]).encode() + b")")
+            else:
+                put(repr(v).encode())
+            return
         put(b"[" if t is list else b"(")
-        if all(type(x) in _PLAIN and (type(x) is not int or -_SMALL < x < _SMALL) for x in v):
-            put(repr(list(v))[1:-1].encode())
-        else:
-            for j, x in enumerate(v):
-                if j:
-                    put(b", ")
-                _feed(put, x)
+        for j, x in enumerate(v):
+            if j:
+                put(b", ")
+            _feed(put, x)
         put(b"]" if t is list else b")")
     elif t is int:
         put(_int_text(v))
