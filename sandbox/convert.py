@@ -19,7 +19,7 @@ claimed verdict, and ``self_reported`` counts them.
 from __future__ import annotations
 
 import ast
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 try:
     from . import judge  # type: ignore[no-redef]
@@ -87,17 +87,44 @@ def _isclose(node: ast.AST) -> Optional[Tuple[ast.AST, str, float, float]]:
     return None
 
 
+_CACHE: Dict[Tuple[str, FrozenSet[str]], Optional[Dict[str, Any]]] = {}
+_NAMES: Dict[str, FrozenSet[str]] = {}
+
+
+def candidate_names(code: str, entry_point: Optional[str]) -> FrozenSet[str]:
+    """The names a plain call may use as ``func``: the program's top-level definitions, ``candidate``, the entry."""
+    key = "%s\0%s" % (entry_point or "", code)
+    if key not in _NAMES:
+        if len(_NAMES) > 256:
+            _NAMES.clear()
+        _NAMES[key] = frozenset(_defined(code)) | {"candidate"} | ({entry_point} if entry_point else frozenset())
+    return _NAMES[key]
+
+
 def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, setup: str) -> Dict[str, Any]:
     """Return ``test`` as a supervisor-judged ``call`` test when its assert has one of the patterns above."""
     if test.get("kind") != "assert":
         return test
+    key = (test.get("source", ""), candidate_names(code, entry_point))
+    if key not in _CACHE:  # the same tests come back for every candidate of a task
+        if len(_CACHE) > 50_000:
+            _CACHE.clear()
+        _CACHE[key] = _convert(key[0], set(key[1]))
+    fields = _CACHE[key]
+    if fields is None:
+        return test
+    converted = dict(test)
+    converted.update(fields, kind="call", source=test.get("source", ""))
+    return converted
+
+
+def _convert(source: str, names: "set[str]") -> Optional[Dict[str, Any]]:
     try:
-        tree = ast.parse(test.get("source", ""))
+        tree = ast.parse(source)
     except SyntaxError:
-        return test
+        return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        return test
-    names = set(_defined(code)) | {"candidate"} | ({entry_point} if entry_point else set())
+        return None
     node = tree.body[0].test
 
     def _value_of(x: ast.AST) -> Dict[str, Any]:
@@ -130,11 +157,7 @@ def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, se
     if (fields is None and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
             and _is_call(node.operand, names)):
         fields = dict(_value_of(node.operand), expected="False", compare="falsy")
-    if fields is None:
-        return test
-    converted = dict(test)
-    converted.update(fields, kind="call", source=test.get("source", ""))
-    return converted
+    return fields
 
 
 def self_reported(tests: List[Dict[str, Any]], entry_point: Optional[str], code: str, setup: str) -> int:

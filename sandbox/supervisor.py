@@ -85,7 +85,8 @@ class Executor:
         assert self.reader is not None
         self.lines.extend(self.reader.feed())
 
-    def launch(self, job: Dict[str, Any], fds: List[int]) -> int:
+    def launch(self, job: Dict[str, Any], fds: List[int]) -> None:
+        """Send a job; the executor answers ``pid N`` then ``exit N STATUS`` (read by the batch, not waited for)."""
         self.ensure()
         assert self.sock is not None
         try:
@@ -93,11 +94,6 @@ class Executor:
         except OSError as exc:
             self.stop()
             raise RunnerFailure("the executor is gone: %s" % exc)
-        line = self.read_line(30.0)
-        if line is None or not line.startswith(b"pid "):
-            self.stop()
-            raise RunnerFailure("the executor did not fork the program (%r)" % line)
-        return int(line.split()[1])
 
     def stop(self) -> None:
         if self.sock is not None:
@@ -125,22 +121,38 @@ class Capped:
         return out + ("\n...[%d more bytes]" % self.dropped if self.dropped else "")
 
 
+_OOM_FILE: List[Optional[str]] = []
+
+
+def _oom_file() -> Optional[str]:
+    """Where this process's cgroup counts OOM kills (cgroup v2, then v1); found once."""
+    if not _OOM_FILE:
+        found = None
+        try:
+            with open("/proc/self/cgroup") as f:
+                rel = next((line.split(":", 2)[2].strip() for line in f if line.startswith("0::")), "/")
+            for path in ("/sys/fs/cgroup%s/memory.events" % rel.rstrip("/"), "/sys/fs/cgroup/memory.events",
+                         "/sys/fs/cgroup/memory/memory.oom_control"):
+                if os.path.exists(path):
+                    found = path
+                    break
+        except (OSError, StopIteration):
+            pass
+        _OOM_FILE.append(found)
+    return _OOM_FILE[0]
+
+
 def _oom_kills() -> int:
-    """The cgroup's OOM-kill counter (cgroup v2, then v1); -1 where none can be read."""
+    """The cgroup's OOM-kill counter; -1 where none can be read."""
+    path = _oom_file()
+    if path is None:
+        return -1
     try:
-        with open("/proc/self/cgroup") as f:
-            rel = next((line.split(":", 2)[2].strip() for line in f if line.startswith("0::")), "/")
-        for path in ("/sys/fs/cgroup%s/memory.events" % rel.rstrip("/"), "/sys/fs/cgroup/memory.events"):
-            if os.path.exists(path):
-                with open(path) as f:
-                    for line in f:
-                        if line.startswith("oom_kill "):
-                            return int(line.split()[1])
-        with open("/sys/fs/cgroup/memory/memory.oom_control") as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith("oom_kill "):
                     return int(line.split()[1])
-    except (OSError, ValueError, StopIteration):
+    except (OSError, ValueError):
         pass
     return -1
 
@@ -171,6 +183,8 @@ class Batch:
         self.ended: Optional[str] = None  # why the child stopped early: timeout | killed | oom | error
         self.reason = ""
         self.finished = False
+        self.pid: Optional[int] = None
+        self.exit_status: Optional[int] = None
         self.awaiting_trace: Optional[int] = None
 
     @property
@@ -204,20 +218,19 @@ class Batch:
         (res_r, res_w), (out_r, out_w), (err_r, err_w), (ctl_r, ctl_w) = pipes
         ooms = _oom_kills()
         try:
-            pid = executor.launch(self.job(nonce), [res_w, out_w, err_w, ctl_r])
+            executor.launch(self.job(nonce), [res_w, out_w, err_w, ctl_r])
         finally:
             for fd in (res_w, out_w, err_w, ctl_r):
                 os.close(fd)
         try:
-            status = self._watch(executor, pid, nonce, res_r, out_r, err_r, ctl_w)
+            status = self._watch(executor, nonce, res_r, out_r, err_r, ctl_w)
         finally:
             for fd in (res_r, out_r, err_r, ctl_w):
                 os.close(fd)
         if self.ended is None and not self.finished:
             self._explain(status, ooms)
 
-    def _watch(self, executor: Executor, pid: int, nonce: str, res_r: int, out_r: int, err_r: int,
-               ctl_w: int) -> int:
+    def _watch(self, executor: Executor, nonce: str, res_r: int, out_r: int, err_r: int, ctl_w: int) -> int:
         assert executor.reader is not None
         readers = {res_r: protocol.LineReader(res_r), out_r: self.out, err_r: self.err}
         exec_fd = executor.reader.fd
@@ -225,25 +238,29 @@ class Batch:
         deadline = started + self.load_time
         drain_until: Optional[float] = None
         closed = False  # reports are no longer accepted
-        exit_status: Optional[int] = None
         while True:
             now = time.monotonic()
-            if not closed and exit_status is None and now >= deadline:
+            if not closed and self.exit_status is None and now >= deadline:
                 self.ended, self.reason, closed = "timeout", "", True
-                _kill(pid)
+                self._kill(executor)
                 drain_until = now + DRAIN_SECONDS
-            if drain_until is not None and (now >= drain_until or (exit_status is not None and not readers)):
+            if drain_until is not None and (now >= drain_until or (self.exit_status is not None and not readers)):
                 break
+            if executor.lines and self.exit_status is None:  # already buffered (read while learning the pid)
+                self._executor_lines(executor)
+                continue
             until = min(drain_until or deadline, deadline) if not closed else drain_until or now
-            fds = list(readers) + ([exec_fd] if exit_status is None else [])
+            # the executor's lines matter once the child is done (its exit) or killed; not waking for its pid
+            # line while the child runs keeps the hot path short (the pid is read when a kill needs it)
+            watch_exec = self.exit_status is None and (closed or res_r not in readers)
+            fds = list(readers) + ([exec_fd] if watch_exec else [])
             ready = select.select(fds, [], [], max(0.0, min(until - now, 1.0)))[0]
             for fd in ready:
                 if fd == exec_fd:
                     executor.pump()
-                    if executor.lines or executor.reader.eof:
-                        exit_status = self._exit_message(executor, pid)
-                        if drain_until is None:  # reports written before the exit still count
-                            drain_until = time.monotonic() + DRAIN_SECONDS
+                    self._executor_lines(executor)
+                    if self.exit_status is not None and drain_until is None:
+                        drain_until = time.monotonic() + DRAIN_SECONDS  # reports written before the exit count
                     continue
                 if fd != res_r:
                     data = os.read(fd, 1 << 16)
@@ -269,17 +286,49 @@ class Batch:
                         drain_until = min(drain_until or step + DRAIN_SECONDS, step + DRAIN_SECONDS)
                     elif new_deadline is not None:
                         deadline = step + new_deadline
-        if exit_status is None:  # once reaped, the pid may belong to someone else: never kill it then
-            _kill(pid)
-            exit_status = self._exit_message(executor, pid, wait=EXIT_WAIT)
-        return exit_status
+        if self.exit_status is None:  # once reaped, the pid may belong to someone else: never kill it then
+            self._kill(executor)
+            end = time.monotonic() + EXIT_WAIT
+            while self.exit_status is None:
+                line = executor.read_line(max(0.0, end - time.monotonic()))
+                if line is None:
+                    executor.stop()
+                    raise RunnerFailure("the executor did not report the program's exit")
+                executor.lines.insert(0, line)
+                self._executor_lines(executor)
+        return self.exit_status
 
-    def _exit_message(self, executor: Executor, pid: int, wait: float = 0.0) -> int:
-        line = executor.read_line(wait)
-        if line is None or not line.startswith(b"exit %d " % pid):
+    def _executor_lines(self, executor: Executor) -> Optional[int]:
+        """Consume the executor's ``pid`` / ``exit`` lines; the exit status once it came. Anything else, or its
+        socket closing, means the executor died or wedged: a runner failure."""
+        while executor.lines:
+            line = executor.lines.pop(0)
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == b"pid" and self.pid is None:
+                self.pid = int(parts[1])
+            elif len(parts) == 4 and parts[0] == b"exit" and self.pid == int(parts[1]):
+                self.exit_status = int(parts[2])
+                return self.exit_status
+            else:
+                executor.stop()
+                raise RunnerFailure("the executor spoke out of turn: %r" % line[:100])
+        if executor.reader is None or executor.reader.eof:
             executor.stop()
-            raise RunnerFailure("the executor died or wedged while it ran the program (%r)" % (line,))
-        return int(line.split()[2])
+            raise RunnerFailure("the executor died while it ran the program")
+        return None
+
+    def _kill(self, executor: Executor) -> None:
+        """Kill the child (and its process group); first learn its pid if the executor has not said it yet."""
+        end = time.monotonic() + EXIT_WAIT
+        while self.pid is None:
+            line = executor.read_line(max(0.0, end - time.monotonic()))
+            if line is None:
+                executor.stop()
+                raise RunnerFailure("the executor did not fork the program")
+            executor.lines.insert(0, line)
+            if self._executor_lines(executor) is not None:  # exited already
+                return
+        _kill(self.pid)
 
     def _on_report(self, rep: protocol.Report, took: float, ctl_w: int) -> Optional[float]:
         """Handle one valid report; return the next deadline's length when a new test is in flight."""

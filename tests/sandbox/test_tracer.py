@@ -158,7 +158,8 @@ def _golden_cases() -> dict[str, tuple[str, str]]:
 
 
 DRIVER = r"""
-import importlib.util, json, sys
+import importlib.util, json, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))  # the tracer's sibling modules, as in the sandbox
 spec = importlib.util.spec_from_file_location("tracer", sys.argv[1])
 tracer = importlib.util.module_from_spec(spec); spec.loader.exec_module(tracer)
 cases = json.loads(open(sys.argv[2]).read())
