@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from semtrace.agents.records import paired_difference
 from semtrace.agents.run import Progress
 
 
@@ -80,9 +81,16 @@ async def live_progress(
 
 
 def _pct(cell: dict[str, float] | None) -> str:
+    """A rate as "mean [lo, hi]" (the 95% interval); the mean alone for a cell without an interval."""
     if not cell:
         return "-"
-    return f"{cell['mean']:.1%} ± {cell['ci95']:.1%}"
+    if "lo" not in cell or "hi" not in cell:
+        return f"{cell['mean']:.1%}"
+    return f"{cell['mean']:.1%} [{cell['lo']:.1%}, {cell['hi']:.1%}]"
+
+
+# "\[" keeps rich from reading "[lo, hi]" as a markup tag (cells like "[1.0%, 27.0%]" are not tags)
+INTERVAL_NOTE = "\\[lo, hi] = 95% interval over tasks (Wilson; bootstrap for means over chains)"
 
 
 def results_table(summary: dict[str, Any], title: str = "results") -> Table:
@@ -96,7 +104,7 @@ def results_table(summary: dict[str, Any], title: str = "results") -> Table:
         f"{n} tasks"
     )
     multi = summary.get("width", 1) > 1
-    table.caption = "± = 95% interval" + (
+    table.caption = INTERVAL_NOTE + (
         "; oracle reads hidden tests (UPPER BOUND, not a method result)" if multi else ""
     )
     has_sel = multi and any("selected" in row for row in summary.get("by_depth", []))
@@ -157,7 +165,8 @@ def width_table(summary: dict[str, Any]) -> Table | None:
 
 def comparison_table(rows: Sequence[tuple[str, dict[str, Any]]], title: str = "runs") -> Table:
     """One line per run (or grid point): its knobs and its final numbers. Knobs equal in every row go to the
-    title, so the table stays narrow."""
+    title, so the table stays narrow. Runs on the same tasks as the first row get the difference of their selected
+    pass rate from it, with a paired bootstrap 95% interval over tasks."""
     knobs = {
         "repr": lambda s: str(s.get("config", {}).get("representation", "")),
         "strategy": lambda s: str(s.get("config", {}).get("strategy", "")),
@@ -170,15 +179,28 @@ def comparison_table(rows: Sequence[tuple[str, dict[str, Any]]], title: str = "r
     table.add_column("run", overflow="fold")
     for k in varying:
         table.add_column(k)
-    for col in ("pass@1 @D", "selected", "tok/task"):
+    deltas = [paired_difference(s, rows[0][1]) for _, s in rows[1:]]
+    has_delta = any(d is not None for d in deltas)
+    for col in ("pass@1 @D", "selected", *(["Δ selected vs first"] if has_delta else []), "tok/task"):
         table.add_column(col, justify="right")
-    for name, s in rows:
+    for i, (name, s) in enumerate(rows):
         last = (s.get("by_depth") or [{}])[-1]
+        delta = deltas[i - 1] if i else None
         table.add_row(
             name,
             *(knobs[k](s) for k in varying),
             _pct(last.get("pass@1")),
             _pct(s.get("selected")),
+            *([("first" if not i else _delta(delta))] if has_delta else []),
             f"{s.get('tokens_per_task', 0):,.0f}",
         )
+    if has_delta:
+        table.caption = "Δ: paired bootstrap 95% interval over the same tasks; - = not the same tasks"
     return table
+
+
+def _delta(diff: tuple[float, float, float] | None) -> str:
+    if diff is None:
+        return "-"
+    d, lo, hi = diff
+    return f"{d * 100:+.1f} pts [{lo * 100:+.1f}, {hi * 100:+.1f}]"

@@ -7,12 +7,12 @@ of that answer's hidden-test correctness; "selected" applies an offline selector
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
 from semtrace.agents.state import Candidate, final_candidates
+from semtrace.benchmarks.metrics import mean_interval, paired_bootstrap_difference, pass_at_k
 
 # Fields that legitimately differ between two runs of the same experiment (timing, host), dropped by
 # ``stable_record`` when records are compared (e.g. a resumed run against an uninterrupted one).
@@ -67,16 +67,18 @@ def pass_at_1(record: dict[str, Any], depth: int | None = None, width: int | Non
     return sum(c.correct for c in finals) / len(finals) if finals else 0.0
 
 
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """The unbiased pass@k estimator (Chen et al. 2021) from n samples with c correct."""
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
-
-
 def _n_c(record: dict[str, Any]) -> tuple[int, int]:
     finals = _candidates(record, None, None)
     return len(finals), sum(c.correct for c in finals)
+
+
+def pass_at_width(record: dict[str, Any], w: int) -> float:
+    """Unbiased pass@k (``benchmarks.metrics.pass_at_k``) with k = w over the record's n chains at the full depth.
+    A run's records have exactly ``width`` chains (generate fails a task whose LLM returns fewer samples), so
+    k <= n; a record with fewer chains than w (records of a narrower run mixed in) gives pass@n, the best of all
+    its chains, as the oracle at that width does."""
+    n, c = _n_c(record)
+    return pass_at_k(n, c, min(w, n)) if n else 0.0
 
 
 def selected_correct(
@@ -104,18 +106,6 @@ def tokens_upto(record: dict[str, Any], depth: int | None = None) -> int:
     return tokens
 
 
-def mean_ci(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and the half-width of a 95% normal-approximation interval."""
-    n = len(values)
-    if n == 0:
-        return 0.0, 0.0
-    m = sum(values) / n
-    if n == 1:
-        return m, 0.0
-    var = sum((v - m) ** 2 for v in values) / (n - 1)
-    return m, 1.96 * math.sqrt(var / n)
-
-
 def offline_selector(name: str) -> Selector | None:
     """The selector as a ``pick`` function if it needs no LLM or sandbox, else None."""
     try:
@@ -126,7 +116,11 @@ def offline_selector(name: str) -> Selector | None:
 
 
 def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = None) -> dict[str, Any]:
-    """Curves over depth and width, tokens, and the final selected pass rate (with 95% intervals)."""
+    """Curves over depth and width, tokens, and the final selected pass rate, each rate as ``{"mean", "lo", "hi"}``
+    with a 95% interval over tasks (``benchmarks.metrics.mean_interval``): Wilson for 0/1 outcomes per task
+    (width 1, the selector's pick, the oracle), a seeded bootstrap over tasks for fractional ones (pass@1 as the
+    mean over chains, pass@k). Errored or unfinished tasks count as failures (0) in every rate. ``per_task``
+    keeps each finished task's pass@1 at the full depth and its selected outcome, for paired comparisons."""
     if not records:
         return {"tasks": 0, "total_tasks": total_tasks or 0, "by_depth": [], "by_width": []}
     depth = max(int(r.get("depth", 0)) for r in records)
@@ -138,8 +132,8 @@ def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = No
     missing = [0.0] * (n_tasks - len(records))  # errored/unfinished tasks count as failures
 
     def rate(values: list[float]) -> dict[str, float]:
-        m, h = mean_ci(values + missing)
-        return {"mean": m, "ci95": h}
+        m, lo, hi = mean_interval(values + missing)
+        return {"mean": m, "lo": lo, "hi": hi}
 
     by_depth = []
     for d in range(depth + 1):
@@ -159,7 +153,7 @@ def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = No
             "pass@1": rate([pass_at_1(r, None, w) for r in records]),
             "oracle": rate([float(selected_correct(r, oracle, None, w)) for r in records]),
             # unbiased pass@k (Chen et al.) over all chains at the full depth, k = w
-            "pass@k": rate([pass_at_k(*_n_c(r), w) for r in records]),
+            "pass@k": rate([pass_at_width(r, w) for r in records]),
         }
         if offline is not None:
             row["selected"] = rate([float(selected_correct(r, offline, None, w)) for r in records])
@@ -177,4 +171,25 @@ def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = No
         "by_width": by_width,
         "usage": usage,
         "tokens_per_task": (usage["prompt_tokens"] + usage["completion_tokens"]) / len(records),
+        "per_task": {r["task_id"]: {"pass@1": pass_at_1(r), "selected": float(r["correct"])} for r in records},
     }
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str = "selected") -> tuple[float, float, float] | None:
+    """(mean_a - mean_b, lo, hi) of a per-task score (``per_task[...][key]``) of two summaries, with a seeded
+    paired bootstrap interval (``benchmarks.metrics.paired_bootstrap_difference``). Tasks a run did not finish
+    score 0 there, as in its own rates. None when the two are not runs on the same tasks (another benchmark or
+    task count, task ids that do not fit one task list) or a summary has no per-task scores."""
+    pa, pb = a.get("per_task"), b.get("per_task")
+    if not isinstance(pa, dict) or not isinstance(pb, dict) or not (pa or pb):
+        return None
+    if (a.get("config") or {}).get("benchmark") != (b.get("config") or {}).get("benchmark"):
+        return None
+    total = int(a.get("total_tasks") or len(pa))
+    ids = sorted(set(pa) | set(pb))
+    if total != int(b.get("total_tasks") or len(pb)) or len(ids) > total:
+        return None
+    pad = [0.0] * (total - len(ids))  # tasks neither run finished: a failure in both
+    xs = [float((pa.get(t) or {}).get(key, 0.0)) for t in ids] + pad
+    ys = [float((pb.get(t) or {}).get(key, 0.0)) for t in ids] + pad
+    return paired_bootstrap_difference(xs, ys)
