@@ -3,9 +3,12 @@
 Callers mark what they are doing with a scope; every managed LLM call made inside it is attributed to it::
 
     acc = llm.accounting                      # or one Accounting shared by several LLMs
-    with usage_scope(task_id="HumanEval/0", round=2):
+    with usage_scope(task_id="HumanEval/0", round=2, chain=1, purpose="generate"):
         await llm.generate(messages)
-    acc.for_task("HumanEval/0"), acc.for_round(2), acc.total(), acc.by_task(), acc.snapshot()
+    acc.for_task("HumanEval/0"), acc.for_round(2), acc.select(purpose="render"), acc.total(), acc.snapshot()
+
+A scope is (task, round, chain, purpose); ``purpose`` names why the call was made (``generate``, ``critique``,
+``render``, ``select``, or anything a caller chooses) and carries no agent vocabulary of its own.
 
 The scope is a ``contextvars.ContextVar`` so concurrent asyncio tasks keep their own scope.
 Tokens (``prompt_tokens``, ``completion_tokens``) count every completion returned, cached or not (what the
@@ -25,16 +28,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-Scope = tuple[str | None, int | None]
-_SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("semtrace_llm_scope", default=(None, None))
+Scope = tuple[str | None, int | None, int | None, str | None]  # (task, round, chain, purpose)
+_SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("semtrace_llm_scope",
+                                                               default=(None, None, None, None))
 
 
 @contextmanager
-def usage_scope(task_id: str | None = None, round: int | None = None) -> Iterator[Scope]:
-    """Attribute every LLM call made inside the block (in this context) to (task_id, round)."""
-    token = _SCOPE.set((task_id, round))
+def usage_scope(task_id: str | None = None, round: int | None = None, chain: int | None = None,
+                purpose: str | None = None, *, task: str | None = None) -> Iterator[Scope]:
+    """Attribute every LLM call made inside the block (in this context) to (task, round, chain, purpose)."""
+    scope: Scope = (task if task is not None else task_id, round, chain, purpose)
+    token = _SCOPE.set(scope)
     try:
-        yield (task_id, round)
+        yield scope
     finally:
         _SCOPE.reset(token)
 
@@ -80,6 +86,7 @@ class UsageTotals:
     billed_prompt_tokens: int = 0
     billed_completion_tokens: int = 0
     completions: int = 0
+    calls: int = 0             # generate() calls (one per call, whatever n; cached or not)
     cache_hits: int = 0
     requests: int = 0          # calls sent to the provider, retries included
     retries: int = 0
@@ -173,9 +180,19 @@ class Accounting:
     def for_round(self, round: int) -> UsageTotals:
         return self._sum(lambda k: k[1] == round)
 
-    def for_scope(self, task_id: str | None, round: int | None) -> UsageTotals:
+    def for_scope(self, task_id: str | None, round: int | None, chain: int | None = None,
+                  purpose: str | None = None) -> UsageTotals:
         with self._lock:
-            return self._by_scope.get((task_id, round), UsageTotals())
+            return self._by_scope.get((task_id, round, chain, purpose), UsageTotals())
+
+    def select(self, **filters: Any) -> UsageTotals:
+        """The sum over scopes matching every given field (``task``, ``round``, ``chain``, ``purpose``)."""
+        names = ("task", "round", "chain", "purpose")
+        unknown = set(filters) - set(names)
+        if unknown:
+            raise TypeError(f"unknown scope field(s) {sorted(unknown)}; valid: {', '.join(names)}")
+        want = [(names.index(k), v) for k, v in filters.items()]
+        return self._sum(lambda key: all(key[i] == v for i, v in want))
 
     def by_task(self) -> dict[str | None, UsageTotals]:
         with self._lock:
@@ -195,7 +212,8 @@ class Accounting:
             "total": self.total().to_dict(),
             "by_task": {str(k): v.to_dict() for k, v in self.by_task().items()},
             "by_round": {str(k): v.to_dict() for k, v in self.by_round().items()},
-            "by_scope": [{"task_id": k[0], "round": k[1], **v.to_dict()} for k, v in items],
+            "by_scope": [{"task_id": k[0], "round": k[1], "chain": k[2], "purpose": k[3], **v.to_dict()}
+                         for k, v in items],
         }
 
 

@@ -156,6 +156,7 @@ class ManagedLLM:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         scope = current_scope()
+        self.accounting.add(UsageTotals(calls=1), scope)
         kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "stop": stop}
         results: list[Completion | None] = [None] * n
         keys: list[str] = []
