@@ -177,8 +177,8 @@ async def run_tasks(
 
     Raises RunWriteError (the run stops, every finished task kept, resumable) when a run file cannot be written."""
     results_path = run_dir / RESULTS_FILE
-    results = read_results(results_path)
-    repair_results(results)
+    results = read_results(results_path, warn=False)
+    repair_results(results)  # warns once per bad line, naming file:line and the copy
     check_writable(results_path)
     kept = dict(results.records)
     done_ids = set(kept)

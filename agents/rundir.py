@@ -103,7 +103,7 @@ def read_results(path: Path, *, warn: bool = True) -> Results:
 
 def read_records(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     """The good records of a results file (see ``read_results``); ``repair`` as in ``repair_results``."""
-    results = read_results(path)
+    results = read_results(path, warn=not repair)
     if repair:
         repair_results(results)
     return list(results.records.values())
@@ -136,9 +136,10 @@ def repair_results(results: Results) -> None:
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise RunWriteError(side, exc) from exc
-        for b in new:
-            log.warning("%s:%d: %s; the line is kept in %s", path, b.lineno,
-                        "cut off a torn last line" if b.last else "corrupt line left in place", side)
+        for b in results.bad:
+            log.warning("%s:%d: %s (%s); a copy is in %s", path, b.lineno,
+                        "cut off a torn last line" if b.last else "skipped a line that is not a record",
+                        b.reason[:200], side)
     try:
         if results.torn_at is not None:
             with path.open("r+b") as fh:
