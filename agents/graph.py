@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-from semtrace.agents import nodes, routes
+from semtrace.agents import feedback, nodes, routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.state import AgentState
 
@@ -23,7 +23,7 @@ def build_graph() -> StateGraph:
     g.add_node("generate", nodes.generate, destinations=("execute",))
     g.add_node("execute", nodes.execute, destinations=("trace", "render", "finish"))
     g.add_node("trace", nodes.trace, destinations=("render",))
-    g.add_node("render", nodes.render, destinations=("critique", "refine"))
+    g.add_node("render", feedback.render, destinations=("critique", "refine"))
     g.add_node("critique", nodes.critique, destinations=("refine",))
     g.add_node("refine", nodes.refine, destinations=("execute", "finish"))
     g.add_node("finish", nodes.finish)

@@ -33,7 +33,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from semtrace.llms.cache import CacheUnavailable
     from semtrace.llms.registry import MissingSDK
     from semtrace.registry import RegistryError
-    from semtrace.representations.semcoder_nl import NeedsLLM
+    from semtrace.representations.base import NeedsLLM
     from semtrace.sandbox.base import SandboxUnavailable
 
     return (ConfigError, RegistryError, SandboxUnavailable, RunError, DataError, DataMissing, CalibrationError,

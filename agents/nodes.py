@@ -13,13 +13,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
+from semtrace.agents.feedback import uses_passing as _uses_passing
 from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
 from semtrace.llms.accounting import usage_scope
 from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
 from semtrace.representations import prompts
-from semtrace.representations.base import TraceView
-from semtrace.sandbox.trace import Trace
-from semtrace.sandbox.types import ExecRequest, ExecResult, TestOutcome, TraceSpec
+from semtrace.sandbox.types import ExecRequest, ExecResult, TraceSpec
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +55,6 @@ async def _ask(
         )
     ctx.stats.add_completions(completions)
     return completions
-
-
-class _CountedLLM:
-    """The run's LLM as handed to an LLM-written representation (``semcoder_nl``): every call it makes is counted
-    here, for this candidate's record, and in the run's live counters; calls of other tasks are not."""
-
-    def __init__(self, llm: Any, stats: Any) -> None:
-        self._llm, self._stats = llm, stats
-        self.name = getattr(llm, "name", "llm")
-        self.usage: dict[str, int] = {}
-
-    async def generate(self, messages: list[Message], **options: Any) -> list[Completion]:
-        completions = await self._llm.generate(messages, **options)
-        self._stats.add_completions(completions)
-        self.usage = _add_usage(self.usage, _usage(completions))
-        return completions
 
 
 def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
@@ -215,13 +198,15 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
 
 
 async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
-    """The trace of the first failing visible test (and of a passing one for contrastive representations): taken
-    from the execution when it traced them, else by re-running just those tests under the tracer."""
+    """The trace of the first failing visible test (and of a passing one when the representation declares
+    ``uses_passing``): taken from the execution when it traced them, else by re-running just those tests under the
+    tracer."""
     ctx = runtime.context
     s = ctx.settings
-    failing = int(payload["failing"])
+    failing = payload["failing"]
+    assert failing is not None, "after_execute routes only a failing candidate here"
     indices = [failing]
-    if _uses_passing(ctx.renderer):  # contrastive representations also see a passing visible test's run
+    if _uses_passing(ctx.renderer):  # the representation also reads a passing visible test's run
         passing = next(
             (t["index"] for t in payload["visible"].get("tests") or [] if t.get("status") == "passed"), None
         )
@@ -252,75 +237,7 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
     )
 
 
-def _uses_passing(renderer: Any) -> bool:
-    return bool(getattr(renderer, "uses_passing", getattr(renderer, "name", "") == "contrast"))
-
-
-# ---------------------------------------------------------------- render / critique / refine
-
-
-def _feedback(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceView | None]:
-    idx = payload.get("failing")
-    if idx is None:
-        visible = payload.get("visible", {})
-        if visible.get("status") not in (None, "passed"):  # e.g. the program did not load and no test ran
-            return f"The program failed ({visible['status']}): {visible.get('message', '')}".strip(), None
-        return "All visible tests pass.", None
-    test = ctx.task.visible_tests[idx]
-    outcomes = payload["visible"].get("tests") or []
-    outcome_d = next((o for o in outcomes if o.get("index") == idx), None)
-    outcome = (
-        TestOutcome.from_dict(outcome_d)
-        if outcome_d
-        else TestOutcome(
-            index=idx,
-            status=payload["visible"].get("status", "error"),
-            message=payload["visible"].get("message", ""),
-        )
-    )
-    trace_obj = Trace.from_dict(payload["trace"]) if payload.get("trace") else None
-    passing = None
-    p_trace = payload.get("passing_trace")
-    if p_trace:
-        p_index = int(p_trace["test_index"])
-        p_outcome = next((o for o in outcomes if o.get("index") == p_index), None)
-        if p_outcome is not None:
-            passing = (
-                ctx.task.visible_tests[p_index],
-                TestOutcome.from_dict(p_outcome),
-                Trace.from_dict(p_trace),
-            )
-    view = TraceView(
-        code=payload["code"],
-        entry_point=ctx.task.entry_point,
-        test=test,
-        outcome=outcome,
-        trace=trace_obj,
-        passing=passing,
-    )
-    return prompts.feedback_text(test, outcome, ctx.task.entry_point), view
-
-
-async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
-    """The failing visible test as feedback text, plus the representation's rendering of its trace."""
-    ctx = runtime.context
-    feedback, view = _feedback(ctx, payload)
-    rendering = ""
-    usage: dict[str, int] = {}
-    if view is not None and getattr(ctx.renderer, "name", "") != "none":
-        render_async = getattr(ctx.renderer, "render_async", None)
-        if render_async is not None:
-            counted = _CountedLLM(ctx.llm_for(payload["round"]), ctx.stats)
-            with usage_scope(task_id=ctx.task.task_id, round=payload["round"]):
-                rendering = await render_async(view, counted, budget=ctx.settings.trace_budget)
-            usage = counted.usage
-        else:
-            rendering = ctx.renderer.render(view, budget=ctx.settings.trace_budget)
-    nxt = {**payload, "rendering": rendering, "feedback": feedback}
-    patch: dict[str, Any] = {"id": payload["id"], "rendering": rendering, "feedback": feedback}
-    if usage:
-        patch["render_usage"] = usage
-    return Command(update={"candidates": [patch]}, goto=Send(routes.after_render(nxt, ctx.settings), nxt))
+# ---------------------------------------------------------------- critique / refine (render: feedback.py)
 
 
 def _attempt(payload: dict[str, Any]) -> prompts.Attempt:

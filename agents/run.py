@@ -48,6 +48,7 @@ from semtrace.agents.rundir import (
 )
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
+from semtrace.representations.base import capabilities
 from semtrace.sandbox.types import Limits
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
         max_events=cfg.max_events,
         max_value_len=cfg.max_value_len,
         limits=Limits(wall_time=lim.wall_time, memory_mb=lim.memory_mb, output_bytes=lim.output_bytes),
-        needs_trace=bool(getattr(renderer, "needs_trace", getattr(renderer, "name", "") != "none")),
+        needs_trace=capabilities(renderer).needs_trace,
         selector_inputs=cfg.selector_inputs,
         judge_rounds=cfg.judge_rounds,
     )

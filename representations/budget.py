@@ -1,11 +1,9 @@
 """Fitting a rendering into a token budget: loop compression first, then head and tail cuts.
 
-Renderers hand over a fixed head and tail (always kept) and the body as :class:`Item` s, each one whole step
-(a
+Renderers hand over a fixed head and tail (always kept) and the body as :class:`Item` s, each one whole step (a
 value is never cut). Over budget, :func:`fit_items`
 
-1. compresses loops: for each source line executed many times it keeps the first few and the last occurrences
-and
+1. compresses loops: for each source line executed many times it keeps the first few and the last occurrences and
    replaces the rest by a marker ``... 37 more iterations of line 5 ...`` (tighter and tighter);
 2. then keeps a head and a tail of the remaining body with a marker ``... 120 steps cut (lines 4-9) ...``.
 
@@ -103,8 +101,7 @@ def _join(head: list[str], items: list[Item], tail: list[str]) -> str:
 def fit_items(
     head: list[str], items: list[Item], tail: list[str], budget: int, count: TokenCounter, indent: str = ""
 ) -> str:
-    """Join head, body and tail; compress loops and then cut the body's middle until the text fits
-    ``budget``."""
+    """Join head, body and tail; compress loops, then cut the body's middle, until the text fits ``budget``."""
     text = _join(head, items, tail)
     if budget <= 0 or count(text) <= budget:
         return text
@@ -127,7 +124,8 @@ def fit_items(
 def clip_group(states: list[str], first: int = 2, last: int = 1, sep: str = "; ") -> str:
     """The paper's per-line clipping: more than ``first + last`` states -> first ones, ``...``, last ones.
 
-    The ``(k)`` numbers around the ``...`` say how many states it stands for."""
+    The ``(k)`` numbers around the ``...`` say how many states it stands for.
+    """
     if first + last <= 0 or len(states) <= first + last:
         return sep.join(states)
     kept = states[:first] + ["..."] + (states[-last:] if last else [])

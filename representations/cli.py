@@ -8,11 +8,11 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn, cast
 
 import typer
 from semtrace.registry import RegistryError
-from semtrace.representations.base import RENDERERS
+from semtrace.representations.base import RENDERERS, LLMRenderer, capabilities, make_renderer
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase, TraceSpec
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*$", re.DOTALL)
@@ -55,7 +55,9 @@ def _defined_names(source: str) -> set[str] | None:
                     return None
                 names.add((alias.asname or alias.name).split(".")[0])
         else:  # assignments, for/with/try/if blocks at top level: every name they store
-            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+            names.update(
+                n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            )
     return names
 
 
@@ -96,19 +98,19 @@ async def _run(sandbox_name: str, request: ExecRequest) -> ExecResult:
 
 
 def trace_command(
-    file: Path = typer.Argument(..., help="The Python program to run."),
+    file: Path = typer.Argument(..., help="The Python program to run."),  # noqa: B008
     call: str = typer.Option(..., "--call", "-c", help='The call to trace, e.g. "f(1, 2)".'),
     representation: str = typer.Option(
         "concise", "--representation", "-r", help=f"One of: {', '.join(RENDERERS.names())}, or a dotted path."
     ),
     budget: int = typer.Option(2048, "--budget", "-b", help="Token budget of the rendering."),
-    expected: Optional[str] = typer.Option(None, "--expected", "-e", help="Expected value (Python source)."),
+    expected: str | None = typer.Option(None, "--expected", "-e", help="Expected value (Python source)."),
     as_json: bool = typer.Option(False, "--json", help="Print the structured trace and outcome as JSON."),
     sandbox: str = typer.Option("local", "--sandbox", "-s", help="Sandbox back end: local or docker."),
     max_events: int = typer.Option(10000, "--max-events", help="Tracer step budget."),
     timeout: float = typer.Option(5.0, "--timeout", "-t", help="Wall-clock limit of the call, in seconds."),
-    llm: Optional[str] = typer.Option(
-        None, "--llm", help="LLM spec for semcoder_nl, e.g. scripted:rules.jsonl."
+    llm: str | None = typer.Option(
+        None, "--llm", help="LLM spec for a representation written by an LLM, e.g. scripted:rules.jsonl."
     ),
 ) -> None:
     """Trace one call of a program and print it in a trace representation."""
@@ -121,12 +123,13 @@ def trace_command(
     except ValueError as exc:
         _fail(str(exc))
     try:
-        renderer_cls = RENDERERS.resolve_class(representation)
+        renderer = make_renderer(representation)
+        needs_llm = capabilities(renderer).needs_llm
     except (RegistryError, ImportError) as exc:
         _fail(str(exc))
-    if representation == "semcoder_nl" and not llm:
+    if needs_llm and not llm:
         _fail(
-            "the semcoder_nl representation is written by an LLM; add --llm SPEC (e.g. --llm "
+            f"the {representation} representation is written by an LLM; add --llm SPEC (e.g. --llm "
             "openai:gpt-4o-mini)"
         )
     if timeout <= 0:
@@ -170,11 +173,10 @@ def trace_command(
     from semtrace.representations.views import view_from_result
 
     view = view_from_result(request, result, test_index=0)
-    renderer = renderer_cls()
-    if representation == "semcoder_nl":
+    if needs_llm and llm:
         from semtrace.llms.registry import make_llm
 
-        text = asyncio.run(renderer.render_async(view, make_llm(llm), budget=budget))
+        text = asyncio.run(cast(LLMRenderer, renderer).render_async(view, make_llm(llm), budget=budget))
     else:
         text = renderer.render(view, budget=budget)
     typer.echo(text)

@@ -1,5 +1,4 @@
-"""``code_executor``: ``<line> <k> <state>var = value</state>`` per state change after the code, then
-``<output>``.
+"""``code_executor``: after the code, ``<line> <k> <state>var = value</state>`` per state change, then ``<output>``.
 
 <line> <2> <state>min_length = 2</state>
 <line> <3> <state>i = 0</state>
@@ -8,10 +7,9 @@
 
 from __future__ import annotations
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import FramesRenderer, TokenCounter, TraceView
 from semtrace.representations.budget import Item, fit_items
 from semtrace.representations.common import (
-    Frames,
     Step,
     actual_text,
     entry_function,
@@ -28,15 +26,10 @@ def executor_line(step: Step) -> str:
     return f"<line> <{step.line}> <state>{step.state_text()}</state>"
 
 
-class CodeExecutorRenderer:
+class CodeExecutorRenderer(FramesRenderer):
     name = "code_executor"
 
-    def __init__(self, frames: Frames = "entry") -> None:
-        self.frames: Frames = frames
-
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
         steps = steps_from_trace(view.trace, self.frames)
         entry = entry_function(view.trace)
         items: list[Item] = []

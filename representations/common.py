@@ -2,13 +2,10 @@
 
 Conventions (the paper's, without its defects): the frames shown are those of the function the test called,
 recursive calls included (``frames="all"`` adds helper functions); line numbers are the candidate's own source
-lines; "line 0" holds
-a call's inputs; ``(k)`` is the global order of state changes in the run (the inputs are ``(1)``); the changed
-variables of one step are listed in the order the program created them (the paper reversed them); the inputs
-are
-shown as plain ``name = value`` pairs (the paper sometimes wrapped them in a list) and expected values are
-shown as
-written in the test (the paper lost their brackets and doubled their quotes).
+lines; "line 0" holds a call's inputs; ``(k)`` is the global order of state changes in the run (the inputs are
+``(1)``); the changed variables of one step are listed in the order the program created them (the paper reversed
+them); the inputs are shown as plain ``name = value`` pairs (the paper sometimes wrapped them in a list) and
+expected values are shown as written in the test (the paper lost their brackets and doubled their quotes).
 """
 
 from __future__ import annotations
@@ -16,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from semtrace.representations.base import TraceView
+from semtrace.representations.base import Frames, TraceView
 from semtrace.sandbox.trace import Trace, TraceEvent
 
-Frames = Literal["entry", "all"]
 StepKind = Literal["input", "state", "return", "exception"]
 
 
@@ -27,8 +23,7 @@ StepKind = Literal["input", "state", "return", "exception"]
 class Step:
     """One thing a renderer may show: inputs of a call, the changes of one line, a return or an exception.
 
-    ``order`` is the state-change number ``(k)`` (0 for returns and exceptions, which carry none); ``line`` is
-    the
+    ``order`` is the state-change number ``(k)`` (0 for returns and exceptions, which carry none); ``line`` is the
     source line (0 for inputs); ``event`` is the trace's global event order; ``depth`` the call depth.
     """
 
@@ -55,10 +50,8 @@ def entry_function(trace: Trace | None) -> str | None:
 def steps_from_trace(trace: Trace | None, frames: Frames = "entry") -> list[Step]:
     """The state changes of a trace, numbered ``(k)`` in execution order.
 
-    ``frames="entry"`` keeps the frames of the function the test called, recursive calls included (as the
-    paper's
-    renderings do); ``"all"`` keeps helper functions too. A nested call's inputs sit on the line that made the
-    call
+    ``frames="entry"`` keeps the frames of the function the test called, recursive calls included (as the paper's
+    renderings do); ``"all"`` keeps helper functions too. A nested call's inputs sit on the line that made the call
     (the outermost call's on line 0). Numbering counts only the steps kept.
     """
     if trace is None:
@@ -112,6 +105,11 @@ def truncation_note(trace: Trace | None) -> str:
         f"... the tracer stopped{where} after {len(trace.events)} events (its step budget); "
         "the program ran on untraced ..."
     )
+
+
+def cap(text: str, limit: int = 600) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were cut (for values shown in prompts)."""
+    return text if len(text) <= limit else text[: limit - 20] + f"... [{len(text) - limit + 20} chars cut]"
 
 
 def call_text(view: TraceView) -> str:

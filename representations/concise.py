@@ -7,10 +7,9 @@
 
 from __future__ import annotations
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import FramesRenderer, TokenCounter, TraceView
 from semtrace.representations.budget import Item, fit_items
 from semtrace.representations.common import (
-    Frames,
     Step,
     actual_text,
     outcome_is_error,
@@ -30,15 +29,10 @@ def concise_line(step: Step) -> str:
     return f"[L{n}] {step.state_text()} [/L{n}]"
 
 
-class ConciseRenderer:
+class ConciseRenderer(FramesRenderer):
     name = "concise"
 
-    def __init__(self, frames: Frames = "entry") -> None:
-        self.frames: Frames = frames
-
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
         steps = steps_from_trace(view.trace, self.frames)
         if not steps:
             return "(no trace: the program did not reach the traced function)"

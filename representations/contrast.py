@@ -9,18 +9,17 @@
     L5   | (executed)            |
     ...
 
-Steps of the outermost call are aligned on their sequence of executed lines (``difflib``); the first point
-where
-the two runs execute different lines, or the same line changes different variables, is marked ``>>>``. Without
-a
-passing trace this falls back to ``concise``.
+Steps of the outermost call are aligned on their sequence of executed lines (``difflib``); the first point where
+the two runs execute different lines, or the same line changes different variables, is marked ``>>>``. Without a
+passing trace this falls back to ``concise``. It declares ``uses_passing = True``, so callers trace a passing
+visible test too (``TraceSpec(include_passing=True)``).
 """
 
 from __future__ import annotations
 
 import difflib
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import RendererBase, TokenCounter, TraceView
 from semtrace.representations.budget import Item, fit_items
 from semtrace.representations.common import actual_text, call_text, expected_text, truncation_note
 from semtrace.representations.concise import ConciseRenderer
@@ -52,13 +51,11 @@ def _key(ev: TraceEvent) -> tuple[str, int]:
     return (ev.kind, 0 if ev.kind == "call" else ev.line)
 
 
-class ContrastRenderer:
+class ContrastRenderer(RendererBase):
     name = "contrast"
-    uses_passing = True  # callers trace a passing visible test too (TraceSpec(include_passing=True))
+    uses_passing = True
 
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
         if view.passing is None or view.trace is None or view.passing[2] is None:
             text = ConciseRenderer(frames="entry").render(view, budget=budget, count_tokens=count_tokens)
             return "(no passing test to contrast with; the failing run alone)\n" + text
@@ -90,8 +87,10 @@ class ContrastRenderer:
                         set_b = ", ".join(n for n, _ in b.changes) or "nothing"
                         rows.append(
                             (
-                                f">>> first divergence at line {a.line}: the failing run sets {set_a}, "
-                                f"the passing run sets {set_b}",
+                                (
+                                    f">>> first divergence at line {a.line}: the failing run sets {set_a}, "
+                                    f"the passing run sets {set_b}"
+                                ),
                                 "",
                                 "",
                                 None,
@@ -111,22 +110,22 @@ class ContrastRenderer:
                     )
                 rows.append((f">>> first divergence: control flow; {what}", "", "", None))
             for k in range(max(i2 - i1, j2 - j1)):
-                a = fail[i1 + k] if i1 + k < i2 else None
-                b = ok[j1 + k] if j1 + k < j2 else None
-                ev = a or b
+                f_ev = fail[i1 + k] if i1 + k < i2 else None
+                p_ev = ok[j1 + k] if j1 + k < j2 else None
+                ev = f_ev or p_ev
                 assert ev is not None
-                label = _label(a) if a is not None else _label(ev)
-                if a is not None and b is not None and _key(a) != _key(b):
-                    label = f"{_label(a)}/{_label(b)}"
-                rows.append((label, _cell(a), _cell(b), ev.line))
+                label = _label(ev)
+                if f_ev is not None and p_ev is not None and _key(f_ev) != _key(p_ev):
+                    label = f"{_label(f_ev)}/{_label(p_ev)}"
+                rows.append((label, _cell(f_ev), _cell(p_ev), ev.line))
         width = min(48, max([len(r[1]) for r in rows if r[3] is not None] + [7]))
         lw = max([len(r[0]) for r in rows if r[3] is not None] + [4]) + 1
         items = []
-        for label, a, b, line in rows:
+        for label, cell_f, cell_p, line in rows:
             if line is None:
                 items.append(Item(label))
             else:
-                items.append(Item(f"{label:<{lw}}| {a:<{width}} | {b}".rstrip(), line))
+                items.append(Item(f"{label:<{lw}}| {cell_f:<{width}} | {cell_p}".rstrip(), line))
         if divergence is None:
             head.append("(both runs execute the same lines; compare the values)")
         head.append(f"{'line':<{lw}}| {'failing':<{width}} | passing")

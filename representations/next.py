@@ -12,9 +12,9 @@ were left out). Over budget: the first and last only, then whole lines' comments
 
 from __future__ import annotations
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import FramesRenderer, TokenCounter, TraceView
 from semtrace.representations.budget import clip_group
-from semtrace.representations.common import Frames, Step, code_lines, steps_from_trace, truncation_note
+from semtrace.representations.common import Step, code_lines, steps_from_trace, truncation_note
 
 
 def _annotations(steps: list[Step]) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
@@ -39,11 +39,8 @@ def _entry_def_line(view: TraceView) -> int | None:
     return next((ev.line for ev in view.trace.events if ev.kind == "call" and ev.depth == 0), None)
 
 
-class NextRenderer:
+class NextRenderer(FramesRenderer):
     name = "next"
-
-    def __init__(self, frames: Frames = "entry") -> None:
-        self.frames: Frames = frames
 
     def _render(self, view: TraceView, first: int, last: int, elided: set[int]) -> str:
         steps = steps_from_trace(view.trace, self.frames)
@@ -67,9 +64,7 @@ class NextRenderer:
             out.append(f"# {note}")
         return "\n".join(out)
 
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
         text = ""
         for first, last in ((2, 1), (1, 1)):
             text = self._render(view, first, last, set())

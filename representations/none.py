@@ -1,25 +1,50 @@
-"""``none``: the failing test, expected vs actual, the error; no trace (the paper's baseline)."""
+"""``none``: the failing test, expected vs actual, the error; no trace (the paper's baseline).
+
+This text is also the agent's feedback on every failing visible test, whatever the representation: the prompt's
+``## TESTCASES`` section is the ``none`` rendering of the same :class:`TraceView` (``views.feedback``).
+"""
 
 from __future__ import annotations
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import RendererBase, TokenCounter, TraceView
 from semtrace.representations.budget import Item, fit_items
-from semtrace.representations.common import actual_text, call_text, expected_text, outcome_is_error
+from semtrace.representations.common import cap
 
 
-class NoTrace:
+def feedback_lines(view: TraceView) -> list[str]:
+    """The test's input, expected output, and the actual output or error (each value capped by ``common.cap``)."""
+    test, outcome = view.test, view.outcome
+    lines = []
+    if test.kind == "call":
+        lines.append(f"Input: {test.func or view.entry_point}({test.args})")
+        if test.expected is not None:
+            lines.append(f"Expected output: {cap(test.expected)}")
+    elif test.kind == "stdio":
+        lines.append(f"Input (stdin:\n{cap(test.stdin)})")
+        if test.expected is not None:
+            lines.append(f"Expected output:\n{cap(test.expected)}")
+    else:
+        lines.append(f"Test: {cap(test.source.strip())}")
+    if outcome.status == "failed":
+        actual = outcome.actual if outcome.actual is not None else "(none)"
+        lines.append(f"Actual output: {cap(actual)}")
+        if outcome.message and outcome.actual is None:
+            lines.append(f"Error: {cap(outcome.message)}")
+    elif outcome.status == "timeout":
+        lines.append("Error: the program timed out (possible infinite loop)")
+    elif outcome.status == "oom":
+        lines.append("Error: the program ran out of memory")
+    else:
+        if outcome.actual is not None:
+            lines.append(f"Actual output: {cap(outcome.actual)}")
+        lines.append(f"Error: {cap(outcome.message) or outcome.status}")
+    return lines
+
+
+class NoTrace(RendererBase):
     name = "none"
+    needs_trace = False
 
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
-        head = [f"Test: {call_text(view)}"]
-        exp = expected_text(view)
-        if exp is not None:
-            head.append(f"Expected output: {exp}")
-        label = "Error" if outcome_is_error(view) else "Actual output"
-        if view.test.kind == "assert" and view.outcome.status == "failed" and view.outcome.actual is None:
-            label = "Result"
-        first, *rest = actual_text(view).split("\n")
-        body = [Item(f"{label}: {first}")] + [Item(f"  {line}") for line in rest]
-        return fit_items(head, body, [f"Status: {view.outcome.status}"], budget, count_tokens)
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
+        lines = "\n".join(feedback_lines(view)).split("\n")
+        return fit_items(lines[:1], [Item(line) for line in lines[1:]], [], budget, count_tokens)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from semtrace.llms.base import Message
-from semtrace.sandbox.types import TestCase, TestOutcome
+from semtrace.representations.common import cap
 
 SYSTEM = (
     "You are an expert Python programmer. You write correct, self-contained Python code and answer with the "
@@ -34,48 +34,6 @@ class Attempt:
     feedback: str = ""
     rendering: str = ""
     critique: str = ""
-
-
-def _cap(text: str, limit: int = 600) -> str:
-    return text if len(text) <= limit else text[: limit - 20] + f"... [{len(text) - limit + 20} chars cut]"
-
-
-def test_call_text(test: TestCase, entry_point: str | None) -> str:
-    """How a visible test is shown: the call, the assertion, or the stdin."""
-    if test.kind == "call":
-        return f"{test.func or entry_point}({test.args})"
-    if test.kind == "stdio":
-        return f"stdin:\n{_cap(test.stdin)}"
-    return test.source.strip()
-
-
-def feedback_text(test: TestCase, outcome: TestOutcome, entry_point: str | None) -> str:
-    """The failing visible test's input, expected and actual output or error."""
-    lines = []
-    if test.kind == "call":
-        lines.append(f"Input: {test_call_text(test, entry_point)}")
-        if test.expected is not None:
-            lines.append(f"Expected output: {_cap(test.expected)}")
-    elif test.kind == "stdio":
-        lines.append(f"Input ({test_call_text(test, entry_point)})")
-        if test.expected is not None:
-            lines.append(f"Expected output:\n{_cap(test.expected)}")
-    else:
-        lines.append(f"Test: {_cap(test.source.strip())}")
-    if outcome.status == "failed":
-        actual = outcome.actual if outcome.actual is not None else "(none)"
-        lines.append(f"Actual output: {_cap(actual)}")
-        if outcome.message and outcome.actual is None:
-            lines.append(f"Error: {_cap(outcome.message)}")
-    elif outcome.status == "timeout":
-        lines.append("Error: the program timed out (possible infinite loop)")
-    elif outcome.status == "oom":
-        lines.append("Error: the program ran out of memory")
-    else:
-        if outcome.actual is not None:
-            lines.append(f"Actual output: {_cap(outcome.actual)}")
-        lines.append(f"Error: {_cap(outcome.message) or outcome.status}")
-    return "\n".join(lines)
 
 
 def _code_block(code: str) -> str:
@@ -172,8 +130,8 @@ def judge_messages(
 ) -> list[Message]:
     """S*-style: given one input and two outputs, ask which output the problem requires."""
     user = (
-        f"{_task_text(task_prompt, entry_point)}\n\nFor the call `{call}`:\n- Output A: {_cap(output_a)}\n"
-        f"- Output B: {_cap(output_b)}\n\nWhich output is correct for the problem? Answer with exactly "
+        f"{_task_text(task_prompt, entry_point)}\n\nFor the call `{call}`:\n- Output A: {cap(output_a)}\n"
+        f"- Output B: {cap(output_b)}\n\nWhich output is correct for the problem? Answer with exactly "
         "`A` or `B` on the last line."
     )
     return [Message("system", "You are a careful judge of program behaviour."), Message("user", user)]

@@ -1,5 +1,4 @@
-"""``semcoder`` (the paper's "SemCoder", code name OUR01): states grouped per line, then the explicit
-assertion.
+"""``semcoder`` (the paper's "SemCoder", code name OUR01): states grouped per line, then the explicit assertion.
 
 **TEST1_RESULT**
 * line 0: (1) lst = [3, 1, 2]
@@ -13,10 +12,9 @@ assert TEST1_BUGGY_PROGRAM_OUTPUT == expect_output1 is False
 
 from __future__ import annotations
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import FramesRenderer, TokenCounter, TraceView
 from semtrace.representations.budget import Item, clip_group, fit_items
 from semtrace.representations.common import (
-    Frames,
     Step,
     actual_text,
     call_text,
@@ -28,8 +26,8 @@ from semtrace.representations.common import (
 
 
 def grouped_bullets(steps: list[Step], first: int = 2, last: int = 1) -> list[str]:
-    """``* line k: (a) x = 1; (b) x = 2`` per line in line order; returns and exceptions get their own
-    bullets."""
+    """``* line k: (a) x = 1; (b) x = 2`` per line in line order; returns and exceptions get bullets of their
+    own."""
     states: dict[int, list[str]] = {}
     ends: dict[int, list[str]] = {}
     for s in steps:
@@ -82,15 +80,10 @@ def test_header(view: TraceView) -> list[str]:
     return head
 
 
-class SemCoderRenderer:
+class SemCoderRenderer(FramesRenderer):
     name = "semcoder"
 
-    def __init__(self, frames: Frames = "entry") -> None:
-        self.frames: Frames = frames
-
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
         steps = steps_from_trace(view.trace, self.frames)
         head = [*test_header(view), "", "**TEST1_RESULT**"]
         note = truncation_note(view.trace)

@@ -1,12 +1,10 @@
 """``semcoder_nl`` (the paper's "SemCoder (GPT4o)"): a natural-language rationale written by an LLM.
 
-The LLM reads the ``semcoder`` rendering of the failing run and writes an execution simulation, the root cause
-and
-the direction of a fix, without the fixed code. It needs an LLM, so use
-:meth:`SemCoderNLRenderer.render_async`
-(any object with the ``semtrace.llms.base.LLM`` contract; pass a ``make_llm(...)`` one to get its response
-cache,
-retries and accounting). The synchronous ``render`` raises :class:`NeedsLLM`.
+The LLM reads the ``semcoder`` rendering of the failing run and writes an execution simulation, the root cause and
+the direction of a fix, without the fixed code. It declares ``needs_llm = True`` (the ``LLMRenderer`` contract), so
+use :meth:`SemCoderNLRenderer.render_async` with any object with the ``semtrace.llms.base.LLM`` contract (pass a
+``make_llm(...)`` one to get its response cache, retries and accounting). The synchronous ``render`` raises
+:class:`NeedsLLM`.
 """
 
 from __future__ import annotations
@@ -14,7 +12,14 @@ from __future__ import annotations
 import re
 
 from semtrace.llms.base import LLM, Message
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import (
+    DEFAULT_BUDGET,
+    LLMRendererBase,
+    NeedsLLM,
+    TokenCounter,
+    TraceView,
+    approx_tokens,
+)
 from semtrace.representations.semcoder import SemCoderRenderer
 
 SYSTEM = "You are an expert Python debugger who explains program executions precisely."
@@ -28,10 +33,6 @@ INSTRUCTION = (
     "3. Fix direction: what must change, in words. Do NOT write the corrected code."
 )
 _CODE_BLOCK = re.compile(r"```.*?```", re.DOTALL)
-
-
-class NeedsLLM(RuntimeError):
-    """The representation needs an LLM and none was given."""
 
 
 def rationale_messages(view: TraceView, trace_text: str) -> list[Message]:
@@ -48,7 +49,7 @@ def clean_rationale(text: str) -> str:
     return cleaned or "(the model gave no rationale)"
 
 
-class SemCoderNLRenderer:
+class SemCoderNLRenderer(LLMRendererBase):
     name = "semcoder_nl"
 
     def __init__(self, max_tokens: int = 768, temperature: float = 0.0, seed: int | None = 0) -> None:
@@ -56,17 +57,13 @@ class SemCoderNLRenderer:
         self.temperature = temperature
         self.seed = seed
 
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
-        raise NeedsLLM(
-            "the semcoder_nl representation is written by an LLM: call "
-            "`await SemCoderNLRenderer().render_async(view, llm)` (CLI: `semtrace trace ... "
-            "-r semcoder_nl --llm SPEC`)"
-        )
-
     async def render_async(
-        self, view: TraceView, llm: LLM, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
+        self,
+        view: TraceView,
+        llm: LLM,
+        *,
+        budget: int = DEFAULT_BUDGET,
+        count_tokens: TokenCounter = approx_tokens,
     ) -> str:
         trace_text = SemCoderRenderer().render(view, budget=budget, count_tokens=count_tokens)
         max_tokens = max(64, min(self.max_tokens, budget))

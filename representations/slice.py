@@ -1,17 +1,13 @@
 """``slice`` (ours): a dynamic backward slice of the failing run.
 
 Only the executed steps whose values flow, through data or control dependence, into the wrong return value (or
-the
-exception) are shown, in execution order, as ``[Lk] <source line>  =>  var = value``; every run of other steps
-is
-one ``... N steps not in the slice (lines a-b) ...`` line. The paper names the lack of slicing as a
+the exception) are shown, in execution order, as ``[Lk] <source line>  =>  var = value``; every run of other
+steps is one ``... N steps not in the slice (lines a-b) ...`` line. The paper names the lack of slicing as a
 limitation.
 
 Dependences (computed from the trace and the program's AST, so no extra tracing is needed):
-- data: a step reading ``v`` (a name loaded on its line) depends on the latest step of the same call that
-wrote
-  ``v``; a line that called a candidate function depends on that call's ``return``; a call's parameters depend
-  on
+- data: a step reading ``v`` (a name loaded on its line) depends on the latest step of the same call that wrote
+  ``v``; a line that called a candidate function depends on that call's ``return``; a call's parameters depend on
   the caller's line;
 - control: a step depends on the latest execution of its innermost enclosing ``if``/``elif``/``for``/``while``
   header in the same call.
@@ -22,7 +18,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens
+from semtrace.representations.base import RendererBase, TokenCounter, TraceView
 from semtrace.representations.budget import Item, fit_items
 from semtrace.representations.common import code_lines, input_lines, truncation_note
 from semtrace.sandbox.trace import TraceEvent
@@ -164,12 +160,10 @@ def backward_slice(events: tuple[TraceEvent, ...], code: str) -> tuple[set[int],
     return seen, criterion
 
 
-class SliceRenderer:
+class SliceRenderer(RendererBase):
     name = "slice"
 
-    def render(
-        self, view: TraceView, *, budget: int = 2048, count_tokens: TokenCounter = approx_tokens
-    ) -> str:
+    def text(self, view: TraceView, budget: int, count_tokens: TokenCounter) -> str:
         trace = view.trace
         head = input_lines(view)
         if trace is None or not trace.events:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from semtrace.representations.base import TokenCounter, TraceView, approx_tokens, make_renderer
+from semtrace.representations.base import (
+    DEFAULT_BUDGET,
+    TokenCounter,
+    TraceView,
+    approx_tokens,
+    make_renderer,
+)
+from semtrace.representations.none import NoTrace
 from semtrace.sandbox.trace import Trace
 from semtrace.sandbox.types import ExecRequest, ExecResult
 
@@ -10,7 +17,8 @@ from semtrace.sandbox.types import ExecRequest, ExecResult
 def view_from_result(request: ExecRequest, result: ExecResult, test_index: int | None = None) -> TraceView:
     """The view of one traced test (default: the first failing test that has a trace, else the first trace).
 
-    A passing test's trace, when the result carries one, becomes ``view.passing`` (for ``contrast``).
+    A passing test's trace, when the result carries one, becomes ``view.passing`` (for renderers that declare
+    ``uses_passing``). The agent builds its views here too, so what it renders is what the golden tests check.
     """
     traces = {t.test_index: t for t in result.traces}
     outcomes = {o.index: o for o in result.tests}
@@ -44,11 +52,18 @@ def view_from_result(request: ExecRequest, result: ExecResult, test_index: int |
     )
 
 
+def feedback(
+    view: TraceView, *, budget: int = DEFAULT_BUDGET, count_tokens: TokenCounter = approx_tokens
+) -> str:
+    """The feedback on the view's test (input, expected, actual or error): exactly its ``none`` rendering."""
+    return NoTrace().render(view, budget=budget, count_tokens=count_tokens)
+
+
 def render(
     name: str,
     view: TraceView,
     *,
-    budget: int = 2048,
+    budget: int = DEFAULT_BUDGET,
     count_tokens: TokenCounter = approx_tokens,
     **options: object,
 ) -> str:
