@@ -22,9 +22,22 @@ $(PY):
 
 # llama-cpp-python compiles from source the first time (2-5 minutes); pip caches the wheel afterwards.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# A build for the host CPU (-march=native) can die with SIGILL on virtual machines that advertise AVX-512 without
+# enabling it, and pip's wheel cache hands such a build to every later venv. So the bundled model is run once here
+# (.ci/llama_check.py); if that fails, llama-cpp-python is rebuilt for a portable x86-64 baseline (AVX2, no
+# AVX-512) into $(WHEELS) — once per machine, bypassing pip's cache — and installed from there.
+LLAMA_PORTABLE := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF
+WHEELS ?= $(HOME)/.cache/semtrace-wheels
+LLAMA_VERSION = $$($(PY) -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')
 $(STAMP): pyproject.toml | $(PY)
 	@command -v g++ >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq build-essential; }
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	@$(PY) .ci/llama_check.py || { \
+	  v=$(LLAMA_VERSION); dir="$(WHEELS)/portable-$$v"; \
+	  echo "llama-cpp-python $$v cannot run on this CPU; installing a portable build ($$dir)"; \
+	  ls "$$dir"/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	    CMAKE_ARGS="$(LLAMA_PORTABLE)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w "$$dir" "llama-cpp-python==$$v"; \
+	  $(PY) -m pip install -q --no-deps --force-reinstall "$$dir"/llama_cpp_python-*.whl && $(PY) .ci/llama_check.py; }
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(PY)
