@@ -72,6 +72,7 @@ class RunConfig(BaseModel):
     judge_rounds: int = Field(1, ge=1)
 
     task_concurrency: int | None = Field(None, ge=1)  # None: enough tasks in flight to keep the LLM busy
+    keep_outcomes: Literal["compact", "all"] = "compact"  # per-test detail in results.jsonl (agents/record.py)
     out: str | None = None
     display: bool = True
 

@@ -40,6 +40,7 @@ class AgentSettings:
     needs_trace: bool = True
     selector_inputs: int = 5
     judge_rounds: int = 1
+    keep_outcomes: Literal["compact", "all"] = "compact"  # per-test detail kept in records
 
     def seed_for(self, task_id: str, *parts: object) -> int:
         """A stable per-call seed, so that cached and uncached runs ask the same questions."""

@@ -14,6 +14,7 @@ from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.feedback import uses_passing as _uses_passing
+from semtrace.agents.record import compact, first_failure
 from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
 from semtrace.llms.accounting import usage_scope
 from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
@@ -169,6 +170,7 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
     hidden = _result_dict(results[1]) if len(results) > 1 else {}
     first = results[0].first_failure
     failing = first.index if first is not None else None
+    keep = s.keep_outcomes  # the record keeps detail for the failing visible test shown and the first hidden failure
     record = {
         "id": payload["id"],
         "chain": payload["chain"],
@@ -176,8 +178,8 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "parent": payload.get("parent"),
         "code": payload["code"],
         "raw": payload.get("raw", ""),
-        "visible": visible,
-        "hidden": hidden,
+        "visible": compact(visible, {failing} if failing is not None else set(), keep),
+        "hidden": compact(hidden, first_failure(hidden), keep, stdio=False),
         "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
         "prompt_digest": payload.get("prompt_digest", ""),
         "note": payload.get("note", ""),

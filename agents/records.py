@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from semtrace.agents.record import TaskRecord
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
 from semtrace.agents.state import Candidate, final_candidates
 from semtrace.benchmarks.metrics import mean_interval, paired_bootstrap_difference, pass_at_k
@@ -32,20 +33,21 @@ def candidate_usage(c: dict[str, Any]) -> dict[str, int]:
 
 
 def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """The finished task as one JSON-able record."""
+    """The finished task as one JSON-able ``record.TaskRecord``."""
     cands = sorted(state.get("candidates", []), key=lambda c: (c["chain"], c["round"]))
     selection = state.get("selection") or {}
     chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
     usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])
-    return {
-        "task_id": task.task_id,
-        "kind": task.kind,
+    record = TaskRecord(
+        task_id=task.task_id,
+        kind=task.kind,
         **settings_view,
-        "candidates": cands,
-        "selection": selection,
-        "correct": bool(chosen and Candidate.from_dict(chosen).correct),
-        "usage": usage,
-    }
+        candidates=tuple(Candidate.from_dict(c) for c in cands),
+        selection=selection,
+        correct=bool(chosen and Candidate.from_dict(chosen).correct),
+        usage=usage,
+    )  # validated here: every line of results.jsonl fits the shipped schema
+    return record.model_dump(mode="json")
 
 
 def stable_record(record: Any) -> Any:

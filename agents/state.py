@@ -1,16 +1,19 @@
 """The graph's state, the per-chain payload carried by ``Send``, and the Candidate record.
 
-State holds plain JSON-able dicts (so SQLite checkpoints stay small and portable); ``Candidate`` is the typed,
-frozen view of one record that selectors and reports read. The task itself is not in the state: it comes in with
+State holds plain JSON-able dicts (so SQLite checkpoints stay small and portable) in the shape of
+``record.Candidate``, the typed, frozen candidate that selectors, reports and ``results.jsonl`` use. The task itself is not in the state: it comes in with
 the run context (so hidden tests never sit in a checkpoint or a payload).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
+from semtrace.agents.record import Candidate
 from semtrace.representations.prompts import Attempt
+
+__all__ = ["AgentState", "Candidate", "ChainPayload", "attempts_of", "candidate_id", "final_candidates",
+           "merge_candidates"]
 
 
 def merge_candidates(
@@ -60,51 +63,6 @@ class ChainPayload(TypedDict, total=False):
 
 def candidate_id(chain: int, round_: int) -> str:
     return f"c{chain}r{round_}"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One program of one round of one chain, with everything that happened to it."""
-
-    id: str
-    chain: int
-    round: int
-    parent: str | None
-    code: str
-    raw: str = ""
-    visible: dict[str, Any] = field(default_factory=dict)
-    hidden: dict[str, Any] = field(default_factory=dict)
-    trace: dict[str, Any] | None = None
-    rendering: str = ""
-    critique: str = ""
-    usage: dict[str, int] = field(default_factory=dict)
-    prompt_digest: str = ""
-    note: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Candidate:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**known)
-
-    @property
-    def visible_passed(self) -> bool:
-        return self.visible.get("status") == "passed"
-
-    @property
-    def visible_rate(self) -> float:
-        tests = self.visible.get("tests") or []
-        if not tests:
-            return 1.0 if self.visible_passed else 0.0
-        return sum(t.get("status") == "passed" for t in tests) / len(tests)
-
-    @property
-    def correct(self) -> bool:
-        """Scored on the hidden tests (the visible ones when a task has no hidden tests)."""
-        if self.hidden.get("tests"):
-            return self.hidden.get("status") == "passed"
-        if self.hidden and self.hidden.get("status") not in (None, "passed"):
-            return False
-        return self.visible_passed
 
 
 def attempts_of(payload: ChainPayload) -> list[Attempt]:

@@ -22,7 +22,8 @@ def _record(task_id: str, chains: list[list[bool]], *, depth: int = 1, selected:
             "parent": None,
             "code": "",
             "visible": {"status": "passed" if ok else "failed"},
-            "hidden": {"status": "passed" if ok else "failed", "tests": [{"status": "passed" if ok else "failed"}]},
+            "hidden": {"status": "passed" if ok else "failed", "passed": int(ok), "total": 1,
+                       "outcomes": "P" if ok else "F"},
         }
         for i, rounds in enumerate(chains)
         for r, ok in enumerate(rounds)

@@ -1,0 +1,176 @@
+"""The typed, versioned record of one finished task: what ``results.jsonl`` holds, one line per task.
+
+Everything a run writes about a task is one ``TaskRecord``: the experiment's knobs, every ``Candidate`` of every
+round of every chain (code, reply, visible and hidden outcomes, trace, feedback, rendering, critique, usage,
+parent), the selection and the verdict. The JSON Schema comes from these types (``semtrace schema record``), so
+other tools can read runs; ``SCHEMA_VERSION`` changes when the shape does.
+
+Outcomes are compact (``ExecSummary``): per-test pass/fail as one letter per test, counts, and full detail only
+for the tests that matter — the failing visible test the model was shown, and the first hidden failure.
+``keep_outcomes="all"`` (``-o keep_outcomes=all``) keeps every test's detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+LETTERS = {"passed": "P", "failed": "F", "error": "E", "timeout": "T", "oom": "O", "killed": "K",
+           "sandbox_error": "S"}
+STDIO_KEEP = 2000  # characters of a candidate's stdout/stderr kept in the record (the runner caps them too)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TestDetail(_Model):
+    """One test's outcome in full (the ``sandbox.types.TestOutcome`` fields)."""
+
+    __test__ = False  # not a pytest class
+
+    index: int
+    status: str
+    message: str = ""
+    actual: str | None = None
+    duration: float = 0.0
+    value: Any = None
+
+
+class ExecSummary(_Model):
+    """One execution of a candidate on a test set, compact: ``outcomes`` has one letter per test (P passed, F
+    failed, E error, T timeout, O oom, K killed, S sandbox error); ``tests`` the detailed ones."""
+
+    status: str | None = None
+    message: str = ""
+    duration: float = 0.0
+    python: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    runner_error: str = ""
+    passed: int = 0
+    total: int = 0
+    outcomes: str = ""
+    tests: tuple[TestDetail, ...] = ()
+
+    @property
+    def rate(self) -> float:
+        if not self.total:
+            return 1.0 if self.status == "passed" else 0.0
+        return self.passed / self.total
+
+
+def compact(result: dict[str, Any] | None, shown: set[int] | None = None, keep: str = "compact",
+            stdio: bool = True) -> dict[str, Any]:
+    """An ``ExecResult`` dict as an ``ExecSummary`` dict: detail for the ``shown`` tests only (all with
+    ``keep="all"``); stdout/stderr cut to ``STDIO_KEEP`` characters (dropped with ``stdio=False``)."""
+    if not result:
+        return {}
+    tests = list(result.get("tests") or [])
+    out = {k: result[k] for k in ("status", "message", "duration", "python", "runner_error") if k in result}
+    if stdio:
+        for k in ("stdout", "stderr"):
+            text = result.get(k) or ""
+            out[k] = text if len(text) <= STDIO_KEEP else text[:STDIO_KEEP] + f"...[{len(text) - STDIO_KEEP} more]"
+    out["passed"] = sum(t.get("status") == "passed" for t in tests)
+    out["total"] = len(tests)
+    out["outcomes"] = "".join(LETTERS.get(str(t.get("status")), "?") for t in tests)
+    out["tests"] = [t for t in tests if keep == "all" or t.get("index") in (shown or set())]
+    return out
+
+
+def first_failure(result: dict[str, Any] | None) -> set[int]:
+    for t in (result or {}).get("tests") or []:
+        if t.get("status") != "passed":
+            return {int(t["index"])}
+    return set()
+
+
+class Candidate(_Model):
+    """One program of one round of one chain, with everything that happened to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    chain: int
+    round: int
+    parent: str | None = None
+    code: str
+    raw: str = ""
+    note: str = ""
+    visible: ExecSummary = Field(default_factory=ExecSummary)
+    hidden: ExecSummary = Field(default_factory=ExecSummary)
+    trace: dict[str, Any] | None = None
+    passing_trace: dict[str, Any] | None = None
+    feedback: str = ""
+    rendering: str = ""
+    critique: str = ""
+    usage: dict[str, int] = Field(default_factory=dict)
+    render_usage: dict[str, int] = Field(default_factory=dict)
+    critique_usage: dict[str, int] = Field(default_factory=dict)
+    prompt_digest: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        return cls.model_validate(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=False)
+
+    @property
+    def visible_passed(self) -> bool:
+        return self.visible.status == "passed"
+
+    @property
+    def visible_rate(self) -> float:
+        return self.visible.rate
+
+    @property
+    def correct(self) -> bool:
+        """Scored on the hidden tests (the visible ones when a task has no hidden tests)."""
+        if self.hidden.total:
+            return self.hidden.status == "passed"
+        if self.hidden.status not in (None, "passed"):
+            return False
+        return self.visible_passed
+
+
+class Selection(_Model):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str | None = None
+    selector: str = ""
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskRecord(_Model):
+    """One line of ``results.jsonl``."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    task_id: str
+    kind: str
+    benchmark: str = ""
+    model: str = ""
+    representation: str = ""
+    strategy: str = ""
+    width: int = 1
+    depth: int = 0
+    selector: str = ""
+    critique: bool = False
+    history: str = "all"
+    temperature: float = 0.0
+    candidates: tuple[Candidate, ...] = ()
+    selection: Selection = Field(default_factory=Selection)
+    correct: bool = False
+    usage: dict[str, int] = Field(default_factory=dict)
+    wall_time: float | None = None
+
+
+def record_schema() -> dict[str, Any]:
+    """The JSON Schema of a ``results.jsonl`` line."""
+    schema = TaskRecord.model_json_schema()
+    schema["$id"] = f"https://semtrace.dev/schema/task-record-v{SCHEMA_VERSION}.json"
+    schema["title"] = "semtrace TaskRecord"
+    return schema
