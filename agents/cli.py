@@ -195,7 +195,20 @@ def report(
         console.print(comparison_table(summaries, title="comparison"))
 
 
+def schema(
+    what: str = typer.Argument("record", help="Which schema: record (one line of results.jsonl)."),
+) -> None:
+    """Print the JSON Schema of what a run writes, generated from the record types (agents/record.py)."""
+    if what != "record":
+        typer.echo(f"error: unknown schema {what!r}; valid: record", err=True)
+        raise typer.Exit(2)
+    from semtrace.agents.record import record_schema
+
+    typer.echo(json.dumps(record_schema(), indent=2))
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("ablate")(ablate)
     app.command("report")(report)
+    app.command("schema")(schema)
