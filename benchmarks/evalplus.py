@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semtrace.benchmarks.common import args_source, read_rows
+from semtrace.benchmarks.common import args_source, rows_to
 from semtrace.benchmarks.registry import Benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import TestCase
@@ -87,18 +87,21 @@ def _restore_mbpp_args(number: int, args: list[Any]) -> list[Any]:
 
 
 def read_problems(path: Path, dataset: str) -> list[PlusProblem]:
-    problems = []
-    for row in read_rows(path):
+    """Every row as a PlusProblem; a row that does not fit (a missing field, ...) is one DataError naming the file,
+    the row and the task."""
+
+    def problem(row: dict[str, Any]) -> PlusProblem:
         number = int(row["task_id"].split("/")[-1])
         inputs = list(row["base_input"]) + list(row["plus_input"])
         if dataset == "mbpp":
             inputs = [_restore_mbpp_args(number, list(args)) for args in inputs]
         reference = (row["prompt"] + row["canonical_solution"]) if dataset == "humaneval" else row["canonical_solution"]
-        problems.append(PlusProblem(
+        return PlusProblem(
             task_id=row["task_id"], dataset=dataset, prompt=row["prompt"], entry_point=row["entry_point"],
             reference=reference, inputs=tuple(args_source(a) for a in inputs), n_base=len(row["base_input"]),
-            atol=float(row.get("atol") or 0.0)))
-    return problems
+            atol=float(row.get("atol") or 0.0))
+
+    return rows_to(path, problem)
 
 
 # --------------------------------------------------------------------------------------------- tests and oracles

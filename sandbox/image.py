@@ -61,7 +61,9 @@ def docker_client(timeout: int = 60) -> Any:
         client.ping()
     except Exception as exc:  # docker.errors.DockerException, requests errors, socket errors
         raise SandboxUnavailable(
-            f"no Docker daemon answers ({exc.__class__.__name__}: {exc}); start one (`bash .ci/docker.sh`)"
+            f"no Docker daemon answers ({exc.__class__.__name__}: {exc}); start one: `sudo dockerd &` (from a semtrace "
+            f"checkout, `make docker` installs the engine, starts it and builds the sandbox image), or use "
+            f"--sandbox local"
         ) from exc
     return client
 
