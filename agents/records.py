@@ -7,7 +7,7 @@ of that answer's hidden-test correctness; "selected" applies an offline selector
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from semtrace.agents.record import TaskRecord
@@ -117,21 +117,53 @@ def offline_selector(name: str) -> Selector | None:
     return sel if sel is not None and type(sel).pick is not Selector.pick else None
 
 
-def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = None) -> dict[str, Any]:
+def reduce_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers ``summarize`` needs from one record (its curves over its own depth and width), so a run's
+    summary never holds whole records: a run streams each record to disk and keeps only this."""
+    if "pass1_d" in record:
+        return record  # already reduced
+    depth, width = int(record.get("depth", 0)), int(record.get("width", 1))
+    offline = offline_selector(str(record.get("selector", "visible_rate")))
+    oracle = make_selector("oracle")
+    out: dict[str, Any] = {
+        "task_id": record["task_id"], "depth": depth, "width": width,
+        "selector": record.get("selector", "visible_rate"), "correct": float(bool(record.get("correct"))),
+        "usage": _usage_sum([record.get("usage")]),
+        "pass1_d": [pass_at_1(record, d) for d in range(depth + 1)],
+        "oracle_d": [float(selected_correct(record, oracle, d)) for d in range(depth + 1)],
+        "tokens_d": [tokens_upto(record, d) for d in range(depth + 1)],
+        "pass1_w": [pass_at_1(record, None, w) for w in range(1, width + 1)],
+        "oracle_w": [float(selected_correct(record, oracle, None, w)) for w in range(1, width + 1)],
+        "passk_w": [pass_at_width(record, w) for w in range(1, width + 1)],
+    }
+    if offline is not None:
+        out["sel_d"] = [float(selected_correct(record, offline, d)) for d in range(depth + 1)]
+        out["sel_w"] = [float(selected_correct(record, offline, None, w)) for w in range(1, width + 1)]
+    return out
+
+
+def _at(values: list[float], i: int) -> float:
+    """A curve's value at ``i``; past its end a task's answer no longer changes (it stopped earlier)."""
+    return values[min(i, len(values) - 1)] if values else 0.0
+
+
+def summarize(records: Iterable[dict[str, Any]], *, total_tasks: int | None = None) -> dict[str, Any]:
     """Curves over depth and width, tokens, and the final selected pass rate, each rate as ``{"mean", "lo", "hi"}``
     with a 95% interval over tasks (``benchmarks.metrics.mean_interval``): Wilson for 0/1 outcomes per task
     (width 1, the selector's pick, the oracle), a seeded bootstrap over tasks for fractional ones (pass@1 as the
     mean over chains, pass@k). Errored or unfinished tasks count as failures (0) in every rate. ``per_task``
-    keeps each finished task's pass@1 at the full depth and its selected outcome, for paired comparisons."""
-    if not records:
+    keeps each finished task's pass@1 at the full depth and its selected outcome, for paired comparisons.
+
+    ``records`` may be a stream (one pass): records or ``reduce_record`` results."""
+    stats = [reduce_record(r) for r in records]
+    if not stats:
         return {"tasks": 0, "total_tasks": total_tasks or 0, "by_depth": [], "by_width": []}
-    depth = max(int(r.get("depth", 0)) for r in records)
-    width = max(int(r.get("width", 1)) for r in records)
-    sel_name = records[0].get("selector", "visible_rate")
-    offline = offline_selector(sel_name)
-    oracle = make_selector("oracle")
-    n_tasks = total_tasks or len(records)
-    missing = [0.0] * (n_tasks - len(records))  # errored/unfinished tasks count as failures
+    depth = max(s["depth"] for s in stats)
+    width = max(s["width"] for s in stats)
+    sel_name = stats[0]["selector"]
+    offline = all("sel_d" in s for s in stats)
+    n_tasks = total_tasks or len(stats)
+    missing = [0.0] * (n_tasks - len(stats))  # errored/unfinished tasks count as failures
 
     def rate(values: list[float]) -> dict[str, float]:
         m, lo, hi = mean_interval(values + missing)
@@ -141,39 +173,39 @@ def summarize(records: Sequence[dict[str, Any]], *, total_tasks: int | None = No
     for d in range(depth + 1):
         row: dict[str, Any] = {
             "depth": d,
-            "pass@1": rate([pass_at_1(r, d) for r in records]),
-            "oracle@width": rate([float(selected_correct(r, oracle, d)) for r in records]),
-            "tokens": sum(tokens_upto(r, d) for r in records),
+            "pass@1": rate([_at(s["pass1_d"], d) for s in stats]),
+            "oracle@width": rate([_at(s["oracle_d"], d) for s in stats]),
+            "tokens": sum(int(_at(s["tokens_d"], d)) for s in stats),
         }
-        if offline is not None:
-            row["selected"] = rate([float(selected_correct(r, offline, d)) for r in records])
+        if offline:
+            row["selected"] = rate([_at(s["sel_d"], d) for s in stats])
         by_depth.append(row)
     by_width = []
-    for w in range(1, width + 1):
+    for w in range(width):
         row = {
-            "width": w,
-            "pass@1": rate([pass_at_1(r, None, w) for r in records]),
-            "oracle": rate([float(selected_correct(r, oracle, None, w)) for r in records]),
+            "width": w + 1,
+            "pass@1": rate([_at(s["pass1_w"], w) for s in stats]),
+            "oracle": rate([_at(s["oracle_w"], w) for s in stats]),
             # unbiased pass@k (Chen et al.) over all chains at the full depth, k = w
-            "pass@k": rate([pass_at_width(r, w) for r in records]),
+            "pass@k": rate([_at(s["passk_w"], w) for s in stats]),
         }
-        if offline is not None:
-            row["selected"] = rate([float(selected_correct(r, offline, None, w)) for r in records])
+        if offline:
+            row["selected"] = rate([_at(s["sel_w"], w) for s in stats])
         by_width.append(row)
-    usage = _usage_sum(r.get("usage") for r in records)
+    usage = _usage_sum(s["usage"] for s in stats)
     return {
-        "tasks": len(records),
+        "tasks": len(stats),
         "total_tasks": n_tasks,
         "depth": depth,
         "width": width,
         "selector": sel_name,
         "selector_upper_bound": sel_name == "oracle",
-        "selected": rate([float(r["correct"]) for r in records]),
+        "selected": rate([s["correct"] for s in stats]),
         "by_depth": by_depth,
         "by_width": by_width,
         "usage": usage,
-        "tokens_per_task": (usage["prompt_tokens"] + usage["completion_tokens"]) / len(records),
-        "per_task": {r["task_id"]: {"pass@1": pass_at_1(r), "selected": float(r["correct"])} for r in records},
+        "tokens_per_task": (usage["prompt_tokens"] + usage["completion_tokens"]) / len(stats),
+        "per_task": {s["task_id"]: {"pass@1": _at(s["pass1_d"], depth), "selected": s["correct"]} for s in stats},
     }
 
 

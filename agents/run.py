@@ -26,7 +26,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats
 from semtrace.agents.graph import compile_graph
-from semtrace.agents.records import summarize, task_record
+from semtrace.agents.records import reduce_record, summarize, task_record
 from semtrace.agents.rundir import (
     CHECKPOINTS_FILE,
     CONFIG_FILE,
@@ -182,7 +182,9 @@ async def run_tasks(
     results = read_results(results_path, warn=False)
     repair_results(results)  # warns once per bad line, naming file:line and the copy
     check_writable(results_path)
-    kept = dict(results.records)
+    # finished tasks are kept as the few numbers the summary needs (records.reduce_record), never whole records
+    kept = {task_id: reduce_record(r) for task_id, r in results.records.items()}
+    del results
     done_ids = set(kept)
     pending = [t for t in comps.tasks if t.task_id not in done_ids]
     progress = progress or Progress(total=len(comps.tasks))
@@ -230,7 +232,7 @@ async def run_tasks(
                 record = task_record(task, view, state)
                 record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
                 append_line(results_path, record)  # RunWriteError stops the run; the checkpoint stays
-                kept[task.task_id] = record
+                kept[task.task_id] = reduce_record(record)
                 # the record is on disk: the task's checkpoints are no longer needed (keeps the database small)
                 await saver.adelete_thread(task.task_id)
                 progress.done += 1

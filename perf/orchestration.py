@@ -6,6 +6,13 @@ ideal LLM-bound time measured from the same run: calls x latency / concurrency. 
 and the orchestrator's peak RSS (target <= 600 MB); exits 1 when either target is missed.
 
     .venv/bin/python perf/orchestration.py [--latency 1.0] [--concurrency 16] [--limit 164]
+    .venv/bin/python perf/orchestration.py --tasks-scale 100,1000 [--width 8] [--depth 3]
+
+``--tasks-scale N,M``: memory against run size. A synthetic benchmark of N tasks built from the bundled demo
+(its 17 repair tasks repeated under new ids, each fixed at round 1 by the scripted model), run at each size in a
+fresh process with the scripted model (no latency), the local sandbox and the real graph; prints peak RSS and
+bytes of results.jsonl per task at each size and the RSS ratio largest/smallest (target <= 1.5: records stream to
+disk, nothing holds a run in memory). Needs no benchmark data.
 """
 
 from __future__ import annotations
@@ -158,7 +165,77 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def measure_scale(n: int, width: int, depth: int) -> dict[str, Any]:
+    """One size of ``--tasks-scale`` (run in its own process so its peak RSS is its own)."""
+    from dataclasses import replace
+
+    from semtrace.agents.build import build_components
+    from semtrace.agents.run import prepare_run_dir, run_tasks
+    from semtrace.benchmarks.demo import load
+    from semtrace.config import build_config
+
+    sys.path.insert(0, str(REPO / "tests" / "agents"))
+    from rules import fenced
+
+    demo = load()
+    tasks = [replace(demo[i % len(demo)], task_id=f"{demo[i % len(demo)].task_id}#{i}") for i in range(n)]
+    work = Path(tempfile.mkdtemp(prefix="semtrace-scale-"))
+    rules = work / "rules.jsonl"
+    rules.write_text("".join(json.dumps({"when": f"`{t.entry_point}`", "reply": fenced(t.reference or "")}) + "\n"
+                             for t in demo))
+    cfg = build_config(flags={"benchmark": "demo", "strategy": "hybrid", "width": width, "depth": depth,
+                              "representation": "next", "sandbox": "local", "display": False,
+                              "model": f"scripted:{rules}", "temperature": 0.7})
+    comps = await build_components(cfg, tasks=tasks)
+    run_dir = work / "run"
+    prepare_run_dir(run_dir, cfg, resume=False)
+    start = time.perf_counter()
+    try:
+        summary = await run_tasks(cfg, run_dir, comps)
+    finally:
+        await comps.sandbox.close()
+    size = (run_dir / "results.jsonl").stat().st_size
+    return {"tasks": n, "wall_s": time.perf_counter() - start, "errors": summary.get("errors", 0),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "bytes_per_task": size / n}
+
+
+def scale_main(sizes: list[int], width: int, depth: int) -> int:
+    import subprocess
+
+    rows = []
+    for n in sizes:
+        proc = subprocess.run([sys.executable, __file__, "--scale-one", str(n), "--width", str(width),
+                               "--depth", str(depth)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"error: the {n}-task run failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            return 1
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print(f"orchestration --tasks-scale: width {width}, depth {depth}, scripted model, local sandbox")
+    for r in rows:
+        print(f"  {r['tasks']:>6} tasks: peak RSS {r['peak_rss_mb']:.0f} MB, {r['bytes_per_task']:.0f} bytes/task "
+              f"in results.jsonl, {r['wall_s']:.0f} s, errors {r['errors']}")
+    ratio = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
+    ok = ratio <= 1.5
+    print(f"  RSS {rows[-1]['tasks']} / {rows[0]['tasks']} tasks: {ratio:.2f} (target <= 1.5: {'ok' if ok else 'MISSED'})")
+    return 0 if ok and not any(r["errors"] for r in rows) else 1
+
+
 def main() -> int:
+    if "--scale-one" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--scale-one", type=int)
+        ap.add_argument("--width", type=int, default=8)
+        ap.add_argument("--depth", type=int, default=3)
+        a = ap.parse_args()
+        print(json.dumps(asyncio.run(measure_scale(a.scale_one, a.width, a.depth))))
+        return 0
+    if "--tasks-scale" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--tasks-scale", required=True, help="comma-separated task counts, e.g. 100,1000")
+        ap.add_argument("--width", type=int, default=8)
+        ap.add_argument("--depth", type=int, default=3)
+        a = ap.parse_args()
+        return scale_main([int(x) for x in a.tasks_scale.split(",")], a.width, a.depth)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default_data = os.environ.get("SEMTRACE_DATA") or str(REPO.parent / "shared" / "benchmarks")
     parser.add_argument("--data", default=default_data)
