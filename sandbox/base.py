@@ -27,6 +27,7 @@ SANDBOXES = Registry(
     entries={
         "local": "semtrace.sandbox.local:LocalSandbox",
         "docker": "semtrace.sandbox.docker:DockerSandbox",
+        "fake": "semtrace.sandbox.fake:FakeSandbox",
     },
 )
 
