@@ -163,7 +163,7 @@ ExtractFn = Callable[[str, str], "str | None"]
 
 @dataclass
 class AgentContext:
-    task: Task
+    task: Task  # the public view (Task.public()): hidden tests are scored outside the graph (scoring.py)
     llm: LLM
     sandbox: Sandbox
     renderer: Renderer

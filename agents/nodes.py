@@ -3,7 +3,6 @@ goes next (a ``Command``); none mutates its input. Dependencies come from ``runt
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -14,7 +13,8 @@ from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.feedback import uses_passing as _uses_passing
-from semtrace.agents.record import compact, first_failure
+from semtrace.agents.record import compact
+from semtrace.agents.selectors import needs_hidden
 from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
 from semtrace.llms.accounting import usage_scope
 from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
@@ -142,7 +142,8 @@ def _request(
 
 
 async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
-    """Run the candidate on the visible tests (feedback, selection) and the hidden tests (scoring only)."""
+    """Run the candidate on the visible tests (feedback, selection). Hidden tests are not here: the task is its
+    public view, and the run's scorer (``scoring.py``) runs them outside the graph."""
     ctx = runtime.context
     task, s = ctx.task, ctx.settings
     spec = None
@@ -153,24 +154,13 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
             max_events=s.max_events,
             max_value_len=s.max_value_len,
         )
-    runs = [
-        ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], task.visible_tests, spec), ctx.stats)
-    ]
-    if task.hidden_tests:
-        # scoring needs pass/fail only: stop at the first failing hidden test (a looping program costs one timeout)
-        runs.append(
-            ctx.exec_cache.run(
-                ctx.sandbox,
-                _request(ctx, payload["code"], task.hidden_tests, stop_on_failure=True),
-                ctx.stats,
-            )
-        )
-    results = await asyncio.gather(*runs)
-    visible = _result_dict(results[0])
-    hidden = _result_dict(results[1]) if len(results) > 1 else {}
-    first = results[0].first_failure
+    result = await ctx.exec_cache.run(
+        ctx.sandbox, _request(ctx, payload["code"], task.visible_tests, spec), ctx.stats
+    )
+    visible = _result_dict(result)
+    first = result.first_failure
     failing = first.index if first is not None else None
-    keep = s.keep_outcomes  # the record keeps detail for the failing visible test shown and the first hidden failure
+    keep = s.keep_outcomes  # the record keeps detail for the failing visible test shown
     record = {
         "id": payload["id"],
         "chain": payload["chain"],
@@ -179,7 +169,6 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "code": payload["code"],
         "raw": payload.get("raw", ""),
         "visible": compact(visible, {failing} if failing is not None else set(), keep),
-        "hidden": compact(hidden, first_failure(hidden), keep, stdio=False),
         "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
         "prompt_digest": payload.get("prompt_digest", ""),
         "note": payload.get("note", ""),
@@ -191,7 +180,7 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "trace": None,
         "rendering": "",
         "critique": "",
-        "prefetched": [t.to_dict() for t in results[0].traces],
+        "prefetched": [t.to_dict() for t in result.traces],
     }
     route = routes.after_execute(nxt, ctx.settings)
     if route == "finish":
@@ -321,7 +310,12 @@ def finish(state: AgentState) -> dict[str, Any]:
 
 
 async def select(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """The selector's pick among the chains' answers; a selector that reads hidden results (``needs_hidden``) is
+    only recorded as deferred here: the orchestrator applies it after scoring (``scoring.run_scored``)."""
     ctx = runtime.context
+    if needs_hidden(ctx.selector):
+        name = getattr(ctx.selector, "name", type(ctx.selector).__name__)
+        return {"selection": {"id": None, "selector": name, "deferred": True, "info": {}}}
     finals = final_candidates(state.get("candidates", []))
     selection = await ctx.selector.select(finals, ctx)
     return {"selection": selection}

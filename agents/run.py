@@ -46,6 +46,7 @@ from semtrace.agents.rundir import (
     save_config,
     write_file,
 )
+from semtrace.agents.scoring import Scorer, run_scored
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
 from semtrace.representations.base import capabilities
@@ -124,17 +125,6 @@ def settings_view(cfg: RunConfig) -> dict[str, Any]:
 # ---------------------------------------------------------------- the loop
 
 
-async def _run_task(app: Any, task: Task, ctx: AgentContext) -> dict[str, Any]:
-    config = {"configurable": {"thread_id": task.task_id}, "recursion_limit": 10_000}
-    snapshot = await app.aget_state(config)
-    if snapshot.values and not snapshot.next and "selection" in snapshot.values:
-        return dict(snapshot.values)  # finished before the kill; only its line was missing
-    if snapshot.next:
-        log.info("task %s: continuing from its checkpoint (next: %s)", task.task_id, ",".join(snapshot.next))
-        return dict(await app.ainvoke(None, config, context=ctx))
-    return dict(await app.ainvoke({"task_id": task.task_id}, config, context=ctx))
-
-
 def task_slots(cfg: RunConfig, llm_capacity: Any) -> int:
     """Tasks in flight: the config's, else enough chains to keep every LLM slot busy while others execute."""
     if cfg.task_concurrency is not None:
@@ -195,6 +185,7 @@ async def run_tasks(
     settings = settings_from(cfg, comps.renderer)
     view = settings_view(cfg)
     exec_cache = ExecCache()
+    scorer = Scorer(comps.sandbox, comps.tasks, settings.limits, progress.stats)  # hidden tests: outside the graph
     llm_capacity = getattr(comps.llm, "concurrency", None)
     slots = asyncio.Semaphore(task_slots(cfg, llm_capacity))
     gate = PriorityGate(int(llm_capacity)) if isinstance(llm_capacity, int) and llm_capacity > 0 else None
@@ -206,7 +197,7 @@ async def run_tasks(
         async def one(task: Task) -> None:
             async with slots:
                 ctx = AgentContext(
-                    task=task,
+                    task=task.public(),  # the graph never sees the hidden tests
                     llm=comps.llm,
                     sandbox=comps.sandbox,
                     renderer=comps.renderer,
@@ -220,7 +211,7 @@ async def run_tasks(
                 )
                 started = time.monotonic()
                 try:
-                    state = await _run_task(app, task, ctx)
+                    state = await run_scored(app, task, ctx, scorer)  # the graph, scored as it goes
                 except Exception as exc:  # noqa: BLE001 - infrastructure failure of one task; the run goes on
                     log.error("task %s failed: %s: %s", task.task_id, type(exc).__name__, exc)
                     append_line(

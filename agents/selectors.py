@@ -3,7 +3,9 @@
 Contract: ``async select(candidates, ctx) -> dict`` with ``id`` (the chosen candidate's id), ``selector``, ``info``
 and ``upper_bound`` (True only for ``oracle``, which reads hidden tests). Selectors that need neither the LLM nor
 the sandbox also offer ``pick(candidates) -> Candidate | None`` so reports can recompute selection at every depth and
-width from one run. Only visible tests and LLM-proposed inputs are ever used, except by ``oracle``.
+width from one run. Only visible tests and LLM-proposed inputs are ever used, except by a selector declaring
+``needs_hidden = True`` (``oracle``): the graph's ``select`` node defers it and the orchestrator applies it to the
+candidates once the scorer has attached their hidden results (``scoring.run_scored``).
 """
 
 from __future__ import annotations
@@ -43,9 +45,15 @@ def best_visible(candidates: Sequence[Candidate]) -> list[Candidate]:
     return [c for c in candidates if c.visible_rate == top]
 
 
+def needs_hidden(selector: Any) -> bool:
+    """Whether the selector reads hidden results (then it runs after scoring, outside the graph)."""
+    return bool(getattr(selector, "needs_hidden", False))
+
+
 class Selector:
     name = "base"
     upper_bound = False
+    needs_hidden = False  # True: reads hidden results, so it is applied after scoring, outside the graph
 
     def pick(self, candidates: Sequence[Candidate]) -> Candidate | None:
         raise NotImplementedError
@@ -84,6 +92,7 @@ class Oracle(Selector):
 
     name = "oracle"
     upper_bound = True
+    needs_hidden = True
 
     def pick(self, candidates: Sequence[Candidate]) -> Candidate | None:
         return next((c for c in candidates if c.correct), candidates[0] if candidates else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from semtrace.jsonable import from_jsonable, to_jsonable
@@ -31,6 +31,11 @@ class Task:
     reference: str | None = None
     test_setup: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> Task:
+        """What the agent may see: the prompt, entry point, starting code, visible tests and test setup. The hidden
+        tests, the reference solution and the dataset's metadata (which can hold expected outputs) are left out."""
+        return replace(self, hidden_tests=(), reference=None, metadata={})
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)

@@ -1,0 +1,169 @@
+"""Scoring outside the graph: the hidden tests run here and nowhere else.
+
+The graph gets the task's public view (``Task.public()``: no hidden tests, no reference, no metadata), so hidden
+tests never sit in ``AgentContext``, a node, a ``Send`` payload or a checkpoint. ``run_scored`` streams the graph's
+updates and starts a ``Scorer`` job for each new candidate program as it appears, so scoring overlaps the graph;
+when the graph has finished it awaits the scores (candidates a resumed task made before a kill are scored then, the
+cache making repeats free), attaches each candidate's compact hidden outcome and applies a selector that reads
+hidden results (``needs_hidden``, e.g. ``oracle``), whose in-graph ``select`` only recorded that it was deferred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from semtrace.agents.context import AgentContext, RunStats
+from semtrace.agents.record import compact, first_failure
+from semtrace.agents.state import final_candidates
+from semtrace.benchmarks.task import Task
+from semtrace.sandbox.base import Sandbox
+from semtrace.sandbox.types import ExecRequest, ExecResult, Limits
+
+log = logging.getLogger(__name__)
+
+
+class Scorer:
+    """Runs a program on its task's hidden tests, stopping at the first failure (pass/fail is all scoring needs;
+    a looping program costs one timeout). Each distinct (program, hidden tests) pair runs once per run: results
+    are cached by a digest of both, and concurrent requests for the same pair share one execution."""
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        tasks: Iterable[Task],
+        limits: Limits,
+        stats: RunStats | None = None,
+        maxsize: int = 4096,
+    ) -> None:
+        self.sandbox, self.limits, self.maxsize = sandbox, limits, maxsize
+        self.stats = stats if stats is not None else RunStats()
+        self._tasks = {t.task_id: t for t in tasks}
+        self._digests: dict[str, str] = {}
+        self._data: OrderedDict[str, ExecResult] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[ExecResult]] = {}
+
+    def _task(self, task: Task) -> Task:
+        return self._tasks.get(task.task_id, task)  # the real task, even when given its public view
+
+    def request(self, task: Task, code: str) -> ExecRequest:
+        task = self._task(task)
+        return ExecRequest(
+            code=code,
+            tests=task.hidden_tests,
+            entry_point=task.entry_point,
+            test_setup=task.test_setup,
+            limits=self.limits,
+            stop_on_failure=True,
+        )
+
+    def tests_digest(self, task: Task) -> str:
+        """The digest of everything but the program in the task's scoring request (tests, setup, limits)."""
+        task = self._task(task)
+        if task.task_id not in self._digests:
+            blob = json.dumps({**self.request(task, "").to_dict(), "code": None}, sort_keys=True)
+            self._digests[task.task_id] = hashlib.sha256(blob.encode()).hexdigest()
+        return self._digests[task.task_id]
+
+    def key(self, task: Task, code: str) -> str:
+        return hashlib.sha256(json.dumps([code, self.tests_digest(task)]).encode()).hexdigest()
+
+    async def score(self, task: Task, code: str) -> ExecResult | None:
+        """The hidden-test result of ``code`` (None when the task has no hidden tests)."""
+        if not self._task(task).hidden_tests:
+            return None
+        k = self.key(task, code)
+        if k in self._data:
+            self.stats.exec_cache_hits += 1
+            self._data.move_to_end(k)
+            return self._data[k]
+        if k in self._inflight:
+            self.stats.exec_cache_hits += 1
+            return await asyncio.shield(self._inflight[k])
+        fut: asyncio.Future[ExecResult] = asyncio.get_running_loop().create_future()
+        self._inflight[k] = fut
+        try:
+            result = await self.sandbox.run(self.request(task, code))
+            self.stats.sandbox_runs += 1
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved
+            raise
+        finally:
+            self._inflight.pop(k, None)
+        fut.set_result(result)
+        self._data[k] = result
+        if len(self._data) > self.maxsize:
+            self._data.popitem(last=False)
+        return result
+
+
+def hidden_outcome(result: ExecResult | None, keep: str) -> dict[str, Any]:
+    """The record's compact hidden result: counts, one letter per test, detail for the first failure only."""
+    if result is None:
+        return {}
+    data = result.to_dict()
+    data.pop("traces", None)
+    return compact(data, first_failure(data), keep, stdio=False)
+
+
+def new_codes(chunk: Any) -> Iterator[str]:
+    """The programs of the candidates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
+    if not isinstance(chunk, dict):
+        return
+    for value in chunk.values():
+        for update in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(update, dict):
+                for cand in update.get("candidates") or []:
+                    if isinstance(cand, dict) and isinstance(cand.get("code"), str):
+                        yield cand["code"]
+
+
+async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
+    """Run (or continue from its checkpoint) the task's graph, calling ``start(code)`` for every candidate as its
+    update arrives; the final state."""
+    config = {"configurable": {"thread_id": task.task_id}, "recursion_limit": 10_000}
+    snapshot = await app.aget_state(config)
+    if snapshot.values and not snapshot.next and "selection" in snapshot.values:
+        return dict(snapshot.values)  # finished before the kill; only its line was missing
+    if snapshot.next:
+        log.info("task %s: continuing from its checkpoint (next: %s)", task.task_id, ",".join(snapshot.next))
+    graph_input = None if snapshot.next else {"task_id": task.task_id}
+    async for chunk in app.astream(graph_input, config, context=ctx, stream_mode="updates"):
+        for code in new_codes(chunk):
+            start(code)
+    return dict((await app.aget_state(config)).values)
+
+
+async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) -> dict[str, Any]:
+    """The task's final state with every candidate's hidden outcome and the final selection. ``task`` is the real
+    task (for scoring); the graph sees only ``ctx.task``, its public view."""
+    jobs: dict[str, asyncio.Future[ExecResult | None]] = {}
+
+    def start(code: str) -> None:
+        if code not in jobs:
+            jobs[code] = asyncio.ensure_future(scorer.score(task, code))
+
+    try:
+        state = await _graph_state(app, task, ctx, start)
+        for cand in state.get("candidates") or []:
+            start(cand["code"])  # made before a kill (in the checkpoint, not in this session's stream)
+        scores = {code: await job for code, job in jobs.items()}
+    except BaseException:
+        for job in jobs.values():
+            job.cancel()
+        await asyncio.gather(*jobs.values(), return_exceptions=True)
+        raise
+    keep = ctx.settings.keep_outcomes
+    state["candidates"] = [
+        {**c, "hidden": hidden_outcome(scores[c["code"]], keep)} for c in state.get("candidates") or []
+    ]
+    selection = state.get("selection") or {}
+    if selection.get("deferred"):  # a selector reading hidden results runs now that they exist
+        state["selection"] = await ctx.selector.select(final_candidates(state["candidates"]), ctx)
+    return state
