@@ -15,7 +15,7 @@ from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.state import ChainPayload
-from semtrace.llms.accounting import usage_scope
+from semtrace.llms.accounting import measure, usage_of
 from semtrace.llms.base import Completion, Message
 from semtrace.representations import views
 from semtrace.representations.base import LLMRenderer, TraceView, capabilities
@@ -27,24 +27,19 @@ def uses_passing(renderer: object) -> bool:
     return capabilities(renderer).uses_passing
 
 
-class CountedLLM:
-    """The run's LLM as handed to a representation written by an LLM (``needs_llm``): every call it makes is
-    counted here, for this candidate's record, and in the run's live counters; calls of other tasks are not."""
+class _LiveCountedLLM:
+    """The run's LLM as handed to a representation written by an LLM (``needs_llm``): its calls also reach the
+    run's live display counters. What they used for the record comes from the ledger (``measure``)."""
 
     def __init__(self, llm: Any, stats: Any) -> None:
         self._llm, self._stats = llm, stats
         self.name = getattr(llm, "name", "llm")
-        self.usage: dict[str, int] = {}
+        self.calls: list[Completion] = []
 
     async def generate(self, messages: list[Message], **options: Any) -> list[Completion]:
         completions = await self._llm.generate(messages, **options)
         self._stats.add_completions(completions)
-        new = {
-            "prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
-            "completion_tokens": sum(c.usage.completion_tokens for c in completions),
-            "calls": 1,
-        }
-        self.usage = {k: self.usage.get(k, 0) + v for k, v in new.items()}
+        self.calls.append(completions)  # type: ignore[arg-type]
         return completions
 
 
@@ -69,12 +64,15 @@ async def _rendering(ctx: AgentContext, payload: ChainPayload, view: TraceView) 
     budget = ctx.settings.trace_budget
     if not capabilities(ctx.renderer).needs_llm:
         return ctx.renderer.render(view, budget=budget), {}
-    counted = CountedLLM(ctx.llm_for(payload["round"]), ctx.stats)
-    with usage_scope(
-        task_id=ctx.task.task_id, round=payload["round"], chain=payload["chain"], purpose="render"
-    ):
+    counted = _LiveCountedLLM(ctx.llm_for(payload["round"]), ctx.stats)
+    with measure(
+        ctx.llm, task_id=ctx.task.task_id, round=payload["round"], chain=payload["chain"], purpose="render"
+    ) as used:
         text = await cast(LLMRenderer, ctx.renderer).render_async(view, counted, budget=budget)
-    return text, counted.usage
+    if used.usage is not None:
+        return text, used.usage.brief()
+    fallback = usage_of([c for batch in counted.calls for c in batch], calls=len(counted.calls))  # type: ignore
+    return text, fallback.brief()
 
 
 async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:

@@ -16,7 +16,7 @@ from semtrace.agents.feedback import uses_passing as _uses_passing
 from semtrace.agents.record import compact
 from semtrace.agents.selectors import needs_hidden
 from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
-from semtrace.llms.accounting import usage_scope
+from semtrace.llms.accounting import measure, usage_of
 from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
 from semtrace.representations import prompts
 from semtrace.sandbox.types import ExecRequest, ExecResult, TraceSpec
@@ -29,33 +29,30 @@ def prompt_digest(messages: list[Message]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _usage(completions: list[Completion], calls: int = 1) -> dict[str, int]:
-    return {
-        "prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
-        "completion_tokens": sum(c.usage.completion_tokens for c in completions),
-        "calls": calls,
-    }
-
-
-def _add_usage(a: dict[str, int] | None, b: dict[str, int]) -> dict[str, int]:
-    a = a or {}
-    return {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "calls")}
-
-
 CODE_END = "\n```\n"  # a closing fence on its own line: the program is complete, the rest is chatter
 
 
 async def _ask(
-    ctx: AgentContext, messages: list[Message], *, n: int, seed: int, round_: int, code: bool = False
-) -> list[Completion]:
+    ctx: AgentContext,
+    messages: list[Message],
+    *,
+    n: int,
+    seed: int,
+    round_: int,
+    chain: int | None = None,
+    purpose: str = "generate",
+    code: bool = False,
+) -> tuple[list[Completion], dict[str, int]]:
+    """The completions and what they used, read from the LLM's ledger for this call's own scope (task, round,
+    chain, purpose); from the completions only for an LLM that keeps no ledger."""
     s = ctx.settings
     stop = [CODE_END] if code and s.code_stop else None
-    with usage_scope(task_id=ctx.task.task_id, round=round_):
+    with measure(ctx.llm, task_id=ctx.task.task_id, round=round_, chain=chain, purpose=purpose) as used:
         completions = await ctx.llm_for(round_).generate(
             messages, n=n, temperature=s.temperature, max_tokens=s.max_tokens, seed=seed, stop=stop
         )
     ctx.stats.add_completions(completions)
-    return completions
+    return completions, (used.usage or usage_of(completions)).brief()
 
 
 def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
@@ -96,7 +93,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
             )
         return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
     messages = prompts.synthesis_messages(task.prompt, task.entry_point)
-    completions = await _ask(
+    completions, used = await _ask(
         ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"), round_=0, code=True
     )
     if len(completions) < width:
@@ -117,7 +114,8 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
                     "note": note,
                     "prompt_digest": digest,
                     "attempts": [],
-                    "usage": _usage([completion], calls=1 if chain == 0 else 0),
+                    # the one call that produced every chain's sample is charged to chain 0
+                    "usage": used if chain == 0 else {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0},
                 },
             )
         )
@@ -247,8 +245,10 @@ async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Com
     messages = prompts.critique_messages(task.prompt, task.entry_point, _attempt(payload))
     seed = ctx.settings.seed_for(task.task_id, "critique", payload["chain"], payload["round"])
     try:
-        (completion,) = (await _ask(ctx, messages, n=1, seed=seed, round_=payload["round"]))[:1]
-        text, usage = completion.text.strip(), _usage([completion])
+        completions, usage = await _ask(
+            ctx, messages, n=1, seed=seed, round_=payload["round"], chain=payload["chain"], purpose="critique"
+        )
+        text = completions[0].text.strip()
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
         text, usage = "", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 1}
@@ -267,7 +267,10 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     new_round = payload["round"] + 1
     seed = s.seed_for(task.task_id, "refine", payload["chain"], new_round)
     try:
-        (completion,) = (await _ask(ctx, messages, n=1, seed=seed, round_=new_round, code=True))[:1]
+        completions, used = await _ask(
+            ctx, messages, n=1, seed=seed, round_=new_round, chain=payload["chain"], code=True
+        )
+        completion = completions[0]
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
         note = f"refinement stopped: {type(exc).__name__}: {exc}"
@@ -295,7 +298,7 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
             "raw": completion.text,
             "note": note,
             "prompt_digest": prompt_digest(messages),  # type: ignore
-            "usage": _usage([completion]),
+            "usage": used,
         }
     )
     return Command(goto=Send("execute", nxt))

@@ -18,6 +18,7 @@ from typing import Any
 
 from semtrace.agents.context import AgentContext
 from semtrace.agents.state import Candidate
+from semtrace.llms.accounting import measure, usage_of
 from semtrace.registry import Registry
 from semtrace.representations import prompts
 from semtrace.sandbox.types import ExecRequest, TestCase
@@ -25,16 +26,14 @@ from semtrace.sandbox.types import ExecRequest, TestCase
 log = logging.getLogger(__name__)
 
 
-def _usage_of(completions: list[Any]) -> dict[str, int]:
-    return {
-        "prompt_tokens": sum(c.usage.prompt_tokens for c in completions),
-        "completion_tokens": sum(c.usage.completion_tokens for c in completions),
-        "calls": 1,
-    }
+def _select_scope(ctx: AgentContext) -> Any:
+    """The ledger scope of a selector's LLM calls (after the last round): ``measure``'s block reads their usage."""
+    return measure(ctx.llm, task_id=ctx.task.task_id, round=ctx.settings.depth + 1, purpose="select")
 
 
-def _merge_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "calls")}
+def _used(measured: Any, completions: list[Any]) -> dict[str, int]:
+    usage = measured.usage if measured.usage is not None else usage_of(completions, calls=len(completions))
+    return dict(usage.brief())
 
 
 def best_visible(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -164,16 +163,17 @@ class MajorityOutput(Selector):
             }
         task = ctx.task
         messages = prompts.test_inputs_messages(task.prompt, task.entry_point, ctx.settings.selector_inputs)
-        completions = await ctx.llm_for(ctx.settings.depth + 1).generate(
-            messages,
-            n=1,
-            temperature=0.0,
-            max_tokens=ctx.settings.max_tokens,
-            seed=ctx.settings.seed_for(task.task_id, "select-inputs"),
-        )
+        with _select_scope(ctx) as used:
+            completions = await ctx.llm_for(ctx.settings.depth + 1).generate(
+                messages,
+                n=1,
+                temperature=0.0,
+                max_tokens=ctx.settings.max_tokens,
+                seed=ctx.settings.seed_for(task.task_id, "select-inputs"),
+            )
         ctx.stats.add_completions(completions)
         calls = parse_calls(completions[0].text, task.entry_point, ctx.settings.selector_inputs)
-        info: dict[str, Any] = {"inputs": calls, "usage": _usage_of(completions)}
+        info: dict[str, Any] = {"inputs": calls, "usage": _used(used, completions)}
         if not calls:
             info["reason"] = "no usable inputs proposed; fell back to visible_rate"
             return {"id": pool[0].id, "selector": self.name, "upper_bound": False, "info": info}
@@ -196,7 +196,7 @@ class LLMJudge(Selector):
     name = "llm_judge"
 
     async def _duel(
-        self, a: Candidate, b: Candidate, ctx: AgentContext, usage: dict[str, int], log_: list[dict[str, Any]]
+        self, a: Candidate, b: Candidate, ctx: AgentContext, asked: list[Any], log_: list[dict[str, Any]]
     ) -> Candidate:
         task, s = ctx.task, ctx.settings
         seed = s.seed_for(task.task_id, "judge", a.id, b.id)
@@ -208,7 +208,7 @@ class LLMJudge(Selector):
             seed=seed,
         )
         ctx.stats.add_completions(comps)
-        usage.update(_merge_usage(usage, _usage_of(comps)))
+        asked.append(comps[0])
         calls = parse_calls(comps[0].text, task.entry_point, 1)
         if not calls:
             log_.append({"a": a.id, "b": b.id, "winner": a.id, "reason": "no input proposed"})
@@ -227,7 +227,7 @@ class LLMJudge(Selector):
             seed=seed + 1,
         )
         ctx.stats.add_completions(comps)
-        usage.update(_merge_usage(usage, _usage_of(comps)))
+        asked.append(comps[0])
         verdicts = _VERDICT.findall(comps[0].text)
         winner = b if verdicts and verdicts[-1] == "B" else a
         log_.append({"a": a.id, "b": b.id, "winner": winner.id, "input": calls[0]})
@@ -241,11 +241,13 @@ class LLMJudge(Selector):
                 pool.append(c)
         if not pool:
             return {"id": None, "selector": self.name, "upper_bound": False, "info": {}}
-        usage: dict[str, int] = {}
+        asked: list[Any] = []
         duels: list[dict[str, Any]] = []
         winner = pool[0]
-        for challenger in pool[1:]:
-            winner = await self._duel(winner, challenger, ctx, usage, duels)
+        with _select_scope(ctx) as used:
+            for challenger in pool[1:]:
+                winner = await self._duel(winner, challenger, ctx, asked, duels)
+        usage = _used(used, asked) if asked else {}
         return {
             "id": winner.id,
             "selector": self.name,

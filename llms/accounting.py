@@ -110,10 +110,55 @@ class UsageTotals:
                 vals[f.name] = a + b
         return UsageTotals(**vals)
 
+    def __sub__(self, other: UsageTotals) -> UsageTotals:
+        vals: dict[str, Any] = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "cost":
+                vals[f.name] = None if a is None else a - (b or 0.0)
+            else:
+                vals[f.name] = a - b
+        return UsageTotals(**vals)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["total_tokens"] = self.total_tokens
         return d
+
+    def brief(self) -> dict[str, int]:
+        """The numbers a run's record keeps per LLM call site: tokens and calls."""
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "calls": self.calls}
+
+
+def usage_of(completions: list[Any], calls: int = 1) -> UsageTotals:
+    """What ``completions`` used, from the completions themselves: for LLMs that keep no ledger (plugins, fakes)."""
+    return UsageTotals(prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
+                       completion_tokens=sum(c.usage.completion_tokens for c in completions),
+                       completions=len(completions), calls=calls)
+
+
+class Measured:
+    """What the calls inside one ``measure`` block used (``usage`` is None when the LLM keeps no ledger)."""
+
+    def __init__(self) -> None:
+        self.usage: UsageTotals | None = None
+
+
+@contextmanager
+def measure(llm: Any, task_id: str | None = None, round: int | None = None, chain: int | None = None,
+            purpose: str | None = None) -> Iterator[Measured]:
+    """``usage_scope`` that also reads, from ``llm``'s ledger, exactly what the calls inside the block used (the
+    scope's total after minus before, so an LLM shared by several runs is no problem)."""
+    acc = getattr(llm, "accounting", None)
+    key = (task_id, round, chain, purpose)
+    before = acc.for_scope(*key) if isinstance(acc, Accounting) else None
+    out = Measured()
+    with usage_scope(task_id=task_id, round=round, chain=chain, purpose=purpose):
+        try:
+            yield out
+        finally:
+            if before is not None:
+                out.usage = acc.for_scope(*key) - before
 
 
 class Accounting:
@@ -217,4 +262,5 @@ class Accounting:
         }
 
 
-__all__ = ["DEFAULT_PRICES", "Accounting", "Price", "UsageTotals", "current_scope", "find_price", "usage_scope"]
+__all__ = ["DEFAULT_PRICES", "Accounting", "Measured", "Price", "UsageTotals", "current_scope", "find_price",
+           "measure", "usage_of", "usage_scope"]
