@@ -113,6 +113,9 @@ class LlamaCpp:
         with lock:
             t0 = time.perf_counter()
             try:
+                # evaluate every prompt from scratch: reusing the previous call's prefix (llama-cpp-python's
+                # default) changes the logits slightly, so the same seed could give another sample
+                llm.reset()
                 resp = llm.create_chat_completion(**kwargs)
             except ValueError as exc:  # llama.cpp raises ValueError for prompts over n_ctx
                 if "context" in str(exc).lower() or "exceed" in str(exc).lower():
