@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from semtrace.sandbox.types import Limits
 
 Strategy = Literal["greedy", "sequential", "parallel", "hybrid"]
 
@@ -29,10 +30,20 @@ class ConfigError(ValueError):
 
 
 class LimitsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    wall_time: float = Field(5.0, gt=0)
-    memory_mb: int = Field(2048, gt=0)
-    output_bytes: int = Field(65536, gt=0)
+    """Every field of ``sandbox.types.Limits`` (same names, same defaults), validated; ``to_limits()`` hands the
+    sandbox the ``Limits`` object itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    wall_time: float = Field(Limits.wall_time, gt=0)
+    memory_mb: int = Field(Limits.memory_mb, gt=0)
+    output_bytes: int = Field(Limits.output_bytes, gt=0)
+    file_size_mb: int = Field(Limits.file_size_mb, gt=0)
+    processes: int = Field(Limits.processes, gt=0)
+    load_time: float = Field(Limits.load_time, gt=0)
+    value_bytes: int = Field(Limits.value_bytes, gt=0)
+
+    def to_limits(self) -> Limits:
+        return Limits(**self.model_dump())
 
 
 class RunConfig(BaseModel):

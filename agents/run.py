@@ -50,7 +50,6 @@ from semtrace.agents.scoring import Scorer, run_scored
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
 from semtrace.representations.base import capabilities
-from semtrace.sandbox.types import Limits
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,6 @@ class Progress:
 
 
 def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
-    lim = cfg.limits
     return AgentSettings(
         width=cfg.resolved_width,
         depth=cfg.resolved_depth,
@@ -98,7 +96,7 @@ def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
         trace_budget=cfg.trace_budget,
         max_events=cfg.max_events,
         max_value_len=cfg.max_value_len,
-        limits=Limits(wall_time=lim.wall_time, memory_mb=lim.memory_mb, output_bytes=lim.output_bytes),
+        limits=cfg.limits.to_limits(),
         needs_trace=capabilities(renderer).needs_trace,
         selector_inputs=cfg.selector_inputs,
         judge_rounds=cfg.judge_rounds,
