@@ -19,6 +19,7 @@ claimed verdict, and ``self_reported`` counts them.
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 try:
@@ -87,6 +88,7 @@ def _isclose(node: ast.AST) -> Optional[Tuple[ast.AST, str, float, float]]:
     return None
 
 
+_BUILTINS = frozenset(dir(builtins))
 _CACHE: Dict[Tuple[str, FrozenSet[str]], Optional[Dict[str, Any]]] = {}
 _NAMES: Dict[str, FrozenSet[str]] = {}
 
@@ -97,7 +99,9 @@ def candidate_names(code: str, entry_point: Optional[str]) -> FrozenSet[str]:
     if key not in _NAMES:
         if len(_NAMES) > 256:
             _NAMES.clear()
-        _NAMES[key] = frozenset(_defined(code)) | {"candidate"} | ({entry_point} if entry_point else frozenset())
+        # a program that redefines a builtin (``all``, ``sorted``) must not have a test's call of it read as its own
+        own = frozenset(_defined(code)) - _BUILTINS
+        _NAMES[key] = own | {"candidate"} | ({entry_point} if entry_point else frozenset())
     return _NAMES[key]
 
 
@@ -116,6 +120,13 @@ def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, se
     converted = dict(test)
     converted.update(fields, kind="call", source=test.get("source", ""))
     return converted
+
+
+def _decided_in_child(node: ast.AST) -> bool:
+    """An expression whose value is itself a verdict computed with the candidate's objects (``f(x) == 5``,
+    ``a and b``, ``not x``): judging its value would trust the candidate's ``__eq__``. Such asserts stay asserts."""
+    return any(isinstance(n, (ast.Compare, ast.BoolOp)) or (isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not))
+               for n in ast.walk(node))
 
 
 def _convert(source: str, names: "set[str]") -> Optional[Dict[str, Any]]:
@@ -157,6 +168,11 @@ def _convert(source: str, names: "set[str]") -> Optional[Dict[str, Any]]:
     if (fields is None and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
             and _is_call(node.operand, names)):
         fields = dict(_value_of(node.operand), expected="False", compare="falsy")
+    if fields is not None and fields.get("expr") and _decided_in_child(ast.parse(fields["expr"], mode="eval")):
+        return None
+    if fields is not None and fields.get("func") and _decided_in_child(
+            ast.parse("_(%s)" % (fields.get("args") or ""), mode="eval")):
+        return None
     return fields
 
 

@@ -36,6 +36,7 @@ except ImportError:
     import tracer  # type: ignore[no-redef]
 
 MB = 1024 * 1024
+SUPERVISOR_GONE = 86  # a waiting child's exit code when the supervisor closed the socket before sending a job
 
 
 def set_limits(limits: Dict[str, Any], cpu_seconds: float) -> None:
@@ -63,10 +64,9 @@ def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
     """The child's only way to talk to the supervisor; the descriptor and nonce live in this closure."""
 
     def send(ev: str, **fields: Any) -> None:
-        fields["ev"], fields["n"] = ev, nonce
-        data = (json.dumps(fields) + "\n").encode()
+        data = (json.dumps({"n": nonce, "ev": ev, **fields}) + "\n").encode()  # the nonce first: checked unparsed
         if len(data) > value_bytes and ev == "done":
-            data = (json.dumps({"ev": ev, "n": nonce, "i": fields.get("i"), "kind": "raised", "status": "error",
+            data = (json.dumps({"n": nonce, "ev": ev, "i": fields.get("i"), "kind": "raised", "status": "error",
                                 "message": "the output is too large to judge or record: %d bytes (limit %d)"
                                 % (len(data), value_bytes)}) + "\n").encode()
         view = memoryview(data)
@@ -288,24 +288,53 @@ def serve(fd: int) -> int:
     gc.freeze()  # what the warm interpreter holds stays out of the children's collections (fewer copied pages)
     sock.sendall(b"ready\n")
     while True:
-        got = protocol.recv_job(sock)
-        if got is None:
-            return 0
-        job, fds = got
+        # Fork first, then let the child read its own job: the executor never holds a request, so no candidate
+        # can find an earlier one's code, inputs or assert sources in memory it inherited. (It also takes the
+        # fork off the request's critical path: the next child is already waiting.)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
+            try:
+                got = protocol.recv_job(sock)
+            except BaseException:
+                os._exit(SUPERVISOR_GONE)
+            if got is None:
+                os._exit(SUPERVISOR_GONE)
+            job, fds = got
             sock.close()
             child_main(job, fds)
-        for f in fds:
-            os.close(f)
-        del job
-        sock.sendall(b"pid %d\n" % pid)
+        try:
+            sock.sendall(b"pid %d\n" % pid)
+        except OSError:
+            _stop(pid)
+            return 0
         started = time.monotonic()
         _, status = os.waitpid(pid, 0)
         reap_orphans()
-        sock.sendall(b"exit %d %d %.6f\n" % (pid, status, time.monotonic() - started))
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == SUPERVISOR_GONE and _closed(sock):
+            return 0  # (a candidate exiting with the same code does not stop the executor: the socket is open)
+        try:
+            sock.sendall(b"exit %d %d %.6f\n" % (pid, status, time.monotonic() - started))
+        except OSError:
+            return 0
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
 
 
 if __name__ == "__main__":

@@ -238,12 +238,14 @@ def eval_expected(source: str) -> Any:
     """Evaluate dataset-provided expected-value source without names, attributes or arbitrary calls."""
     if source in _EVAL_CACHE:
         return _EVAL_CACHE[source]
-    tree = ast.parse(source.strip(), mode="eval")
+    with unlimited_digits():  # dataset and calibration literals may hold big ints; candidates never reach here
+        tree = ast.parse(source.strip(), mode="eval")
     _check_safe(tree)
     scope: Dict[str, Any] = {"__builtins__": {}}
     scope.update(_SAFE_CALLS)
     scope.update(_SAFE_NAMES)
-    value = eval(compile(tree, "<expected>", "eval"), scope)
+    with unlimited_digits():
+        value = eval(compile(tree, "<expected>", "eval"), scope)
     if len(_EVAL_CACHE) < 50_000:
         _EVAL_CACHE[source] = value
     return value
@@ -347,7 +349,10 @@ def judge_call(test: Dict[str, Any], encoded: Any) -> Tuple[bool, str]:
         expected = None
     else:
         expected = eval_expected(test["expected"])
-    ok = judge(compare, actual, expected, float(test.get("atol") or 0.0), float(test.get("rtol") or 0.0))
+    try:  # a value the comparison cannot handle (an int too large for a float, ...) is a wrong value
+        ok = judge(compare, actual, expected, float(test.get("atol") or 0.0), float(test.get("rtol") or 0.0))
+    except (OverflowError, TypeError, ValueError, ArithmeticError, RecursionError):
+        ok = False
     if ok:
         return True, ""
     got = safe_repr(actual, 300)

@@ -46,9 +46,11 @@ class Report:
 
     @classmethod
     def parse(cls, line: bytes, nonce: str) -> Optional["Report"]:
+        if not line.startswith(b'{"n": "%s", ' % nonce.encode()):
+            return None  # not ours: a line without the nonce up front is never parsed (deep nesting, huge numbers)
         try:
             data = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError, MemoryError):
             return None
         if not isinstance(data, dict) or data.get("n") != nonce or data.get("ev") not in REPORT_EVENTS:
             return None
@@ -104,10 +106,13 @@ def recv_job(sock: socket.socket) -> Optional[Tuple[Dict[str, Any], List[int]]]:
 class LineReader:
     """Newline-delimited messages from a socket or pipe, buffered without quadratic copying (a line may be MBs)."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, max_line: int = 0) -> None:
         self.fd = fd
         self.parts: List[bytes] = []
+        self.size = 0
         self.eof = False
+        self.max_line = max_line  # 0: unbounded (trusted peers); past it the partial line is dropped
+        self.overflowed = False
 
     def feed(self) -> List[bytes]:
         """Read what is available (call when select says readable); return the complete lines."""
@@ -117,8 +122,14 @@ class LineReader:
             return []
         if b"\n" not in data:
             self.parts.append(data)
+            self.size += len(data)
+            if self.max_line and self.size > self.max_line:
+                self.parts, self.size, self.overflowed = [], 0, True
             return []
         self.parts.append(data)
         *lines, rest = b"".join(self.parts).split(b"\n")
-        self.parts = [rest] if rest else []
+        self.parts, self.size = ([rest], len(rest)) if rest else ([], 0)
+        if self.max_line and any(len(x) > self.max_line for x in lines):
+            self.overflowed = True
+            lines = [x for x in lines if len(x) <= self.max_line]
         return lines

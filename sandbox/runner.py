@@ -104,8 +104,7 @@ def _not_dumpable() -> None:
 def _start() -> supervisor.Executor:
     executor_mod.become_subreaper()
     _not_dumpable()
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(0)
+    # the digit limit stays on here: what the child reports is parsed under it (big ints travel in hex)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     executor = supervisor.Executor()
     try:

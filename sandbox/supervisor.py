@@ -164,7 +164,9 @@ class Batch:
 
     def _watch(self, executor: Executor, nonce: str, res_r: int, out_r: int, err_r: int, ctl_w: int) -> int:
         assert executor.reader is not None
-        readers = {res_r: protocol.LineReader(res_r), out_r: self.out, err_r: self.err}
+        limit = int((self.req.get("limits") or {}).get("value_bytes") or 256 * 1024 * 1024) + (1 << 20)
+        reports = protocol.LineReader(res_r, max_line=limit)  # a child cannot make the judge buffer without bound
+        readers: Dict[int, Any] = {res_r: reports, out_r: self.out, err_r: self.err}
         exec_fd = executor.reader.fd
         started = time.monotonic()
         deadline = started + self.load_time
@@ -201,9 +203,18 @@ class Batch:
                     else:
                         del readers[fd]
                     continue
-                lines = readers[fd].feed()
-                if readers[fd].eof:
+                lines = reports.feed()
+                if reports.eof:
                     del readers[fd]
+                if reports.overflowed and not closed:  # a report past every limit: malformed, stop the child
+                    inflight = self.inflight
+                    if inflight is not None and inflight not in self.done:
+                        self.done[inflight] = outcome(inflight, "error", "malformed report: larger than the "
+                                                      "value limit (%d bytes)" % limit)
+                    self.ended, self.reason, closed = "error", "malformed report", True
+                    self._kill(executor)
+                    drain_until = time.monotonic() + DRAIN_SECONDS
+                    lines = []
                 for line in lines:
                     if closed:
                         continue  # after finished or a timeout: nothing passes

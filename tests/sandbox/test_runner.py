@@ -302,3 +302,76 @@ async def test_values_too_large_to_ship_travel_as_digests(local_sandbox):
     plain = await local_sandbox.run(req(code, TestCase(kind="call", args="5_500_000", expected="[]"),
                                         limits=Limits(wall_time=30.0)))
     assert plain.status == "error" and "too large" in plain.tests[0].message
+
+
+async def test_no_request_can_read_an_earlier_one_from_inherited_memory():
+    """The executor never holds a job (each child reads its own), so a candidate scanning its memory finds no
+    earlier candidate's code (a red-team finding: copying another candidate's solution)."""
+    from semtrace.sandbox.local import LocalSandbox
+
+    marker = "semtrace_honest_marker_" + "7" * 8
+    honest = f"def f(x):\n    # {marker}\n    return x\n"
+    thief = (
+        "def f(x):\n"
+        "    needle = b'semtrace_honest_marker_' + b'7' * 8\n"
+        "    maps = open('/proc/self/maps').read().splitlines()\n"
+        "    with open('/proc/self/mem', 'rb') as mem:\n"
+        "        for line in maps:\n"
+        "            addr, perms = line.split()[:2]\n"
+        "            if not perms.startswith('rw'):\n"
+        "                continue\n"
+        "            lo, hi = (int(v, 16) for v in addr.split('-'))\n"
+        "            try:\n"
+        "                mem.seek(lo)\n"
+        "                found += mem.read(min(hi - lo, 1 << 26)).count(needle)\n"
+        "            except (OSError, ValueError, OverflowError):\n"
+        "                pass\n"
+        "    return found\n"
+    ).replace("    with open", "    found = 0\n    with open")
+
+    async def occurrences(before: str) -> int:  # the needle itself is in memory too: compare counts
+        sandbox = LocalSandbox(concurrency=1)
+        try:
+            assert (await sandbox.run(req(before, a("assert f(1) == 1")))).passed
+            r = await sandbox.run(req(thief, TestCase(kind="call", args="1")))
+        finally:
+            await sandbox.close()
+        assert r.passed, r
+        return int(r.tests[0].actual or "0")
+
+    neutral = "def f(x):\n    # nothing to see\n    return x\n"
+    assert await occurrences(honest) == await occurrences(neutral)
+
+
+async def test_hostile_report_lines_are_not_parsed(local_sandbox):
+    """Deeply nested or huge-number lines on the report pipe (found through /proc/self/fd) are neither parsed
+    nor able to break the runner; a report past the value limit is an error, not unbounded buffering."""
+    find_fds = ("import os\ndef _fds():\n    return [int(n) for n in os.listdir('/proc/self/fd') if int(n) > 99]\n")
+    nested = find_fds + ("def f():\n    for fd in _fds():\n        try:\n"
+                         "            os.write(fd, b'[' * 200000 + b'\\n' + b'1' * 100000 + b'\\n')\n"
+                         "        except OSError:\n            pass\n    return 0\n")
+    r = await local_sandbox.run(req(nested, TestCase(kind="call", args="", expected="0")))
+    assert r.passed, r
+    flood = find_fds + ("def f():\n    for fd in _fds():\n        try:\n"
+                        "            os.write(fd, b'x' * (3 << 20))\n        except OSError:\n            pass\n"
+                        "    return 0\n")
+    r = await local_sandbox.run(req(flood, TestCase(kind="call", args="", expected="0"),
+                                    limits=Limits(value_bytes=1000, wall_time=5.0)))
+    assert r.status == "error" and "malformed report" in r.tests[0].message, r
+
+
+async def test_values_a_comparison_cannot_handle_fail_not_blame_the_test(local_sandbox):
+    code = "def f(x):\n    return 10 ** 400\n"
+    r = await local_sandbox.run(req(code, a("assert f(1) == 2.5"), a("assert math.isclose(f(1), 2.5)"),
+                                    a("assert f(1) in (0.5, 2.5)")))
+    assert [t.status for t in r.tests] == ["failed"] * 3
+
+
+async def test_verdicts_computed_with_the_candidates_objects_stay_asserts():
+    for src in ("assert (f(1) == 5) == True", "assert (f(1) == 5) is True", "assert bool(f(1) == 5) == True",
+                "assert (f(1) == [1, 2]) in [True]"):
+        assert convert.to_call_test({"kind": "assert", "source": src}, "f", "def f(x): pass", "")["kind"] == "assert"
+    # a program that redefines a builtin does not turn `assert all(...)` into a call of its own function
+    redefined = convert.to_call_test({"kind": "assert", "source": "assert all([f(1)])"}, "f",
+                                     "def f(x): pass\ndef all(x): return True", "")
+    assert redefined["kind"] == "assert"
