@@ -22,6 +22,7 @@ import json
 import os
 import random
 import resource
+import select
 import signal
 import socket
 import sys
@@ -288,9 +289,9 @@ def serve(fd: int) -> int:
     gc.freeze()  # what the warm interpreter holds stays out of the children's collections (fewer copied pages)
     sock.sendall(b"ready\n")
     while True:
-        # Fork first, then let the child read its own job: the executor never holds a request, so no candidate
-        # can find an earlier one's code, inputs or assert sources in memory it inherited. (It also takes the
-        # fork off the request's critical path: the next child is already waiting.)
+        # Fork once a job is waiting, and let the child read it: the executor never holds a request, so no
+        # candidate can find an earlier one's code, inputs or assert sources in memory it inherited.
+        select.select([sock], [], [])
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
