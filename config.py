@@ -7,6 +7,7 @@ can always be reproduced (and resumed) from it alone.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,16 @@ STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
     "sequential": {"width": 1, "depth": 2, "fixed": ()},
     "parallel": {"width": 4, "depth": 0, "fixed": ("depth",)},
     "hybrid": {"width": 4, "depth": 3, "fixed": ()},
+}
+
+log = logging.getLogger(__name__)
+
+
+DEFAULT_MAX_EVENTS = 2000  # the tracer's step budget per traced test (AgentSettings derives its default from it)
+
+# keys of older configs that no longer exist -> the one-line hint; they never changed a result, so they are dropped
+REMOVED_KEYS: dict[str, str] = {
+    "judge_rounds": "config key 'judge_rounds' was removed (it never had an effect); delete it from the config",
 }
 
 
@@ -73,14 +84,13 @@ class RunConfig(BaseModel):
     stop_on_pass: bool = True
     representation: str = "next"
     trace_budget: int = Field(1024, ge=64)
-    max_events: int = Field(2000, ge=10)
+    max_events: int = Field(DEFAULT_MAX_EVENTS, ge=10)
     max_value_len: int = Field(120, ge=10)
     critique: bool = False
     history: Literal["all", "last"] = "all"
 
     selector: str = "visible_rate"
     selector_inputs: int = Field(5, ge=1)
-    judge_rounds: int = Field(1, ge=1)
 
     task_concurrency: int | None = Field(None, ge=1)  # None: enough tasks in flight to keep the LLM busy
     keep_outcomes: Literal["compact", "all"] = "compact"  # per-test detail in results.jsonl (agents/record.py)
@@ -208,7 +218,15 @@ def build_config(
     return validate_config(data)
 
 
+def drop_removed_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the keys of ``REMOVED_KEYS``, each dropped with its one-line hint (a warning)."""
+    for key in [k for k in REMOVED_KEYS if k in data]:
+        log.warning(REMOVED_KEYS[key])
+    return {k: v for k, v in data.items() if k not in REMOVED_KEYS}
+
+
 def validate_config(data: dict[str, Any]) -> RunConfig:
+    data = drop_removed_keys(data)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:

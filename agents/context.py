@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from semtrace.benchmarks.task import Task
+from semtrace.config import DEFAULT_MAX_EVENTS
 from semtrace.llms.base import LLM
 from semtrace.representations.base import Renderer
 from semtrace.sandbox.base import Sandbox
@@ -34,12 +35,11 @@ class AgentSettings:
     code_stop: bool = True
     seed: int = 0
     trace_budget: int = 1024
-    max_events: int = 2000
+    max_events: int = DEFAULT_MAX_EVENTS
     max_value_len: int = 120
     limits: Limits = field(default_factory=Limits)
     needs_trace: bool = True
     selector_inputs: int = 5
-    judge_rounds: int = 1
     keep_outcomes: Literal["compact", "all"] = "compact"  # per-test detail kept in records
 
     def seed_for(self, task_id: str, *parts: object) -> int:
@@ -80,8 +80,9 @@ class ExecCache:
     def key(request: ExecRequest) -> str:
         return hashlib.sha256(json.dumps(request.to_dict(), sort_keys=True).encode()).hexdigest()
 
-    async def run(self, sandbox: Sandbox, request: ExecRequest, stats: RunStats) -> ExecResult:
-        k = self.key(request)
+    async def run(self, sandbox: Sandbox, request: ExecRequest, stats: RunStats, key: str | None = None) -> ExecResult:
+        """``sandbox.run(request)`` once per distinct request (``key``: a cheaper digest the caller vouches for)."""
+        k = key or self.key(request)
         if k in self._data:
             stats.exec_cache_hits += 1
             self._data.move_to_end(k)

@@ -99,7 +99,6 @@ def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
         limits=cfg.limits.to_limits(),
         needs_trace=capabilities(renderer).needs_trace,
         selector_inputs=cfg.selector_inputs,
-        judge_rounds=cfg.judge_rounds,
         keep_outcomes=cfg.keep_outcomes,
     )
 
