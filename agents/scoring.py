@@ -14,11 +14,10 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from semtrace.agents.context import AgentContext, RunStats
+from semtrace.agents.context import AgentContext, ExecCache, RunStats
 from semtrace.agents.record import compact, first_failure
 from semtrace.agents.state import final_candidates
 from semtrace.benchmarks.task import Task
@@ -45,8 +44,7 @@ class Scorer:
         self.stats = stats if stats is not None else RunStats()
         self._tasks = {t.task_id: t for t in tasks}
         self._digests: dict[str, str] = {}
-        self._data: OrderedDict[str, ExecResult] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[ExecResult]] = {}
+        self._cache = ExecCache(maxsize)  # one distinct program is scored once, also when asked concurrently
 
     def _task(self, task: Task) -> Task:
         return self._tasks.get(task.task_id, task)  # the real task, even when given its public view
@@ -77,30 +75,7 @@ class Scorer:
         """The hidden-test result of ``code`` (None when the task has no hidden tests)."""
         if not self._task(task).hidden_tests:
             return None
-        k = self.key(task, code)
-        if k in self._data:
-            self.stats.exec_cache_hits += 1
-            self._data.move_to_end(k)
-            return self._data[k]
-        if k in self._inflight:
-            self.stats.exec_cache_hits += 1
-            return await asyncio.shield(self._inflight[k])
-        fut: asyncio.Future[ExecResult] = asyncio.get_running_loop().create_future()
-        self._inflight[k] = fut
-        try:
-            result = await self.sandbox.run(self.request(task, code))
-            self.stats.sandbox_runs += 1
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # mark retrieved
-            raise
-        finally:
-            self._inflight.pop(k, None)
-        fut.set_result(result)
-        self._data[k] = result
-        if len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-        return result
+        return await self._cache.run(self.sandbox, self.request(task, code), self.stats, key=self.key(task, code))
 
 
 def hidden_outcome(result: ExecResult | None, keep: str) -> dict[str, Any]:
