@@ -231,15 +231,20 @@ class Batch:
                         deadline = step + new_deadline
         if self.exit_status is None:  # once reaped, the pid may belong to someone else: never kill it then
             self._kill(executor)
-            end = time.monotonic() + EXIT_WAIT
-            while self.exit_status is None:
-                line = executor.read_line(max(0.0, end - time.monotonic()))
-                if line is None:
-                    executor.stop()
-                    raise RunnerFailure("the executor did not report the program's exit")
-                executor.lines.insert(0, line)
-                self._executor_lines(executor)
+            self._await_executor(executor, lambda: self.exit_status is not None, "report the program's exit")
+        assert self.exit_status is not None
         return self.exit_status
+
+    def _await_executor(self, executor: Executor, done: Any, what: str) -> None:
+        """Read the executor's lines (at most ``EXIT_WAIT`` seconds) until ``done()``; silence is a runner failure."""
+        end = time.monotonic() + EXIT_WAIT
+        while not done():
+            line = executor.read_line(max(0.0, end - time.monotonic()))
+            if line is None:
+                executor.stop()
+                raise RunnerFailure("the executor did not %s" % what)
+            executor.lines.insert(0, line)
+            self._executor_lines(executor)
 
     def _executor_lines(self, executor: Executor) -> Optional[int]:
         """Consume the executor's ``pid`` / ``exit`` lines; the exit status once it came. Anything else, or its
@@ -262,16 +267,10 @@ class Batch:
 
     def _kill(self, executor: Executor) -> None:
         """Kill the child (and its process group); first learn its pid if the executor has not said it yet."""
-        end = time.monotonic() + EXIT_WAIT
-        while self.pid is None:
-            line = executor.read_line(max(0.0, end - time.monotonic()))
-            if line is None:
-                executor.stop()
-                raise RunnerFailure("the executor did not fork the program")
-            executor.lines.insert(0, line)
-            if self._executor_lines(executor) is not None:  # exited already
-                return
-        _kill(self.pid)
+        self._await_executor(executor, lambda: self.pid is not None or self.exit_status is not None,
+                             "fork the program")
+        if self.exit_status is None:  # exited already: never kill a reaped pid
+            _kill(self.pid)  # type: ignore[arg-type]
 
     def _on_report(self, rep: protocol.Report, took: float, ctl_w: int) -> Optional[float]:
         """Handle one valid report; return the next deadline's length when a new test is in flight."""
