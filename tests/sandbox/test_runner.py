@@ -375,3 +375,13 @@ async def test_verdicts_computed_with_the_candidates_objects_stay_asserts():
     redefined = convert.to_call_test({"kind": "assert", "source": "assert all([f(1)])"}, "f",
                                      "def f(x): pass\ndef all(x): return True", "")
     assert redefined["kind"] == "assert"
+
+
+async def test_shadowing_a_builtin_in_a_converted_expression_gains_nothing(local_sandbox):
+    """`assert sorted(f(x)) == L` is judged from the value of `sorted(f(x))` evaluated in the candidate's
+    namespace, so a program may shadow `sorted`; it still cannot produce a value it does not know."""
+    code = ("class Any:\n    def __eq__(self, other):\n        return True\n"
+            "def sorted(x):\n    return Any()\n"
+            "def f(x):\n    return [x, 1]\n")
+    r = await local_sandbox.run(req(code, a("assert sorted(f(3)) == [1, 3]"), a("assert set(f(3)) == {1, 3}")))
+    assert [t.status for t in r.tests] == ["failed", "passed"]  # the shadowed one fails; the honest one passes
