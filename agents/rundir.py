@@ -162,11 +162,16 @@ def check_writable(path: Path) -> None:
 
 def append_line(path: Path, record: dict[str, Any]) -> None:
     """One JSON line, flushed and fsynced; an OSError becomes a RunWriteError naming the file."""
+    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
     try:
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:  # one write() for the whole line; loop only on a short write
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise RunWriteError(path, exc) from exc
 
