@@ -49,7 +49,7 @@ def feedback_view(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceV
     visible = payload.get("visible", {})
     if idx is None:
         if visible.get("status") not in (None, "passed"):  # e.g. the program did not load and no test ran
-            return f"The program failed ({visible['status']}): {visible.get('message', '')}".strip(), None
+            return views.program_failed(visible["status"], visible.get("message", "")), None
         return "All visible tests pass.", None
     traces = [t for t in (payload.get("trace"), payload.get("passing_trace")) if t]
     result = ExecResult.from_dict({**visible, "traces": traces})
@@ -84,8 +84,7 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     usage: dict[str, int] = {}
     if view is not None:
         rendering, usage = await _rendering(ctx, payload, view)
-        if rendering in (feedback, views.feedback(view, budget=ctx.settings.trace_budget)):
-            rendering = ""
+        rendering = views.shown_rendering(view, rendering, budget=ctx.settings.trace_budget)
     nxt = cast(ChainPayload, {**payload, "rendering": rendering, "feedback": feedback})
     patch: dict[str, Any] = {"id": payload["id"], "rendering": rendering, "feedback": feedback}
     if usage:

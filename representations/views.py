@@ -69,3 +69,15 @@ def render(
 ) -> str:
     """Render ``view`` with the representation registered as ``name`` (or a dotted path)."""
     return make_renderer(name, **options).render(view, budget=budget, count_tokens=count_tokens)
+
+
+def program_failed(status: str, message: str) -> str:
+    """The feedback when the program failed with no test outcome to show (e.g. it did not load)."""
+    return f"The program failed ({status}): {message}".strip()
+
+
+def shown_rendering(view: TraceView, rendering: str, *, budget: int) -> str:
+    """What a prompt shows of ``rendering``: nothing when it only repeats the feedback (the ``none`` baseline's
+    text, at the default or at the trace ``budget``), else the rendering itself. The agent's render node and the
+    SFT builder both call this, so a prompt and a training example show the same trace section."""
+    return "" if rendering in (feedback(view), feedback(view, budget=budget)) else rendering
