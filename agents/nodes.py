@@ -29,6 +29,11 @@ def prompt_digest(messages: list[Message]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def prompt_messages(messages: list[Message]) -> list[dict[str, str]]:
+    """The messages as the record keeps them (``record.PromptMessage``): role and content, in order."""
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
 CODE_END = "\n```\n"  # a closing fence on its own line: the program is complete, the rest is chatter
 
 
@@ -98,7 +103,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
     )
     if len(completions) < width:
         raise BadResponse(f"asked for {width} samples, got {len(completions)}", provider=ctx.llm.name)
-    digest = prompt_digest(messages)
+    digest, sent = prompt_digest(messages), prompt_messages(messages)
     for chain, completion in enumerate(completions[:width]):
         code, note = _code_from(ctx, completion.text)
         sends.append(
@@ -113,6 +118,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
                     "raw": completion.text,
                     "note": note,
                     "prompt_digest": digest,
+                    "prompt": sent,
                     "attempts": [],
                     # the one call that produced every chain's sample is charged to chain 0
                     "usage": used if chain == 0 else {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0},
@@ -169,6 +175,7 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "visible": compact(visible, {failing} if failing is not None else set(), keep),
         "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
         "prompt_digest": payload.get("prompt_digest", ""),
+        "prompt": payload.get("prompt", []),
         "note": payload.get("note", ""),
     }
     nxt: ChainPayload = {
@@ -298,6 +305,7 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
             "raw": completion.text,
             "note": note,
             "prompt_digest": prompt_digest(messages),  # type: ignore
+            "prompt": prompt_messages(messages),  # the very list _ask sent
             "usage": used,
         }
     )

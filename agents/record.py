@@ -88,8 +88,16 @@ def first_failure(result: dict[str, Any] | None) -> set[int]:
     return set()
 
 
+class PromptMessage(_Model):
+    """One message of the conversation the LLM was sent (``llms.base.Message``)."""
+
+    role: str
+    content: str
+
+
 class Candidate(_Model):
-    """One program of one round of one chain, with everything that happened to it."""
+    """One program of one round of one chain, with everything that happened to it. ``prompt`` is the exact list
+    of messages the LLM received when it wrote this candidate (empty for a repair task's starting program)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -111,6 +119,7 @@ class Candidate(_Model):
     render_usage: dict[str, int] = Field(default_factory=dict)
     critique_usage: dict[str, int] = Field(default_factory=dict)
     prompt_digest: str = ""
+    prompt: tuple[PromptMessage, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Candidate:
