@@ -2,12 +2,14 @@
 
 A spec is ``provider:model[?key=value&...]``: ``openai:gpt-4o-mini``, ``vllm:Qwen/Qwen2.5-Coder-7B-Instruct?top_k=20``,
 ``llamacpp:default``, ``scripted:tests/replies.jsonl``. ``provider`` is a registry name, an entry point in group
-``semtrace.llms``, or a dotted path to the class (``mypkg.llms:MyLLM:model-name``). Query values are parsed as
+``semtrace.llms``, or a dotted path to the class (``mypkg.llms:MyLLM:model-name``, or ``mymod:MyLLM:name`` for a
+class in a top-level module ``mymod``). Query values are parsed as
 JSON when they can be (``n_ctx=4096`` is an int, ``stream=false`` a bool), else kept as strings.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import re
@@ -59,6 +61,22 @@ def _value(text: str) -> Any:
         return text
 
 
+def _is_module_path(head: str) -> bool:
+    """``head`` of ``head:Class:model`` names a module: dotted (``mypkg.llms``), or a top-level module that is not
+    a provider name and can be found (``mymod``, a file ``mymod.py`` on the path) — so ``ollama-ish:model:7b`` and
+    ``vllm:Qwen:7b`` keep their provider while ``mymod:MyLLM:name`` is the class ``MyLLM`` in ``mymod``."""
+    if not all(_IDENT.match(part) for part in head.split(".")):
+        return False
+    if "." in head:
+        return True
+    if head in LLMS.names():
+        return False
+    try:
+        return importlib.util.find_spec(head) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     """``provider:model?k=v`` -> (provider, model, options)."""
     spec = spec.strip()
@@ -67,7 +85,7 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
     if len(parts) < 2 or not parts[0]:
         raise LLMConfigError(f"bad model spec '{spec}'; write provider:model, e.g. openai:gpt-4o-mini, "
                          f"llamacpp:default or scripted:replies.jsonl (providers: {', '.join(LLMS.names())})")
-    if "." in parts[0] and len(parts) >= 2 and _IDENT.match(parts[1]) and len(parts) > 2:
+    if len(parts) > 2 and _IDENT.match(parts[1]) and _is_module_path(parts[0]):
         provider, model = f"{parts[0]}:{parts[1]}", ":".join(parts[2:])
     else:
         provider, model = parts[0], ":".join(parts[1:])
