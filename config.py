@@ -63,6 +63,9 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     benchmark: str = "demo"
+    # the loader's options (e.g. livecodebench's difficulty) and, for calibrated benchmarks, time_floor/time_factor
+    # (each test's limit is max(time_floor, time_factor x the reference's runtime)); filled in when a run starts
+    benchmark_options: dict[str, Any] = Field(default_factory=dict)
     data_dir: str | None = None
     limit: int | None = Field(None, ge=1)
     tasks: list[str] | None = None
@@ -144,9 +147,32 @@ def _absolute_file(text: str) -> str:
     return str(p.resolve()) if not p.is_absolute() and p.exists() else text
 
 
+def with_benchmark_options(cfg: RunConfig) -> RunConfig:
+    """The config with the benchmark spec's ``?options`` moved into ``benchmark_options``, checked against what
+    the benchmark takes, and the calibration timing filled in, so config.yaml records every value that changes
+    results."""
+    from semtrace.benchmarks.registry import (
+        CALIBRATION_OPTIONS,
+        TIME_FACTOR,
+        TIME_FLOOR,
+        get_benchmark,
+        parse_benchmark_spec,
+    )
+
+    name, spec_options = parse_benchmark_spec(cfg.benchmark)
+    bench = get_benchmark(name)
+    options = bench.check_options({**spec_options, **cfg.benchmark_options})
+    if bench.calibrates:
+        defaults = dict(zip(CALIBRATION_OPTIONS, (TIME_FLOOR, TIME_FACTOR), strict=True))
+        options = {**defaults, **options}
+    return cfg.model_copy(update={"benchmark": name, "benchmark_options": options})
+
+
 def with_absolute_paths(cfg: RunConfig) -> RunConfig:
     """The config with relative paths made absolute (``data_dir``, the file of ``scripted:``/``llamacpp:``
-    specs), so the saved config resumes from any directory."""
+    specs), so the saved config resumes from any directory; the benchmark's options resolved (see
+    ``with_benchmark_options``)."""
+    cfg = with_benchmark_options(cfg)
     update: dict[str, Any] = {}
     if cfg.data_dir:
         update["data_dir"] = str(Path(cfg.data_dir).expanduser().resolve())

@@ -11,7 +11,8 @@ from typing import Any
 from semtrace.agents.build import build_components, load_tasks, make_run_llm, make_run_sandbox
 from semtrace.agents.display import live_progress
 from semtrace.agents.run import CONFIG_FILE, Progress, RunError, load_run_config, prepare_run_dir, run_tasks
-from semtrace.config import ConfigError, RunConfig, parse_override, validate_config
+from semtrace.benchmarks.registry import get_benchmark
+from semtrace.config import ConfigError, RunConfig, parse_override, validate_config, with_benchmark_options
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,11 @@ def grid_points(base: RunConfig, grid: dict[str, list[Any]]) -> list[tuple[str, 
             for k in ("width", "depth"):
                 if k not in grid:
                     data[k] = None  # let the strategy preset fill it
-        name = ",".join(f"{k}={v}" for k, v in zip(keys, values)).replace("/", "_")
-        points.append((name, validate_config(data)))
+        if "benchmark" in grid and "benchmark_options" not in grid:  # keep the options the point's benchmark takes
+            takes = get_benchmark(str(data["benchmark"])).valid_options()
+            data["benchmark_options"] = {k: v for k, v in data["benchmark_options"].items() if k in takes}
+        name = ",".join(f"{k}={v}" for k, v in zip(keys, values)).replace("/", "_").replace("?", "_")
+        points.append((name, with_benchmark_options(validate_config(data))))
     return points
 
 

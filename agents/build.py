@@ -44,7 +44,8 @@ def load_tasks(cfg: RunConfig) -> list[Task]:
     from semtrace.benchmarks.registry import load_benchmark
 
     sandbox_name = cfg.sandbox if cfg.sandbox in ("local", "docker") else "local"
-    return select_tasks(load_benchmark(cfg.benchmark, cfg.data_dir, sandbox=sandbox_name), cfg)
+    tasks = load_benchmark(cfg.benchmark, cfg.data_dir, sandbox=sandbox_name, options=cfg.benchmark_options)
+    return select_tasks(tasks, cfg)
 
 
 DOCKER_HINT = (

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semtrace.benchmarks.common import sha256_file, to_source
+from semtrace.benchmarks.registry import TIME_FACTOR, TIME_FLOOR
 from semtrace.sandbox.types import ExecRequest, Limits, TestCase
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 SOURCE_LIMIT = 20000  # outputs with longer source are stored and compared as a digest
 CALIBRATION_VERSION = 2  # bump when the input -> source conversion or the record format changes
 # EvalPlus's defaults; a slow or busy machine may raise them (time limits are wall-clock).
-DEFAULT_FLOOR = float(os.environ.get("SEMTRACE_TIME_FLOOR", "1.0"))
-DEFAULT_FACTOR = float(os.environ.get("SEMTRACE_TIME_FACTOR", "4.0"))
+DEFAULT_FLOOR = TIME_FLOOR  # a run sets them through its config (benchmark_options: time_floor, time_factor)
+DEFAULT_FACTOR = TIME_FACTOR
 RECORD_LIMITS = Limits(wall_time=120.0, memory_mb=4096, output_bytes=1 << 28, load_time=30.0)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from semtrace.benchmarks.common import args_source, rows_to
-from semtrace.benchmarks.registry import Benchmark
+from semtrace.benchmarks.registry import TIME_FACTOR, TIME_FLOOR, Benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.types import TestCase
 
@@ -182,13 +182,14 @@ def judged_tests(problem: PlusProblem, expected: list[str], timeouts: list[float
     return [plus_test(problem, i, expected[i], timeouts[i]) for i in range(len(problem.inputs))]
 
 
-def load_plus(data_dir: Path, rel: str, dataset: str, sandbox: str) -> list[Task]:
+def load_plus(data_dir: Path, rel: str, dataset: str, sandbox: str, floor: float = TIME_FLOOR,
+              factor: float = TIME_FACTOR) -> list[Task]:
     from semtrace.benchmarks.calibrate import calibrate
     from semtrace.benchmarks.humaneval import visible_from_docstring
 
     path = data_dir / rel
     problems = read_problems(path, dataset)
-    calib = calibrate(problems, path, sandbox=sandbox)
+    calib = calibrate(problems, path, sandbox=sandbox, floor=floor, factor=factor)
     tasks = []
     for p in problems:
         hidden = judged_tests(p, calib.expected[p.task_id], calib.timeouts(p.task_id))
@@ -203,12 +204,13 @@ def load_plus(data_dir: Path, rel: str, dataset: str, sandbox: str) -> list[Task
     return tasks
 
 
-def load_humaneval_plus(data_dir: Path, sandbox: str = "local") -> list[Task]:
-    return load_plus(data_dir, HUMANEVAL_PLUS_FILE, "humaneval", sandbox)
+def load_humaneval_plus(data_dir: Path, sandbox: str = "local", floor: float = TIME_FLOOR,
+                        factor: float = TIME_FACTOR) -> list[Task]:
+    return load_plus(data_dir, HUMANEVAL_PLUS_FILE, "humaneval", sandbox, floor, factor)
 
 
-def load_mbpp_plus(data_dir: Path, sandbox: str = "local") -> list[Task]:
-    return load_plus(data_dir, MBPP_PLUS_FILE, "mbpp", sandbox)
+def load_mbpp_plus(data_dir: Path, sandbox: str = "local", floor: float = TIME_FLOOR, factor: float = TIME_FACTOR) -> list[Task]:
+    return load_plus(data_dir, MBPP_PLUS_FILE, "mbpp", sandbox, floor, factor)
 
 
 HUMANEVAL_PLUS = Benchmark(

@@ -24,7 +24,7 @@ from semtrace.benchmarks.evalplus import (
     judged_tests,
     read_problems,
 )
-from semtrace.benchmarks.registry import Benchmark
+from semtrace.benchmarks.registry import TIME_FACTOR, TIME_FLOOR, Benchmark
 from semtrace.benchmarks.task import Task
 
 FILE = "mbpp-r/mbpp_repair_generations.jsonl"
@@ -32,12 +32,12 @@ URL = ("https://github.com/tracewise-probing/tracewise_probing/raw/33038ec624302
        "infer_with_trace/corpus/mbpp_repair_generations.jsonl")
 
 
-def load(data_dir: Path, sandbox: str = "local") -> list[Task]:
+def load(data_dir: Path, sandbox: str = "local", floor: float = TIME_FLOOR, factor: float = TIME_FACTOR) -> list[Task]:
     from semtrace.benchmarks.calibrate import calibrate
 
     plus_path = data_dir / MBPP_PLUS_FILE
     problems = {p.task_id: p for p in read_problems(plus_path, "mbpp")}
-    calib = calibrate(list(problems.values()), plus_path, sandbox=sandbox)
+    calib = calibrate(list(problems.values()), plus_path, sandbox=sandbox, floor=floor, factor=factor)
     path = data_dir / FILE
 
     def task_from_row(row: dict[str, Any]) -> Task:
