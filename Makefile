@@ -10,7 +10,7 @@ EXTRAS := dev,docker,openai,anthropic,local,ray
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup venv deps docker clean-containers help
+.PHONY: test demo setup venv deps docker browser clean-containers help
 
 help:
 	@echo "make test   # set up everything and run the test suite"
@@ -47,7 +47,11 @@ deps: $(STAMP)
 docker: deps
 	PYTHON=$(PY) bash .ci/docker.sh
 
-setup: deps docker
+# Headless Chromium (Debian package) for the viewer's browser test.
+browser:
+	bash .ci/browser.sh
+
+setup: deps docker browser
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
