@@ -1,0 +1,196 @@
+"""Reading run directories for a report: records stream line by line and only each task's reduced curves
+(``agents.records.reduce_record``) are kept, so a report never holds a whole run in memory.
+
+A path is a run directory (it holds ``config.yaml``) or a directory of runs (an ``ablate`` directory, whose
+``ablation.json`` names the grid's axes). A line that is not a record is skipped with a warning naming
+``file:line``, as ``agents.rundir.read_results`` does; the last line of a task wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semtrace.agents.records import reduce_record, summarize
+from semtrace.agents.rundir import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    RunError,
+    errored_ids,
+    load_run_config,
+    load_summary,
+)
+from semtrace.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+ABLATION_FILE = "ablation.json"
+
+
+class ReportError(RunError):
+    """The report cannot be made as asked (no run there, runs that cannot be paired); the message says why."""
+
+
+@dataclass
+class RunData:
+    """One run as a report needs it: its config, each finished task's reduced curves, the errored task ids, the
+    saved summary's extras (cost, LLM accounting, wall time) and, for a grid point, its axis values."""
+
+    name: str
+    path: Path
+    config: RunConfig
+    view: dict[str, Any]
+    stats: dict[str, dict[str, Any]]
+    errored: set[str]
+    total_tasks: int
+    saved: dict[str, Any]
+    point: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_ids(self) -> set[str]:
+        return set(self.stats) | self.errored
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """An ``ablate`` directory: its grid (axis -> values, in order) and its points' run names."""
+
+    path: Path
+    grid: dict[str, list[Any]]
+    runs: tuple[str, ...]
+
+
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Each good record of a results file, one line at a time."""
+    if not path.is_file():
+        return
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as exc:
+                log.warning("%s:%d: skipped a line that is not a record (not JSON (%s))", path, lineno,
+                            str(exc)[:200])
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("task_id"), str):
+                log.warning("%s:%d: skipped a line that is not a record (no task_id)", path, lineno)
+                continue
+            yield rec
+
+
+def _usage_tokens(u: dict[str, Any] | None) -> int:
+    return int((u or {}).get("prompt_tokens", 0)) + int((u or {}).get("completion_tokens", 0))
+
+
+def tokens_by_width(record: dict[str, Any]) -> list[int]:
+    """Tokens spent by the first w chains (every round, with critiques and renderings), for w = 1..width; the
+    selector's own calls are added at the full width (as ``records.tokens_upto`` adds them at the full depth)."""
+    width = int(record.get("width", 1))
+    per_chain = [0] * width
+    for c in record.get("candidates") or []:
+        chain = int(c.get("chain", 0))
+        if chain < width:
+            per_chain[chain] += sum(_usage_tokens(c.get(k)) for k in ("usage", "critique_usage", "render_usage"))
+    out, run = [], 0
+    for tokens in per_chain:
+        run += tokens
+        out.append(run)
+    if out:
+        out[-1] += _usage_tokens((record.get("selection", {}).get("info") or {}).get("usage"))
+    return out
+
+
+def reduce_for_report(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(reduce_record(record))
+    out["tokens_w"] = tokens_by_width(record)
+    out["wall_time"] = float(record.get("wall_time") or 0.0)
+    return out
+
+
+def load_run(path: Path, name: str, point: dict[str, Any] | None = None) -> RunData:
+    from semtrace.agents.run import settings_view
+
+    cfg = load_run_config(path)
+    stats: dict[str, dict[str, Any]] = {}
+    for rec in iter_records(path / RESULTS_FILE):
+        stats[rec["task_id"]] = reduce_for_report(rec)
+    saved = load_summary(path) or {}
+    errored = errored_ids(path) - set(stats)
+    total = max(int(saved.get("total_tasks") or 0), len(set(stats) | errored))
+    run = RunData(name=name, path=path, config=cfg, view=settings_view(cfg), stats=stats, errored=errored,
+                  total_tasks=total, saved=saved, point=dict(point or {}))
+    run.summary = run_summary(run)
+    return run
+
+
+def run_summary(run: RunData) -> dict[str, Any]:
+    """The run's summary as ``agents.rundir.run_summary`` builds it (from the streamed, reduced records)."""
+    summary = summarize(run.stats.values(), total_tasks=run.total_tasks)
+    summary["config"] = run.view
+    summary["total_tasks"] = run.total_tasks
+    summary["errors"] = run.total_tasks - len(run.stats)
+    summary["cost"] = run.saved.get("cost")
+    return summary
+
+
+def find_runs(paths: list[Path]) -> tuple[list[tuple[str, Path, dict[str, Any]]], list[Ablation]]:
+    """(name, run directory, grid point) for every run under ``paths``, and the ablation directories found.
+    A single directory of runs names its runs by their directory name; otherwise a run is named by its path."""
+    found: list[tuple[str, Path, dict[str, Any]]] = []
+    ablations: list[Ablation] = []
+    for d in paths:
+        if (d / CONFIG_FILE).is_file():
+            found.append((str(d), d, {}))
+            continue
+        if not d.is_dir():
+            raise ReportError(f"'{d}' is not a directory; pass a run's --out directory (or an ablate --out)")
+        dirs = sorted(p.parent for p in d.glob(f"*/{CONFIG_FILE}"))
+        if not dirs:
+            raise ReportError(f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory")
+        grid, points = _ablation(d)
+        names = []
+        for rd in dirs:
+            name = rd.name if len(paths) == 1 else str(rd)
+            found.append((name, rd, points.get(rd.name, {})))
+            names.append(name)
+        if grid:
+            ablations.append(Ablation(d, grid, tuple(n for n, rd in zip(names, dirs) if rd.name in points)))
+    return found, ablations
+
+
+def _ablation(d: Path) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]:
+    """The grid of an ablate directory and each point's axis values, by point directory name."""
+    path = d / ABLATION_FILE
+    if not path.is_file():
+        return {}, {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        grid = {str(k): list(v) for k, v in (data.get("grid") or {}).items()}
+    except (ValueError, OSError, AttributeError, TypeError) as exc:
+        log.warning("%s cannot be read (%s); no per-axis figures for %s", path, exc, d)
+        return {}, {}
+    import itertools
+
+    from semtrace.agents.ablate import grid_points
+    from semtrace.config import ConfigError, validate_config
+
+    try:  # the point directories are named as agents.ablate names them (in the grid's product order)
+        named = grid_points(validate_config(data.get("base") or {}), grid)
+    except (ConfigError, ValueError, TypeError) as exc:
+        log.warning("%s: the grid cannot be rebuilt (%s); no per-axis figures for %s", path, exc, d)
+        return {}, {}
+    combos = itertools.product(*(grid[k] for k in grid))
+    points = {name: dict(zip(grid, values)) for (name, _), values in zip(named, combos)}
+    return grid, points
+
+
+def load_runs(paths: list[Path]) -> tuple[list[RunData], list[Ablation]]:
+    found, ablations = find_runs(paths)
+    return [load_run(path, name, point) for name, path, point in found], ablations
