@@ -12,6 +12,7 @@ The AST pass that turns ``assert f(...) == <literal>`` into a judged test is ``c
 from __future__ import annotations
 
 import ast
+import decimal
 import itertools
 import math
 from typing import Any, Dict, Optional, Tuple
@@ -22,11 +23,12 @@ except ImportError:
     from digest import BIG_INT_BITS, Digest, digest, digest_form, unlimited_digits  # type: ignore[no-redef]
 
 __all__ = ["BadValue", "Digest", "Opaque", "decode", "digest", "digest_form", "encode", "eval_expected", "judge",
-           "judge_call", "safe_repr", "unlimited_digits", "values_equal"]
+           "judge_call", "lcb_stdout", "safe_repr", "unlimited_digits", "values_equal"]
 
 MAX_ENCODED_ITEMS = 5_000_000  # past this a value travels as its digest (record mode, digest tests) or not at all
 REPR_LIMIT = 1000
-COMPARES = ("eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root", "returns")
+COMPARES = ("eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root", "returns",
+            "lcb")
 
 
 class BadValue(ValueError):
@@ -315,6 +317,8 @@ def judge(compare: str, actual: Any, expected: Any, atol: float, rtol: float = 0
         if isinstance(actual, Opaque) and actual.truth is not None and compare in ("truthy", "falsy"):
             return actual.truth is (compare == "truthy")
         return False
+    if compare == "lcb":  # LiveCodeBench's functional rule: a returned tuple counts as a list (top level)
+        return (list(actual) if type(actual) is tuple else actual) == expected
     if compare == "truthy":
         return bool(actual)
     if compare == "falsy":
@@ -367,3 +371,38 @@ def judge_call(test: Dict[str, Any], encoded: Any) -> Tuple[bool, str]:
     if compare == "not_none":
         return False, "expected %s output, got %s" % ("a" if expected else "no", got)
     return False, "expected %s, got %s" % (safe_repr(expected, 300), got)
+
+
+# --- LiveCodeBench's stdout rule (compare "lcb" on a stdio test) --------------------------------------------
+# Both texts are stripped and split on "\n", and every line is stripped (so trailing spaces, "\r" and blank
+# lines at either end do not matter, blank lines in between do); the line counts must agree; a line that is
+# not identical passes when both lines are whitespace-separated numbers with equal decimal values ("0.5" ==
+# "0.50", "1e3" == "1000", but no tolerance: "0.333" != "0.3333").
+
+def _lcb_lines(text: str) -> list:
+    return [line.strip() for line in text.strip().split("\n")]
+
+
+def _lcb_numbers(line: str) -> Optional[list]:
+    try:
+        return [decimal.Decimal(token) for token in line.split()]
+    except (decimal.InvalidOperation, ValueError):
+        return None
+
+
+def lcb_stdout(actual: str, expected: str) -> Tuple[bool, str]:
+    """(passed, message) for a program's stdout under LiveCodeBench's rule."""
+    got, want = _lcb_lines(actual), _lcb_lines(expected)
+    if len(got) != len(want):
+        return False, "wrong answer: %d output line(s), expected %d" % (len(got), len(want))
+    for n, (g, w) in enumerate(zip(got, want), 1):
+        if g == w:
+            continue
+        a, b = _lcb_numbers(g), _lcb_numbers(w)
+        try:
+            same = a is not None and b is not None and a == b
+        except decimal.InvalidOperation:  # a signalling NaN
+            same = False
+        if not same:
+            return False, "wrong answer at line %d: %s != %s" % (n, safe_repr(g, 150), safe_repr(w, 150))
+    return True, ""

@@ -12,7 +12,8 @@ from semtrace.jsonable import from_jsonable, to_jsonable
 from semtrace.sandbox.trace import Trace
 
 TestKind = Literal["assert", "call", "stdio"]
-Compare = Literal["eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root", "returns"]
+Compare = Literal["eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root",
+                  "returns", "lcb"]
 # ``killed``: ended by a signal with no evidence of why (``oom`` needs evidence: a MemoryError, the address-space
 # limit, or the container's OOM-kill counter going up).
 Status = Literal["passed", "failed", "error", "timeout", "oom", "killed", "sandbox_error"]
@@ -44,7 +45,9 @@ class TestCase(_Codec):
 
     ``compare`` for call tests: ``eq`` (with float tolerance), ``truthy``/``falsy``, ``is``, ``in`` (expected is a
     collection of accepted values), ``isclose`` (``atol`` and ``rtol``), ``digest`` (expected ``sha256:<hex>`` of
-    ``judge.digest``), ``not_none``, ``poly_root`` (expected: the coefficients), ``returns`` (any value passes).
+    ``judge.digest``), ``not_none``, ``poly_root`` (expected: the coefficients), ``returns`` (any value
+    passes), ``lcb`` (LiveCodeBench's rules: for call tests a returned tuple counts as a list, then ``==``;
+    for stdio tests ``judge.lcb_stdout``: stripped lines, equal counts, numeric tokens compared as decimals).
     ``expr``: an expression evaluated instead of ``func(args)`` (set by the runner's AST pass).
     """
 

@@ -77,8 +77,14 @@ def judge_report(test: Dict[str, Any], rep: protocol.Report, duration: float, re
     if kind == "stdio":
         if not isinstance(rep.value, str):
             return outcome(i, "error", "malformed report: stdout is not text", None, duration)
-        ok = test.get("expected") is None or normalise_stdout(rep.value) == normalise_stdout(test["expected"])
-        return outcome(i, "passed" if ok else "failed", "" if ok else "wrong output", rep.value, duration, kept)
+        if test.get("expected") is None:
+            ok, message = True, ""
+        elif test.get("compare") == "lcb":  # LiveCodeBench's rule (judge.lcb_stdout)
+            ok, message = judge.lcb_stdout(rep.value, test["expected"])
+        else:
+            ok = normalise_stdout(rep.value) == normalise_stdout(test["expected"])
+            message = "" if ok else "wrong output"
+        return outcome(i, "passed" if ok else "failed", message, rep.value, duration, kept)
     try:
         ok, message = judge.judge_call(test, rep.value)
     except judge.BadValue as exc:
