@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -47,17 +48,20 @@ async def _ask(
     chain: int | None = None,
     purpose: str = "generate",
     code: bool = False,
-) -> tuple[list[Completion], dict[str, int]]:
-    """The completions and what they used, read from the LLM's ledger for this call's own scope (task, round,
-    chain, purpose); from the completions only for an LLM that keeps no ledger."""
+) -> tuple[list[Completion], dict[str, int], float]:
+    """The completions, what they used and the seconds the provider took, read from the LLM's ledger for this
+    call's own scope (task, round, chain, purpose); from the completions and the clock for an LLM that keeps no
+    ledger."""
     s = ctx.settings
     stop = [CODE_END] if code and s.code_stop else None
+    start = time.perf_counter()
     with measure(ctx.llm, task_id=ctx.task.task_id, round=round_, chain=chain, purpose=purpose) as used:
         completions = await ctx.llm_for(round_).generate(
             messages, n=n, temperature=s.temperature, max_tokens=s.max_tokens, seed=seed, stop=stop
         )
     ctx.stats.add_completions(completions)
-    return completions, (used.usage or usage_of(completions)).brief()
+    latency = used.usage.latency if used.usage is not None else time.perf_counter() - start
+    return completions, (used.usage or usage_of(completions)).brief(), round(latency, 4)
 
 
 def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
@@ -98,7 +102,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
             )
         return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
     messages = prompts.synthesis_messages(task.prompt, task.entry_point)
-    completions, used = await _ask(
+    completions, used, latency = await _ask(
         ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"), round_=0, code=True
     )
     if len(completions) < width:
@@ -122,6 +126,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
                     "attempts": [],
                     # the one call that produced every chain's sample is charged to chain 0
                     "usage": used if chain == 0 else {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0},
+                    "latency": latency if chain == 0 else 0.0,
                 },
             )
         )
@@ -176,6 +181,7 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
         "prompt_digest": payload.get("prompt_digest", ""),
         "prompt": payload.get("prompt", []),
+        "latency": payload.get("latency", 0.0),
         "note": payload.get("note", ""),
     }
     nxt: ChainPayload = {
@@ -252,7 +258,7 @@ async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Com
     messages = prompts.critique_messages(task.prompt, task.entry_point, _attempt(payload))
     seed = ctx.settings.seed_for(task.task_id, "critique", payload["chain"], payload["round"])
     try:
-        completions, usage = await _ask(
+        completions, usage, _ = await _ask(
             ctx, messages, n=1, seed=seed, round_=payload["round"], chain=payload["chain"], purpose="critique"
         )
         text = completions[0].text.strip()
@@ -274,7 +280,7 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     new_round = payload["round"] + 1
     seed = s.seed_for(task.task_id, "refine", payload["chain"], new_round)
     try:
-        completions, used = await _ask(
+        completions, used, latency = await _ask(
             ctx, messages, n=1, seed=seed, round_=new_round, chain=payload["chain"], code=True
         )
         completion = completions[0]
@@ -307,6 +313,7 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
             "prompt_digest": prompt_digest(messages),  # type: ignore
             "prompt": prompt_messages(messages),  # the very list _ask sent
             "usage": used,
+            "latency": latency,
         }
     )
     return Command(goto=Send("execute", nxt))

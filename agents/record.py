@@ -120,6 +120,7 @@ class Candidate(_Model):
     critique_usage: dict[str, int] = Field(default_factory=dict)
     prompt_digest: str = ""
     prompt: tuple[PromptMessage, ...] = ()
+    latency: float = 0.0  # seconds the LLM took to write it (width samples of one call: chain 0 carries them)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Candidate:
