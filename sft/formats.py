@@ -1,0 +1,129 @@
+"""Writing examples: chat ``messages`` JSONL, OpenAI fine-tuning JSONL, LLaMA-Factory (sharegpt) and HF datasets.
+
+Layout under ``--out DIR`` (one representation R, splits ``train`` and ``test``):
+
+- ``messages``: ``R/train.jsonl`` — ``{"messages": [{"role", "content"}...], "meta": {task_id, ids, tokens...}}``;
+- ``openai``: ``R/train.jsonl`` — ``{"messages": [...]}`` only (the fine-tuning API accepts no other key);
+- ``llamafactory``: ``R_train.json`` — a JSON list of ``{"conversations": [{"from": "human"|"gpt", "value"}],
+  "system": ...}`` plus ``dataset_info.json`` with one entry per file (``formatting: sharegpt``, ``columns``,
+  ``tags``), so ``dataset_dir: DIR`` and ``dataset: semtrace_R_train`` read it;
+- ``hf``: ``R/`` — a ``datasets.DatasetDict`` (``save_to_disk``) with ``messages`` and the meta columns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from semtrace.sft.build import Example
+
+FORMATS = ("messages", "openai", "llamafactory", "hf")
+SPLITS = ("train", "test")
+
+LF_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+           "system_tag": "system"}
+LF_ROLES = {"user": "human", "assistant": "gpt"}
+
+
+class FormatError(ValueError):
+    """An output format that cannot be written (unknown, or its package is missing)."""
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> list[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return [path]
+
+
+def write_messages(out: Path, rep: str, split: str, examples: list[Example]) -> list[Path]:
+    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat(), "meta": e.meta()} for e in examples])
+
+
+def write_openai(out: Path, rep: str, split: str, examples: list[Example]) -> list[Path]:
+    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat()} for e in examples])
+
+
+def sharegpt(example: Example) -> dict[str, Any]:
+    """One LLaMA-Factory sharegpt row: the system prompt in ``system``, then human/gpt turns alternating."""
+    system = "\n\n".join(m.content for m in example.messages if m.role == "system")
+    turns = [{"from": LF_ROLES[m.role], "value": m.content} for m in example.messages if m.role != "system"]
+    turns.append({"from": "gpt", "value": example.target})
+    row: dict[str, Any] = {"conversations": turns}
+    if system:
+        row["system"] = system
+    return row
+
+
+def dataset_name(rep: str, split: str) -> str:
+    return f"semtrace_{rep}_{split}"
+
+
+def write_llamafactory(out: Path, rep: str, split: str, examples: list[Example]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{rep}_{split}.json"
+    path.write_text(json.dumps([sharegpt(e) for e in examples], ensure_ascii=False, indent=1), encoding="utf-8")
+    info_path = out / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    info[dataset_name(rep, split)] = {
+        "file_name": path.name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "conversations", "system": "system"},
+        "tags": dict(LF_TAGS),
+    }
+    info_path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return [path, info_path]
+
+
+def write_hf(out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path]:
+    try:
+        import datasets
+    except ModuleNotFoundError as exc:
+        raise FormatError("--format hf needs the `datasets` package: pip install 'semtrace[train]' "
+                          "(or pip install datasets)") from exc
+
+    def table(examples: list[Example]) -> dict[str, list[Any]]:
+        metas = [e.meta() for e in examples]
+        return {
+            "messages": [e.chat() for e in examples],
+            "task_id": [m["task_id"] for m in metas],
+            "representation": [m["representation"] for m in metas],
+            "source": [m["source"] for m in metas],
+            "ids": [m["ids"] or [] for m in metas],
+            "tokens": [m["tokens"] for m in metas],
+        }
+
+    features = datasets.Features({
+        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+        "task_id": datasets.Value("string"),
+        "representation": datasets.Value("string"),
+        "source": datasets.Value("string"),
+        "ids": datasets.Sequence(datasets.Value("string")),
+        "tokens": datasets.Value("int64"),
+    })
+    dd = datasets.DatasetDict({s: datasets.Dataset.from_dict(table(ex), features=features)
+                               for s, ex in splits.items()})
+    target = out / rep
+    dd.save_to_disk(str(target))
+    return [target]
+
+
+WRITERS: dict[str, Callable[[Path, str, str, list[Example]], list[Path]]] = {
+    "messages": write_messages,
+    "openai": write_openai,
+    "llamafactory": write_llamafactory,
+}
+
+
+def write(fmt: str, out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path]:
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown --format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    if fmt == "hf":
+        return write_hf(out, rep, splits)
+    paths: list[Path] = []
+    for split, examples in splits.items():
+        paths.extend(WRITERS[fmt](out, rep, split, examples))
+    return sorted(set(paths))
