@@ -1,0 +1,229 @@
+"""``semtrace score``: score samples written by other tools (EvalPlus format) with semtrace's own judge.
+
+Each line of SAMPLES is a JSON object with ``task_id`` and ``solution`` (a whole program) or ``completion``
+(appended to the task's prompt when the prompt is Python source, as EvalPlus does for HumanEval+ and MBPP+;
+used as the whole program otherwise, e.g. for stdin/stdout tasks). Several lines may share a ``task_id``: they
+are that task's samples, in file order.
+
+A sample is scored exactly as a run scores a candidate: ``agents.scoring.Scorer`` runs it on the task's hidden
+tests (stop at the first failure, the run config's limits, one execution per distinct program) and the verdict is
+``record.Candidate.correct`` of the compact outcome (a task without hidden tests is judged on its visible tests,
+as a run judges it). The same program therefore gets the same verdict from ``score`` as from a run.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from semtrace.agents.record import Candidate, compact, first_failure
+from semtrace.agents.rundir import RunError, write_file
+from semtrace.benchmarks.metrics import mean_interval, mean_pass_at_k
+from semtrace.benchmarks.task import Task
+from semtrace.reports.model import Rate, Table
+
+log = logging.getLogger(__name__)
+
+KS = (1, 2, 5, 10, 20, 50, 100)
+FORMAT_HINT = 'each line must be a JSON object like {"task_id": "...", "solution": "<program>"} (or "completion")'
+
+
+class SamplesError(RunError):
+    """A samples file that cannot be scored; the message names the file, the line and the fix."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    task_id: str
+    index: int  # the sample's number among its task's samples
+    line: int
+    code: str
+
+
+@dataclass(frozen=True)
+class SampleScore:
+    task_id: str
+    index: int
+    line: int
+    correct: bool
+    status: str
+    passed: int
+    total: int
+    message: str
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    benchmark: str
+    samples_file: Path
+    out: Path
+    tasks_total: int  # tasks in the benchmark
+    scored: dict[str, list[SampleScore]]  # task id -> its samples' scores, in file order
+
+    @property
+    def pass_at_1(self) -> Rate:
+        m, lo, hi = mean_interval([sum(s.correct for s in v) / len(v) for v in self.scored.values()])
+        return Rate(m, lo, hi)
+
+    def pass_at(self) -> dict[int, float]:
+        """Unbiased pass@k (mean over tasks) for every k in KS that every scored task has samples for."""
+        counts = [(len(v), sum(s.correct for s in v)) for v in self.scored.values()]
+        least = min(n for n, _ in counts)
+        return {k: mean_pass_at_k(counts, k) for k in KS if k <= least}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.benchmark,
+            "samples": str(self.samples_file),
+            "out": str(self.out),
+            "tasks": len(self.scored),
+            "tasks_total": self.tasks_total,
+            "n_samples": sum(len(v) for v in self.scored.values()),
+            "pass@1": self.pass_at_1.to_dict(),
+            "pass@k": {str(k): v for k, v in self.pass_at().items()},
+        }
+
+
+def default_out(samples: Path) -> Path:
+    name = samples.name.removesuffix(".jsonl")
+    return samples.with_name(name + ".scores.jsonl")
+
+
+def _is_python(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return bool(text.strip())
+
+
+def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
+    """The samples of ``path``; a bad line is a SamplesError naming ``file:line``, the key and the fix."""
+    if not path.is_file():
+        raise SamplesError(f"samples file {path} not found; pass a JSONL file of EvalPlus samples")
+    out: list[Sample] = []
+    per_task: dict[str, int] = {}
+    prefix: dict[str, bool] = {}
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(raw)
+            except ValueError as exc:
+                raise SamplesError(f"{where}: not JSON ({exc}); {FORMAT_HINT}") from None
+            if not isinstance(row, dict):
+                raise SamplesError(f"{where}: not a JSON object; {FORMAT_HINT}")
+            task_id = row.get("task_id")
+            if not isinstance(task_id, str):
+                raise SamplesError(f"{where}: no 'task_id' string; {FORMAT_HINT}")
+            if task_id not in tasks:
+                sample = ", ".join(list(tasks)[:3])
+                raise SamplesError(f"{where}: task_id {task_id!r} is not in this benchmark (ids look like: "
+                                   f"{sample}); pass the --benchmark the samples were made for")
+            if isinstance(row.get("solution"), str):
+                code = row["solution"]
+            elif isinstance(row.get("completion"), str):
+                task = tasks[task_id]
+                if task_id not in prefix:
+                    prefix[task_id] = _is_python(task.prompt)
+                code = (task.prompt + row["completion"]) if prefix[task_id] else row["completion"]
+            else:
+                raise SamplesError(f"{where}: no 'solution' or 'completion' string for {task_id}; {FORMAT_HINT}")
+            index = per_task.get(task_id, 0)
+            per_task[task_id] = index + 1
+            out.append(Sample(task_id, index, lineno, code))
+    if not out:
+        raise SamplesError(f"{path} holds no samples; {FORMAT_HINT}")
+    return out
+
+
+def verdict(sample: Sample, hidden: dict[str, Any], visible: dict[str, Any]) -> SampleScore:
+    """The sample's score by ``Candidate.correct``, the rule a run's records use."""
+    cand = Candidate(id=f"s{sample.index}", chain=sample.index, round=0, code=sample.code, hidden=hidden,
+                     visible=visible)
+    shown = cand.hidden if cand.hidden.total or cand.hidden.status else cand.visible
+    message = next((t.message for t in shown.tests if t.status != "passed"), shown.message)
+    return SampleScore(sample.task_id, sample.index, sample.line, cand.correct, str(shown.status or ""),
+                       shown.passed, shown.total, message[:500])
+
+
+async def score_samples(samples: list[Sample], tasks: dict[str, Task], sandbox: Any, limits: Any,
+                        concurrency: int = 8) -> dict[str, list[SampleScore]]:
+    from semtrace.agents.scoring import Scorer, hidden_outcome
+    from semtrace.sandbox.types import ExecRequest
+
+    scorer = Scorer(sandbox, tasks.values(), limits)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(s: Sample) -> SampleScore:
+        task = tasks[s.task_id]
+        async with gate:
+            hidden = hidden_outcome(await scorer.score(task, s.code), "compact")
+            visible: dict[str, Any] = {}
+            if not task.hidden_tests:  # judged on the visible tests, as Candidate.correct judges a run's candidate
+                res = (await sandbox.run(ExecRequest(code=s.code, tests=task.visible_tests,
+                                                     entry_point=task.entry_point, test_setup=task.test_setup,
+                                                     limits=limits))).to_dict()
+                res.pop("traces", None)
+                visible = compact(res, first_failure(res), "compact", stdio=False)
+        return verdict(s, hidden, visible)
+
+    scores = await asyncio.gather(*(one(s) for s in samples))
+    out: dict[str, list[SampleScore]] = {}
+    for sc in scores:
+        out.setdefault(sc.task_id, []).append(sc)
+    return out
+
+
+def task_lines(scored: dict[str, list[SampleScore]]) -> str:
+    lines = []
+    for task_id, items in scored.items():
+        n, c = len(items), sum(s.correct for s in items)
+        lines.append(json.dumps({
+            "task_id": task_id, "n": n, "correct": c, "pass@1": c / n,
+            "pass@k": {str(k): v for k, v in ((k, mean_pass_at_k([(n, c)], k)) for k in KS if k <= n)},
+            "samples": [{"index": s.index, "line": s.line, "correct": s.correct, "status": s.status,
+                         "passed": s.passed, "total": s.total, "message": s.message} for s in items],
+        }))
+    return "\n".join(lines) + "\n"
+
+
+async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", data_dir: str | None = None,
+                     out: Path | None = None, overrides: list[str] | None = None) -> ScoreResult:
+    """Score ``samples`` against ``benchmark``'s hidden tests with the run config's limits (``overrides`` as
+    ``-o key=value``); write the per-task JSONL to ``out``."""
+    from semtrace.agents.build import load_tasks, make_run_sandbox
+    from semtrace.config import build_config, with_absolute_paths
+
+    cfg = with_absolute_paths(build_config(None, {"benchmark": benchmark, "sandbox": sandbox, "data_dir": data_dir},
+                                           overrides or []))
+    tasks = {t.task_id: t for t in load_tasks(cfg)}
+    parsed = read_samples(samples, tasks)
+    box = await make_run_sandbox(cfg)
+    try:
+        scored = await score_samples(parsed, tasks, box, cfg.limits.to_limits())
+    finally:
+        await box.close()
+    dest = out or default_out(samples)
+    write_file(dest, task_lines(scored))
+    return ScoreResult(benchmark, samples, dest, len(tasks), scored)
+
+
+def summary_table(result: ScoreResult) -> Table:
+    n = sum(len(v) for v in result.scored.values())
+    ks = result.pass_at()
+    rows = [("tasks scored", f"{len(result.scored)} of {result.tasks_total}"), ("samples", n),
+            ("pass@1", result.pass_at_1)]
+    rows += [(f"pass@{k}", Rate(v, v, v)) for k, v in ks.items() if k > 1]
+    notes = ["pass@1: mean over tasks of each task's share of correct samples, 95% interval over tasks",
+             "pass@k: unbiased estimator (Chen et al.), for k up to the fewest samples any task has",
+             "judged like a run's candidates: the hidden tests, stop at the first failure"]
+    return Table("score", f"semtrace score · {result.benchmark} · {result.samples_file.name}", ("", "value"),
+                 tuple(rows), tuple(notes))
