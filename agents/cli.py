@@ -1,4 +1,5 @@
-"""``semtrace run``, ``semtrace ablate`` and ``semtrace report`` (mounted on the root app by ``register``)."""
+"""``semtrace run``, ``semtrace ablate`` and ``semtrace schema`` (mounted on the root app by ``register``; ``semtrace
+report`` lives in ``reports/cli.py``)."""
 
 from __future__ import annotations
 
@@ -160,41 +161,6 @@ def ablate(
     console.print(f"combined summary: {Path(combined['out']) / 'ablation.json'}")
 
 
-def report(
-    run_dirs: list[Path] = typer.Argument(..., help="One or more run directories (or ablation directories)."),  # noqa: B008
-    as_json: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
-) -> None:
-    """Print the results table of one or more runs."""
-    from semtrace.agents.display import comparison_table, results_table, width_table
-    from semtrace.agents.run import CONFIG_FILE, RunError
-    from semtrace.agents.rundir import run_summary
-
-    def collect() -> list[tuple[str, dict[str, Any]]]:
-        found: list[tuple[str, dict[str, Any]]] = []
-        for d in run_dirs:
-            dirs = (
-                [d] if (d / CONFIG_FILE).is_file() else sorted(p.parent for p in d.glob(f"*/{CONFIG_FILE}"))
-            )
-            if not dirs:
-                raise RunError(f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory")
-            for rd in dirs:
-                found.append((rd.name if len(run_dirs) == 1 and rd != d else str(rd), run_summary(rd)))
-        return found
-
-    summaries = guard(collect)
-    console = Console()
-    if as_json:
-        console.print_json(json.dumps({name: s for name, s in summaries}))
-        return
-    for name, s in summaries:
-        console.print(results_table(s, title=name))
-        widths = width_table(s)
-        if widths is not None:
-            console.print(widths)
-    if len(summaries) > 1:
-        console.print(comparison_table(summaries, title="comparison"))
-
-
 def schema(
     what: str = typer.Argument("record", help="Which schema: record (one line of results.jsonl)."),
 ) -> None:
@@ -210,5 +176,4 @@ def schema(
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("ablate")(ablate)
-    app.command("report")(report)
     app.command("schema")(schema)
