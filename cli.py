@@ -20,7 +20,7 @@ _GROUPS = [
     ("semtrace.sft.cli", "app", "sft", "Build SFT data from traces."),
 ]
 # Modules that register top-level commands on ``app`` via ``register(app)``.
-_COMMANDS = ["semtrace.representations.cli", "semtrace.agents.cli", "semtrace.reports.cli"]
+_COMMANDS = ["semtrace.representations.cli", "semtrace.agents.cli", "semtrace.reports.cli", "semtrace.viewer.cli"]
 
 
 def _mount() -> None:
