@@ -56,6 +56,7 @@ class Benchmark:
     known_broken: dict[str, str] = field(default_factory=dict)
     needs_sandbox: bool = False  # True when loading runs reference solutions (EvalPlus expected outputs)
     options: tuple[str, ...] = ()  # keyword options the loader takes (``name?key=value`` or ``benchmark_options``)
+    data_folder: str = ""  # a folder under the data dir whose files the loader finds itself (livecodebench)
 
     @property
     def calibrates(self) -> bool:
@@ -92,7 +93,7 @@ class Benchmark:
         opts = self.check_options(options)
         floor = float(opts.pop("time_floor", TIME_FLOOR))
         factor = float(opts.pop("time_factor", TIME_FACTOR))
-        root = resolve_data_dir(data_dir) if self.files else Path(".")
+        root = resolve_data_dir(data_dir) if self.files or self.data_folder else Path(".")
         for rel, url in self.files.items():
             if not (root / rel).is_file():
                 raise DataMissing(
@@ -130,6 +131,7 @@ BENCHMARKS = Registry(
         "quixbugs": "semtrace.benchmarks.quixbugs:QUIXBUGS",
         "cruxeval": "semtrace.benchmarks.cruxeval:CRUXEVAL",
         "demo": "semtrace.benchmarks.demo:DEMO",
+        "livecodebench": "semtrace.benchmarks.livecodebench:LIVECODEBENCH",
     },
 )
 
