@@ -41,6 +41,8 @@ def _code_block(code: str) -> str:
 
 
 def _task_text(task_prompt: str, entry_point: str) -> str:
+    if not entry_point:  # a whole program reading stdin (LiveCodeBench's AtCoder and Codeforces problems)
+        return f"## Problem\n{task_prompt.strip()}"
     return f"## Problem\n{task_prompt.strip()}\n\nThe function to implement is `{entry_point}`."
 
 
