@@ -8,6 +8,7 @@ A path is a run directory (it holds ``config.yaml``) or a directory of runs (an 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -115,19 +116,31 @@ def reduce_for_report(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_run(path: Path, name: str, point: dict[str, Any] | None = None) -> RunData:
-    from semtrace.agents.run import settings_view
-
     cfg = load_run_config(path)
     stats: dict[str, dict[str, Any]] = {}
     for rec in iter_records(path / RESULTS_FILE):
         stats[rec["task_id"]] = reduce_for_report(rec)
     saved = load_summary(path) or {}
+    view = _view(cfg, saved)
     errored = errored_ids(path) - set(stats)
     total = max(int(saved.get("total_tasks") or 0), len(set(stats) | errored))
-    run = RunData(name=name, path=path, config=cfg, view=settings_view(cfg), stats=stats, errored=errored,
+    run = RunData(name=name, path=path, config=cfg, view=view, stats=stats, errored=errored,
                   total_tasks=total, saved=saved, point=dict(point or {}))
     run.summary = run_summary(run)
     return run
+
+
+def _view(cfg: RunConfig, saved: dict[str, Any]) -> dict[str, Any]:
+    """The run's knobs (``agents.run.settings_view``), taken from the saved summary when it holds them for this
+    config (importing ``agents.run`` loads LangGraph, seconds a report does not need)."""
+    view = saved.get("config")
+    if isinstance(view, dict) and view.get("benchmark") == cfg.benchmark and view.get("model") == cfg.model \
+            and view.get("representation") == cfg.representation and view.get("width") == cfg.resolved_width \
+            and view.get("depth") == cfg.resolved_depth:
+        return view
+    from semtrace.agents.run import settings_view
+
+    return settings_view(cfg)
 
 
 def run_summary(run: RunData) -> dict[str, Any]:
@@ -155,6 +168,8 @@ def find_runs(paths: list[Path]) -> tuple[list[tuple[str, Path, dict[str, Any]]]
         if not dirs:
             raise ReportError(f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory")
         grid, points = _ablation(d)
+        order = {name: i for i, name in enumerate(points)}  # grid points in the grid's order, then the others
+        dirs.sort(key=lambda rd: (order.get(rd.name, len(order)), rd.name))
         names = []
         for rd in dirs:
             name = rd.name if len(paths) == 1 else str(rd)
@@ -176,18 +191,12 @@ def _ablation(d: Path) -> tuple[dict[str, list[Any]], dict[str, dict[str, Any]]]
     except (ValueError, OSError, AttributeError, TypeError) as exc:
         log.warning("%s cannot be read (%s); no per-axis figures for %s", path, exc, d)
         return {}, {}
-    import itertools
-
-    from semtrace.agents.ablate import grid_points
-    from semtrace.config import ConfigError, validate_config
-
-    try:  # the point directories are named as agents.ablate names them (in the grid's product order)
-        named = grid_points(validate_config(data.get("base") or {}), grid)
-    except (ConfigError, ValueError, TypeError) as exc:
-        log.warning("%s: the grid cannot be rebuilt (%s); no per-axis figures for %s", path, exc, d)
+    names = list(data.get("points") or {})  # agents.ablate writes them in the grid's product order
+    combos = list(itertools.product(*(grid[k] for k in grid)))
+    if len(names) != len(combos):
+        log.warning("%s: %d points for a grid of %d; no per-axis figures for %s", path, len(names), len(combos), d)
         return {}, {}
-    combos = itertools.product(*(grid[k] for k in grid))
-    points = {name: dict(zip(grid, values)) for (name, _), values in zip(named, combos)}
+    points = {name: dict(zip(grid, values)) for name, values in zip(names, combos)}
     return grid, points
 
 

@@ -92,12 +92,13 @@ def _drawn(ax: Any) -> tuple[Series, ...]:
 
 
 def _plot(ax: Any, i: int, label: str, xs: Sequence[float], rates: Sequence[Rate], *, style: str = "-",
-          band: bool = True, ticks: Sequence[Any] | None = None) -> None:
+          band: str | None = "fill", ticks: Sequence[Any] | None = None) -> None:
+    """One line with markers; its 95% interval as a shaded band (``fill``) or error bars (``bars``)."""
     colour = PALETTE[i % len(PALETTE)]
     ys = [r.mean for r in rates]
     (line,) = ax.plot(xs, ys, style, color=colour, marker=MARKERS[i % len(MARKERS)], label=label)
     lo, hi = [r.lo for r in rates], [r.hi for r in rates]
-    if band and len(xs) > 1:
+    if band == "fill" and len(xs) > 1:
         ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, linewidth=0)
     elif band:
         ax.errorbar(xs, ys, yerr=[[y - a for y, a in zip(ys, lo)], [b - y for y, b in zip(ys, hi)]], fmt="none",
@@ -158,7 +159,7 @@ def tokens_figure(depth: Table, width: Table | None, keys: list[str], out_dir: P
                 rows = [r for r in rows if r[yi] is not None]
                 if rows:
                     _plot(ax, i, f"{label} · {what} ({col})", [r[ti] for r in rows], [r[yi] for r in rows],
-                          style="-" if what == "refine" else "--", band=False)
+                          style="-" if what == "refine" else "--", band=None)
                     i += 1
         return _finish(plt, fig, ax, "pass1_tokens", "pass@1 against tokens spent", "tokens per task",
                        "pass@1", depth.name if width is None else f"{depth.name}+{width.name}", out_dir)
@@ -201,7 +202,7 @@ def axis_figures(ablation: Ablation, runs: Sequence[RunData], summary: Table, ke
             fig, ax = plt.subplots()
             for i, (label, points) in enumerate(lines.items()):
                 xs = [ticks.index(v) for v in ticks if v in points]
-                _plot(ax, i, label, xs, [points[ticks[x]] for x in xs], band=False, ticks=ticks)
+                _plot(ax, i, label, xs, [points[ticks[x]] for x in xs], style=":", band="bars", ticks=ticks)
             ax.set_xticks(range(len(ticks)), ticks)
             name = "axis_" + "".join(ch if ch.isalnum() else "_" for ch in axis)
             figures.append(_finish(plt, fig, ax, name, f"pass@1 (selected) by {axis}", axis, "pass@1 (selected)",
