@@ -217,6 +217,13 @@ async def build_example(
     result, traces = await traced_run(runner, pair, renderer, settings)
     if result.passed:
         return Dropped(pair.task_id, name, "the buggy program passes its visible tests", pair.ids)
+    if result.traces or capabilities(renderer).needs_trace:
+        plain = await runner.run(_request(pair, pair.buggy, pair.tests, settings))
+        if plain.passed:  # e.g. a slow loop that only times out under the tracer: not a bug to learn from
+            first = result.first_failure
+            how = f"{first.status}: {first.message[:80]}" if first is not None else result.status
+            return Dropped(pair.task_id, name, "the buggy program passes its visible tests (it fails only "
+                           f"under the tracer, {how})", pair.ids)
     if pair.sent is not None and pair.sent_representation == name:
         messages = list(pair.sent)  # exactly what the agent sent for this round
     else:

@@ -1,0 +1,18 @@
+"""Fixtures for the SFT tests: real HumanEvalFix tasks (skipped without the data) and the helpers beside this file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture(scope="session")
+def fix_tasks(data_dir: Path) -> list[Any]:
+    from semtrace.benchmarks.registry import load_benchmark
+
+    return load_benchmark("humaneval-fix", data_dir)
