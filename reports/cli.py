@@ -109,7 +109,7 @@ def score(
     else:
         from semtrace.reports.render import rich_table
 
-        Console().print(rich_table(summary_table(result)))
+        Console(width=None if sys.stdout.isatty() else 120).print(rich_table(summary_table(result)))
     typer.echo(f"per-task results: {dest}", err=True)
 
 

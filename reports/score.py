@@ -102,13 +102,22 @@ def _is_python(text: str) -> bool:
     return bool(text.strip())
 
 
-def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
-    """The samples of ``path``; a bad line is a SamplesError naming ``file:line``, the key and the fix."""
+@dataclass(frozen=True)
+class Row:
+    """One line of a samples file, checked for its shape (not yet for its task)."""
+
+    line: int
+    task_id: str
+    solution: str | None
+    completion: str | None
+
+
+def parse_samples(path: Path) -> list[Row]:
+    """The lines of ``path``; a malformed one is a SamplesError naming ``file:line``, the key and the fix (checked
+    before the benchmark loads)."""
     if not path.is_file():
         raise SamplesError(f"samples file {path} not found; pass a JSONL file of EvalPlus samples")
-    out: list[Sample] = []
-    per_task: dict[str, int] = {}
-    prefix: dict[str, bool] = {}
+    rows: list[Row] = []
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if not raw.strip():
@@ -123,24 +132,37 @@ def read_samples(path: Path, tasks: dict[str, Task]) -> list[Sample]:
             task_id = row.get("task_id")
             if not isinstance(task_id, str):
                 raise SamplesError(f"{where}: no 'task_id' string; {FORMAT_HINT}")
-            if task_id not in tasks:
-                sample = ", ".join(list(tasks)[:3])
-                raise SamplesError(f"{where}: task_id {task_id!r} is not in this benchmark (ids look like: "
-                                   f"{sample}); pass the --benchmark the samples were made for")
-            if isinstance(row.get("solution"), str):
-                code = row["solution"]
-            elif isinstance(row.get("completion"), str):
-                task = tasks[task_id]
-                if task_id not in prefix:
-                    prefix[task_id] = _is_python(task.prompt)
-                code = (task.prompt + row["completion"]) if prefix[task_id] else row["completion"]
-            else:
+            solution, completion = row.get("solution"), row.get("completion")
+            if not isinstance(solution, str) and not isinstance(completion, str):
                 raise SamplesError(f"{where}: no 'solution' or 'completion' string for {task_id}; {FORMAT_HINT}")
-            index = per_task.get(task_id, 0)
-            per_task[task_id] = index + 1
-            out.append(Sample(task_id, index, lineno, code))
-    if not out:
+            rows.append(Row(lineno, task_id, solution if isinstance(solution, str) else None,
+                            completion if isinstance(completion, str) else None))
+    if not rows:
         raise SamplesError(f"{path} holds no samples; {FORMAT_HINT}")
+    return rows
+
+
+def resolve_samples(path: Path, rows: list[Row], tasks: dict[str, Task]) -> list[Sample]:
+    """Each row as the program to score: ``solution`` as it is, ``completion`` after the task's prompt when the
+    prompt is Python source (EvalPlus), else as it is. An unknown task id names the line and the fix."""
+    out: list[Sample] = []
+    per_task: dict[str, int] = {}
+    prefix: dict[str, bool] = {}
+    for row in rows:
+        if row.task_id not in tasks:
+            sample = ", ".join(list(tasks)[:3])
+            raise SamplesError(f"{path}:{row.line}: task_id {row.task_id!r} is not in this benchmark (ids look "
+                               f"like: {sample}); pass the --benchmark the samples were made for")
+        if row.solution is not None:
+            code = row.solution
+        else:
+            task = tasks[row.task_id]
+            if row.task_id not in prefix:
+                prefix[row.task_id] = _is_python(task.prompt)
+            code = (task.prompt + (row.completion or "")) if prefix[row.task_id] else (row.completion or "")
+        index = per_task.get(row.task_id, 0)
+        per_task[row.task_id] = index + 1
+        out.append(Sample(row.task_id, index, row.line, code))
     return out
 
 
@@ -204,8 +226,9 @@ async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", da
 
     cfg = with_absolute_paths(build_config(None, {"benchmark": benchmark, "sandbox": sandbox, "data_dir": data_dir},
                                            overrides or []))
+    rows = parse_samples(samples)
     tasks = {t.task_id: t for t in load_tasks(cfg)}
-    parsed = read_samples(samples, tasks)
+    parsed = resolve_samples(samples, rows, tasks)
     box = await make_run_sandbox(cfg)
     try:
         scored = await score_samples(parsed, tasks, box, cfg.limits.to_limits())
