@@ -82,7 +82,8 @@ async def run_grid(
             key = (cfg.model, json.dumps(cfg.llm_options, sort_keys=True))
             if key not in llms:
                 llms[key] = make_run_llm(cfg)
-            tkey = (cfg.benchmark, cfg.data_dir, tuple(cfg.tasks or ()), cfg.limit)
+            tkey = (cfg.benchmark, json.dumps(cfg.benchmark_options, sort_keys=True), cfg.data_dir,
+                    tuple(cfg.tasks or ()), cfg.limit)
             if tkey not in task_cache:
                 task_cache[tkey] = load_tasks(cfg)
             comps = await build_components(cfg, tasks=task_cache[tkey], llm=llms[key], sandbox=sandbox)
