@@ -9,6 +9,7 @@ another binary). The protocol client is ``websockets`` (the ``dev`` extra). Both
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import logging
@@ -56,6 +57,7 @@ class Browser:
         self._proc: subprocess.Popen[bytes] | None = None
         self._profile: str | None = None
         self._ws: Any = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Self:
         self.start()
@@ -81,7 +83,8 @@ class Browser:
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port = self._devtools_port()
         page = self._page_target(port)
-        self._ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout)
+        self._ws = self._stack.enter_context(
+            connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout))
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
@@ -116,7 +119,7 @@ class Browser:
     def close(self) -> None:
         if self._ws is not None:
             try:
-                self._ws.close()
+                self._stack.close()
             except Exception as exc:  # noqa: BLE001 - closing a socket whose browser already went away
                 log.debug("closing the DevTools socket: %s", exc)
             self._ws = None
