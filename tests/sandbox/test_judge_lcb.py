@@ -1,11 +1,11 @@
-"""LiveCodeBench's grading rules (compare ``lcb``): a table of outputs with the verdict LiveCodeBench's evaluator
-(``lcb_runner/evaluation/testing_util.py``) gives, checked on the pure comparison and end to end through the real
-local sandbox (the program prints or returns the row's output; the supervisor judges it).
+"""LiveCodeBench's grading rules (compare ``lcb``): a table of outputs with the verdict LiveCodeBench's
+evaluator (``lcb_runner/evaluation/testing_util.py``) gives, checked on the pure comparison and end to end
+through the real local sandbox (the program prints or returns the row's output; the supervisor judges it).
 
-Rules the rows pin down. stdin/stdout: both texts stripped, split on "\\n", each line stripped; the line counts
-must agree; a line that differs passes only when both lines are whitespace-separated numbers with equal Decimal
-values (no tolerance). Functional: a returned tuple becomes a list (top level only), then Python ``==`` (no float
-tolerance; 1 == 1.0 and True == 1 hold).
+Rules the rows pin down. stdin/stdout: both texts stripped, split on "\\n", each line stripped; the line
+counts must agree; a line that differs passes only when both lines are whitespace-separated numbers with equal
+Decimal values (no tolerance). Functional: a returned tuple becomes a list (top level only), then Python
+``==`` (no float tolerance; 1 == 1.0 and True == 1 hold).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from semtrace.sandbox import judge
 from semtrace.sandbox.types import ExecRequest, TestCase
 
@@ -97,7 +96,8 @@ def test_the_default_modes_are_unchanged() -> None:
     assert judge.judge("lcb", (1, 2), [1, 2], 0.0)
 
 
-ECHO_STDIO = "import sys\ndata = sys.stdin.read()\nsys.stdout.write(data)\nif 'EXIT' in data:\n    sys.exit()\n"
+ECHO_STDIO = ("import sys\ndata = sys.stdin.read()\nsys.stdout.write(data)\n"
+              "if 'EXIT' in data:\n    sys.exit()\n")
 ECHO_CALL = "def echo(value):\n    return value\n"
 
 
