@@ -28,6 +28,7 @@ SANDBOXES = Registry(
         "local": "semtrace.sandbox.local:LocalSandbox",
         "docker": "semtrace.sandbox.docker:DockerSandbox",
         "fake": "semtrace.sandbox.fake:FakeSandbox",
+        "ray": "semtrace.sandbox.ray:RaySandbox",
     },
 )
 

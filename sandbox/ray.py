@@ -1,0 +1,365 @@
+"""The ``ray`` back end: the per-node sandbox pools of a Ray cluster behind one ``Sandbox``.
+
+One Ray actor per node (or per ``cores_per_actor`` cores of it), pinned there, owns an ordinary ``docker`` (or
+``local``) sandbox on that node: the same ``DockerSandbox``/``LocalSandbox``, runner files, image and isolation
+flags as a single-machine run, built from the same options. The orchestrator stays one process and sends each
+``ExecRequest`` to the least-loaded actor (outstanding requests / slots); at most ``slots`` requests are ever
+submitted to an actor, so a caller beyond the cluster's capacity waits here (backpressure) instead of queueing
+inside Ray. An actor or node that dies, or does not answer within the request's watchdog, is dropped; each
+request it held is retried once on another actor, then reported as ``sandbox_error``: never lost, and answered
+exactly once (only the retry's answer is returned). Nodes that join later get actors at the next discovery.
+
+Options (``sandbox_options``): ``address`` (``auto``: a running cluster; ``ray://host:port``: Ray Client, needs
+``ray[client]``; ``host:port`` of a GCS; ``local``: start a private one; default: Ray's own choice —
+``$RAY_ADDRESS``, else a running local cluster, else a new one), ``backend`` (``docker`` | ``local``),
+``cores_per_actor``, ``num_cpus`` (CPUs each actor holds in Ray's accounting; 0 by default), ``start_timeout``,
+``rediscover`` (seconds between node discoveries), ``log_to_driver``; every other key goes to the node's back end
+(``image``, ``memory_mb``, ``concurrency`` ... for docker) and is validated here, before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from semtrace.sandbox.base import SandboxUnavailable
+from semtrace.sandbox.pool import watchdog_seconds
+from semtrace.sandbox.types import ExecRequest, ExecResult
+
+log = logging.getLogger(__name__)
+
+_LOCAL_KEYS = {"concurrency", "python"}
+
+
+class RayOptions(BaseModel):
+    """The ray back end's own options; the rest of ``sandbox_options`` configures each node's back end."""
+
+    model_config = ConfigDict(extra="allow")
+    address: str | None = Field(None, description="auto, ray://host:port, host:port, local; default: Ray's")
+    backend: Literal["docker", "local"] = "docker"
+    cores_per_actor: int | None = Field(None, ge=1, description="default: one actor per node, a slot per CPU")
+    num_cpus: float = Field(0.0, ge=0, description="CPUs each actor holds in Ray's resource accounting")
+    start_timeout: float = Field(180.0, gt=0, description="seconds for an actor to start its pool")
+    rediscover: float = Field(30.0, gt=0, description="seconds between looks for new nodes")
+    log_to_driver: bool = False
+
+    def node_options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class NodeSandbox:
+    """The actor: one node's sandbox (``make_sandbox(backend, **options)``), serving requests as dicts."""
+
+    def __init__(self, backend: str, options: dict[str, Any]) -> None:
+        self.backend = backend
+        self.options = options
+        self.sandbox: Any = None
+
+    async def ready(self) -> dict[str, Any]:
+        """Build and warm the pool (docker starts every container now); fail here, loudly, if it cannot run."""
+        from semtrace.sandbox.base import make_sandbox
+
+        self.sandbox = make_sandbox(self.backend, **self.options)
+        warm = getattr(self.sandbox, "warm", None)
+        if warm is not None:
+            await warm()
+        else:
+            await self.sandbox.run(ExecRequest(code="", tests=()))
+        return {"host": socket.gethostname(), "pid": os.getpid(), "python": getattr(self.sandbox, "python", "")}
+
+    async def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        result = await self.sandbox.run(ExecRequest.from_dict(payload))
+        return result.to_dict()
+
+    async def close(self) -> None:
+        if self.sandbox is not None:
+            await self.sandbox.close()
+
+
+@dataclass(eq=False)
+class _Actor:
+    handle: Any
+    node_id: str
+    slots: int
+    host: str = ""
+    pid: int = 0
+    inflight: int = 0
+    alive: bool = True
+    served: int = 0
+    refs: set[Any] = field(default_factory=set)
+
+    @property
+    def load(self) -> float:
+        return self.inflight / self.slots
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ModuleNotFoundError as exc:
+        raise SandboxUnavailable("the 'ray' sandbox needs the 'ray' package; install it with: "
+                                 "pip install 'semtrace[ray]'") from exc
+    return ray
+
+
+def _unreachable(address: str | None) -> str | None:
+    """For a ``host:port`` GCS address: why nothing answers there (None when something does, or for other forms)."""
+    if not address or address in ("auto", "local") or "://" in address or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            return None
+    except (OSError, ValueError) as exc:
+        return f"nothing answers at {host}:{port} ({type(exc).__name__}: {exc})"
+
+
+def _death_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    ex = ray.exceptions
+    names = ("RayActorError", "RaySystemError", "ObjectLostError", "WorkerCrashedError", "NodeDiedError",
+             "LocalRayletDiedError", "OutOfMemoryError")
+    return tuple(getattr(ex, n) for n in names if isinstance(getattr(ex, n, None), type))
+
+
+class RaySandbox:
+    """``async run(ExecRequest) -> ExecResult`` on the sandbox pools of a Ray cluster's nodes."""
+
+    name = "ray"
+
+    def __init__(self, **options: Any) -> None:
+        self.options = RayOptions(**options)
+        node = self.options.node_options()
+        if self.options.backend == "docker":
+            from semtrace.sandbox.docker import DockerOptions
+
+            DockerOptions(**node)  # a typo fails here, before a cluster is touched
+        elif set(node) - _LOCAL_KEYS:
+            raise ValueError(f"unknown option(s) for the ray sandbox's local back end: "
+                             f"{', '.join(sorted(set(node) - _LOCAL_KEYS))}; valid: {', '.join(sorted(_LOCAL_KEYS))}")
+        self._actors: list[_Actor] = []
+        self._seen_nodes: set[str] = set()
+        self._changed = asyncio.Event()
+        self._start_lock: asyncio.Lock | None = None
+        self._started = False
+        self._owns_ray = False
+        self._last_discovery = 0.0
+        self._discovering: asyncio.Task[None] | None = None
+        self.lost = 0  # actors dropped as dead or wedged
+        self.retried = 0  # requests sent again after their actor was lost
+        self.closed = False
+
+    # -- cluster ---------------------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        ray = _ray()
+        if ray.is_initialized():
+            return
+        address = self.options.address
+        where = f"at '{address}'" if address else "(Ray's default address)"
+        hint = "start one with `ray start --head` or set sandbox_options.address"
+        problem = _unreachable(address)
+        if problem:  # Ray itself would retry for minutes before giving up
+            raise SandboxUnavailable(f"ray sandbox: cannot connect to a Ray cluster {where}: {problem}; {hint}")
+        try:
+            ray.init(address=address, log_to_driver=self.options.log_to_driver, include_dashboard=False,
+                     configure_logging=False, ignore_reinit_error=True)
+        except (Exception, SystemExit) as exc:  # ConnectionError, ValueError, grpc errors: no cluster to use
+            raise SandboxUnavailable(f"ray sandbox: cannot connect to a Ray cluster {where}: "
+                                     f"{type(exc).__name__}: {str(exc).strip()[:300]}; {hint}") from exc
+        self._owns_ray = True
+
+    def _new_actors(self) -> list[_Actor]:
+        """Actors for every live node not seen before (blocking: ``ray.nodes()`` and actor creation)."""
+        ray = _ray()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        made = []
+        for node in ray.nodes():
+            node_id = node.get("NodeID", "")
+            if not node.get("Alive") or node_id in self._seen_nodes:
+                continue
+            self._seen_nodes.add(node_id)
+            cpus = max(1, int(node.get("Resources", {}).get("CPU", 1) or 1))
+            per = self.options.cores_per_actor
+            count, slots = (max(1, cpus // per), per) if per else (1, cpus)
+            options = self.options.node_options()
+            slots = int(options.get("concurrency") or slots)
+            options["concurrency"] = slots
+            cls = ray.remote(NodeSandbox).options(
+                num_cpus=self.options.num_cpus, max_concurrency=slots + 4, max_restarts=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False))
+            for _ in range(count):
+                made.append(_Actor(cls.remote(self.options.backend, options), node_id, slots))
+        return made
+
+    async def _admit(self, fresh: list[_Actor]) -> list[str]:
+        """Wait for each new actor's pool; the ready ones join the dispatch set. Returns the failures."""
+        async def one(actor: _Actor) -> str | None:
+            try:
+                info = await asyncio.wait_for(self._await(actor.handle.ready.remote()), self.options.start_timeout)
+            except Exception as exc:  # noqa: BLE001 - any failure keeps this actor out, with its reason
+                _ray().kill(actor.handle, no_restart=True)
+                return f"node {actor.node_id[:12]}: {type(exc).__name__}: {str(exc).strip()[-400:]}"
+            actor.host, actor.pid = str(info.get("host", "")), int(info.get("pid", 0))
+            self._actors.append(actor)
+            return None
+
+        problems = [p for p in await asyncio.gather(*(one(a) for a in fresh)) if p]
+        for p in problems:
+            log.warning("ray sandbox: an actor did not start: %s", p)
+        if fresh:
+            self._changed.set()
+        return problems
+
+    async def _ensure_started(self) -> None:
+        if self._started:
+            return
+        if self.closed:
+            raise SandboxUnavailable("the ray sandbox is closed")
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            self._connect()
+            problems = await self._admit(await asyncio.to_thread(self._new_actors))
+            self._last_discovery = time.monotonic()
+            if not self._actors:
+                raise SandboxUnavailable("ray sandbox: no node could start a sandbox pool: "
+                                         + ("; ".join(problems) or "the cluster has no live node"))
+            log.info("ray sandbox: %d actor(s), %d slot(s) on %d node(s)", len(self._actors),
+                     sum(a.slots for a in self._actors), len({a.node_id for a in self._actors}))
+            self._started = True
+
+    def _maybe_discover(self, force: bool = False) -> None:
+        due = time.monotonic() - self._last_discovery > self.options.rediscover
+        if (force or due) and (self._discovering is None or self._discovering.done()) and not self.closed:
+            self._last_discovery = time.monotonic()
+            self._discovering = asyncio.ensure_future(self._discover())
+
+    async def _discover(self) -> None:
+        try:
+            await self._admit(await asyncio.to_thread(self._new_actors))
+        except Exception:  # discovery is best effort; the live actors keep serving
+            log.exception("ray sandbox: looking for new nodes failed")
+
+    @staticmethod
+    async def _await(ref: Any) -> Any:
+        if hasattr(ref, "__await__"):
+            return await ref
+        return await asyncio.wrap_future(ref.future())  # Ray Client refs
+
+    # -- dispatch --------------------------------------------------------------------------------------------
+    async def _acquire(self, exclude: set[_Actor]) -> _Actor | None:
+        """The least-loaded live actor with a free slot (waiting for one); None when none but ``exclude`` live."""
+        while True:
+            live = [a for a in self._actors if a.alive and a not in exclude]
+            if not live:
+                return None
+            free = [a for a in live if a.inflight < a.slots]
+            if free:
+                actor = min(free, key=lambda a: (a.load, a.inflight))
+                actor.inflight += 1
+                return actor
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _release(self, actor: _Actor) -> None:
+        actor.inflight -= 1
+        self._changed.set()
+
+    def _drop(self, actor: _Actor, why: str) -> None:
+        if not actor.alive:
+            return
+        actor.alive = False
+        self.lost += 1
+        log.warning("ray sandbox: dropping the actor on node %s (%s): %s", actor.node_id[:12], actor.host, why)
+        try:
+            _ray().kill(actor.handle, no_restart=True)
+        except Exception as exc:  # noqa: BLE001 - it is gone already
+            log.debug("ray sandbox: kill: %s", exc)
+        self._actors = [a for a in self._actors if a.alive]
+        self._changed.set()
+        self._maybe_discover(force=True)
+
+    async def run(self, request: ExecRequest) -> ExecResult:
+        await self._ensure_started()
+        self._maybe_discover()
+        ray = _ray()
+        deaths = _death_errors(ray)
+        payload = request.to_dict()
+        watchdog = watchdog_seconds(request) + 30.0  # the node's pool has its own; this one is for the node
+        tried: set[_Actor] = set()
+        problem = ""
+        for attempt in (1, 2):
+            actor = await self._acquire(tried)
+            if actor is None:
+                if attempt == 1:
+                    raise SandboxUnavailable("ray sandbox: every sandbox actor is gone (nodes died or failed to "
+                                             "start); check `ray status`")
+                problem += "; no other live actor to retry on"
+                break
+            tried.add(actor)
+            if attempt == 2:
+                self.retried += 1
+            ref = actor.handle.run.remote(payload)
+            try:
+                answer = await asyncio.wait_for(self._await(ref), watchdog)
+            except asyncio.TimeoutError:
+                problem = f"the actor on {actor.host or actor.node_id[:12]} did not answer within {watchdog:.0f}s"
+                self._drop(actor, problem)
+            except deaths as exc:
+                problem = f"the actor on {actor.host or actor.node_id[:12]} died: {type(exc).__name__}"
+                self._drop(actor, f"{problem}: {str(exc).strip()[:300]}")
+            except ray.exceptions.RayTaskError as exc:  # the node's pool raised (e.g. SandboxUnavailable)
+                problem = f"the pool on {actor.host or actor.node_id[:12]} failed: {str(exc).strip()[-300:]}"
+                log.warning("ray sandbox: %s (attempt %d)", problem, attempt)
+            except asyncio.CancelledError:
+                ray.cancel(ref)
+                raise
+            else:
+                actor.served += 1
+                return ExecResult.from_dict(answer)
+            finally:
+                self._release(actor)
+        return ExecResult(status="sandbox_error", message=f"ray sandbox: {problem} (after one retry)")
+
+    # -- introspection and clean-up ----------------------------------------------------------------------------
+    def actors(self) -> list[dict[str, Any]]:
+        """The live actors: node id, host, slots, outstanding and served requests."""
+        return [{"node_id": a.node_id, "host": a.host, "pid": a.pid, "slots": a.slots, "inflight": a.inflight,
+                 "served": a.served} for a in self._actors if a.alive]
+
+    async def warm(self) -> None:
+        await self._ensure_started()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._discovering is not None:
+            self._discovering.cancel()
+        if not self._started and not self._actors:
+            return
+        ray = _ray()
+        actors, self._actors = list(self._actors), []
+        closing = [asyncio.wait_for(self._await(a.handle.close.remote()), 30) for a in actors]
+        await asyncio.gather(*closing, return_exceptions=True)  # each node removes its containers
+        for a in actors:
+            try:
+                ray.kill(a.handle, no_restart=True)
+            except Exception as exc:  # noqa: BLE001 - already gone
+                log.debug("ray sandbox: kill: %s", exc)
+        if self._owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+    async def __aenter__(self) -> RaySandbox:  # noqa: PYI034 - as the other back ends
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

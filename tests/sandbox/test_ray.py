@@ -1,0 +1,309 @@
+"""The ``ray`` sandbox on a real two-node Ray cluster started here (a head and a second node, one CPU each, on this
+machine, in a temp dir, free ports; torn down after): a scripted HumanEvalFix run gives the records of a ``docker``
+run, killing the second node's raylet mid-run loses and duplicates nothing, dispatch never submits more than a
+node's slots, and bad options fail before any cluster is touched."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the ray sandbox needs the 'ray' extra: pip install 'semtrace[ray]'")
+
+from rules import repair_rules, write_rules  # tests/agents is on the pytest pythonpath
+from semtrace.agents.records import stable_record
+from semtrace.agents.run import read_records
+from semtrace.config import build_config
+from semtrace.sandbox.base import make_sandbox
+from semtrace.sandbox.types import ExecRequest, TestCase
+
+RAY = str(Path(sys.executable).with_name("ray"))
+# the head's GCS declares a silent node dead after ~1.5 s instead of ~15 s (Ray's defaults: 3 s x 5)
+FAST_HEALTH = {"RAY_health_check_initial_delay_ms": "500", "RAY_health_check_period_ms": "500",
+               "RAY_health_check_timeout_ms": "500", "RAY_health_check_failure_threshold": "3"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _group_pids(pgid: int, comm: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and name == comm:
+            found.append(int(entry))
+    return found
+
+
+class LocalCluster:
+    """``ray start --block`` processes (each its own process group) sharing one temp dir."""
+
+    def __init__(self) -> None:
+        self.temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+        self.port = _free_port()
+        from ray._private.services import get_node_ip_address
+
+        self.address = f"{get_node_ip_address()}:{self.port}"  # what Ray itself resolves a loopback address to
+        self.nodes: list[subprocess.Popen[bytes]] = []
+        self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", **FAST_HEALTH)
+
+    def _ports(self) -> list[str]:
+        flags = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+                 "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port"]
+        return [x for f in flags for x in (f, str(_free_port()))]
+
+    def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(Path(self.temp_dir) / f"node{len(self.nodes)}.log", "wb")  # noqa: SIM115 - lives with the node
+        proc = subprocess.Popen([RAY, "start", "--block", "--num-cpus", "1",
+                                 "--disable-usage-stats", *self._ports(), *args], env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.nodes.append(proc)
+        return proc
+
+    def start_head(self) -> None:
+        self._start(["--head", "--port", str(self.port), "--temp-dir", self.temp_dir, "--include-dashboard",
+                     "false", "--dashboard-port", str(_free_port())])
+        deadline = time.monotonic() + 90
+        while True:  # a driver that connects before the GCS listens retries for minutes
+            if self.nodes[0].poll() is not None:
+                raise RuntimeError(f"ray start failed: {(Path(self.temp_dir) / 'node0.log').read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Ray head did not listen within 90 s") from None
+                time.sleep(0.2)
+        self.wait_nodes(1)
+
+    def add_node(self) -> subprocess.Popen[bytes]:
+        alive = len(self.alive_nodes())
+        proc = self._start(["--address", self.address])
+        self.wait_nodes(alive + 1)
+        return proc
+
+    def alive_nodes(self) -> list[dict[str, Any]]:
+        code = (f"import json, ray; ray.init(address={self.address!r}, log_to_driver=False); "
+                "print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive']]))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=self.env,
+                             timeout=60, check=False)
+        return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout else []
+
+    def wait_nodes(self, n: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.nodes[-1].poll() is not None:
+                log = (Path(self.temp_dir) / f"node{len(self.nodes) - 1}.log").read_text()
+                raise RuntimeError(f"ray start failed: {log[-2000:]}")
+            if len(self.alive_nodes()) >= n:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the Ray cluster did not reach {n} node(s) in {timeout:.0f}s")
+
+    def raylet_of(self, proc: subprocess.Popen[bytes]) -> int:
+        pids = _group_pids(proc.pid, "raylet")
+        assert len(pids) == 1, pids
+        return pids[0]
+
+    def stop(self) -> None:
+        for proc in reversed(self.nodes):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(self.nodes):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever of that node is still there
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = LocalCluster()
+    try:
+        c.start_head()
+        c.add_node()
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def repair_case(data_dir, tmp_path_factory):
+    """Six HumanEvalFix tasks and rules fixing them at rounds 1, 2, never, 1, 2, never."""
+    from semtrace.benchmarks.registry import load_benchmark
+
+    tasks = load_benchmark("humaneval-fix", data_dir)[:6]
+    pattern = [1, 2, None]
+    rules = write_rules(tmp_path_factory.mktemp("rules") / "rules.jsonl",
+                        repair_rules(tasks, {t.task_id: pattern[i % 3] for i, t in enumerate(tasks)}))
+    return tasks, rules
+
+
+def _config(data_dir: Path, rules: Path, sandbox: str) -> Any:
+    return build_config(flags={"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 6,
+                               "strategy": "sequential", "depth": 2, "representation": "next",
+                               "model": f"scripted:{rules}", "sandbox": sandbox, "display": False,
+                               "task_concurrency": 4})
+
+
+async def _run(cfg: Any, run_dir: Path, sandbox: Any, tasks: Any, during: Any = None) -> list[dict[str, Any]]:
+    from semtrace.agents.build import build_components
+    from semtrace.agents.run import prepare_run_dir, run_tasks
+
+    comps = await build_components(cfg, tasks=tasks, sandbox=sandbox)
+    prepare_run_dir(run_dir, cfg, resume=False)
+    try:
+        run = asyncio.ensure_future(run_tasks(cfg, run_dir, comps))
+        if during is not None:
+            await during(run)
+        await run
+    finally:
+        await sandbox.close()
+    return read_records(run_dir / "results.jsonl")
+
+
+def _by_task(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {r["task_id"]: stable_record(r) for r in records}
+
+
+@pytest.fixture(scope="module")
+def docker_records(repair_case, data_dir, tmp_path_factory, docker_ready):
+    tasks, rules = repair_case
+    run_dir = tmp_path_factory.mktemp("docker") / "run"
+    cfg = _config(data_dir, rules, "docker")
+    records = asyncio.run(_run(cfg, run_dir, make_sandbox("docker", concurrency=2), tasks))
+    assert len(records) == len(tasks)
+    return records
+
+
+@pytest.mark.docker
+async def test_ray_run_gives_the_docker_run_records(cluster, repair_case, data_dir, tmp_path, docker_records):
+    tasks, rules = repair_case
+    sandbox = make_sandbox("ray", address=cluster.address)
+    await sandbox.warm()
+    actors = sandbox.actors()
+    assert len(actors) == 2 and len({a["node_id"] for a in actors}) == 2 and all(a["slots"] == 1 for a in actors)
+    live = list(sandbox._actors)
+    records = await _run(_config(data_dir, rules, "ray"), tmp_path / "run", sandbox, tasks)
+    assert [a.served > 0 for a in live] == [True, True]  # least-loaded dispatch used both nodes
+    assert _by_task(records) == _by_task(docker_records)
+    assert sandbox.lost == 0 and sandbox.retried == 0
+
+
+@pytest.mark.docker
+async def test_killing_the_second_nodes_raylet_mid_run_loses_and_repeats_nothing(
+        cluster, repair_case, data_dir, tmp_path, docker_records):
+    tasks, rules = repair_case
+    second = cluster.nodes[1]
+    sandbox = make_sandbox("ray", address=cluster.address)
+    await sandbox.warm()
+    victim = next(a for a in sandbox._actors if a.pid in _descendants(cluster.raylet_of(second)))
+
+    async def kill_mid_run(run: asyncio.Future[Any]) -> None:
+        os.kill(victim.pid, signal.SIGSTOP)  # hold the request it gets: the kill then surely has one in flight
+        try:
+            for _ in range(600):
+                if victim.inflight == victim.slots or run.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert victim.inflight == victim.slots, "the run finished before the second node got a request"
+            os.kill(cluster.raylet_of(second), signal.SIGKILL)
+        finally:
+            os.kill(victim.pid, signal.SIGCONT)  # it finds its raylet gone and exits, as after a plain kill
+
+    records = await _run(_config(data_dir, rules, "ray"), tmp_path / "run", sandbox, tasks, kill_mid_run)
+    lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["task_id"] for line in lines) == sorted(t.task_id for t in tasks)
+    assert _by_task(records) == _by_task(docker_records)
+    assert sandbox.lost == 1 and sandbox.retried >= 1
+    second.wait(30)  # `ray start --block` exits when its raylet dies; give later tests a second node again
+    cluster.add_node()
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+async def test_dispatch_is_least_loaded_and_bounded_by_the_slots(cluster):
+    """Local pools on both nodes: 24 requests at once never put more than one (a node's slots) on an actor,
+    every request is answered, both nodes serve."""
+    sandbox = make_sandbox("ray", address=cluster.address, backend="local")
+    try:
+        await sandbox.warm()
+        peak: dict[int, int] = {}
+
+        async def watch() -> None:
+            while True:
+                for a in sandbox._actors:
+                    peak[id(a)] = max(peak.get(id(a), 0), a.inflight)
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(watch())
+        requests = [ExecRequest(code=f"def f():\n    return {i}\n",
+                                tests=(TestCase(kind="call", func="f", expected=repr(i if i % 3 else -1)),)) for i in range(24)]
+        results = await asyncio.gather(*(sandbox.run(r) for r in requests))
+        watcher.cancel()
+        assert [r.status for r in results] == ["passed" if i % 3 else "failed" for i in range(24)]
+        assert sorted(peak.values()) == [1, 1]
+        assert all(a["served"] > 0 for a in sandbox.actors())
+        assert sum(a["served"] for a in sandbox.actors()) == 24
+    finally:
+        await sandbox.close()
+
+
+def test_bad_options_fail_before_any_cluster_is_touched():
+    with pytest.raises(ValueError, match="imag"):
+        make_sandbox("ray", address="127.0.0.1:1", imag="semtrace-sandbox:latest")
+    with pytest.raises(ValueError, match="memory_mb"):
+        make_sandbox("ray", address="127.0.0.1:1", backend="local", memory_mb=512)
+
+
+async def test_no_cluster_is_one_clear_error():
+    from semtrace.sandbox.base import SandboxUnavailable
+
+    sandbox = make_sandbox("ray", address=f"127.0.0.1:{_free_port()}", backend="local")
+    with pytest.raises(SandboxUnavailable, match="cannot connect to a Ray cluster at") as info:
+        await sandbox.run(ExecRequest(code="", tests=()))
+    assert "\n" not in str(info.value)
+    await sandbox.close()
