@@ -133,3 +133,31 @@ async def test_an_always_equal_object_is_still_refused(local_sandbox) -> None:
     test = TestCase(kind="call", func="f", args="", expected="[1, 2]", compare="lcb")
     result = await local_sandbox.run(ExecRequest(code=code, tests=(test,), entry_point="f"))
     assert result.tests[0].status == "failed"
+
+
+# Programs LiveCodeBench accepts whose stdin use or exit the executor does not support yet (known gaps,
+# reported; executor.py's stdio runner gives the program a StringIO stdin and re-raises a non-zero exit).
+STDIN_GAPS = {
+    "sys.stdin.buffer": "import sys\nprint(sum(map(int, sys.stdin.buffer.read().split())))\n",
+    "open(0)": "print(sum(map(int, open(0).read().split())))\n",
+    "exit(1) after the answer": "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nsys.exit(1)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(STDIN_GAPS))
+@pytest.mark.xfail(strict=True, reason="known gap in the sandbox's stdio runner (executor.py), reported")
+async def test_stdin_forms_lcb_accepts(local_sandbox, name: str) -> None:
+    test = TestCase(kind="stdio", stdin="1 2\n", expected="3\n", compare="lcb")
+    result = await local_sandbox.run(ExecRequest(code=STDIN_GAPS[name], tests=(test,)))
+    assert result.tests[0].status == "passed"
+
+
+async def test_the_stdin_forms_that_work(local_sandbox) -> None:
+    programs = ["print(sum(map(int, input().split())))\n",
+                "import sys\nprint(sum(map(int, sys.stdin.readline().split())))\n",
+                "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nsys.exit(0)\n",
+                "import sys\nfor line in sys.stdin:\n    print(sum(map(int, line.split())))\n"]
+    test = TestCase(kind="stdio", stdin="1 2\n", expected="3\n", compare="lcb")
+    for code in programs:
+        result = await local_sandbox.run(ExecRequest(code=code, tests=(test,)))
+        assert result.tests[0].status == "passed", code
