@@ -36,7 +36,11 @@ def list_benchmarks(
             typer.echo(f"{name:16} (cannot load: {exc})")
             continue
         missing = [rel for rel in bench.files if not (root / rel).is_file()]
-        where = "built in" if not bench.files else ("data missing" if missing else "data found")
+        folder = root / bench.data_folder if bench.data_folder else None  # a loader finding its own files
+        if folder is not None and not (folder.is_dir() and any(folder.iterdir())):
+            missing.append(bench.data_folder)
+        needs_data = bool(bench.files or bench.data_folder)
+        where = "built in" if not needs_data else ("data missing" if missing else "data found")
         typer.echo(f"{name:16} {where:13} {bench.description}")
         for task_id, reason in bench.known_broken.items():
             typer.echo(f"{'':16} {'':13} known broken: {task_id}: {reason}")
