@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from semtrace.benchmarks.calibrate import CalibrationError
 from semtrace.benchmarks.common import DataError, DataMissing
-from semtrace.benchmarks.registry import BENCHMARKS, get_benchmark, resolve_data_dir
+from semtrace.benchmarks.registry import BENCHMARKS, get_benchmark, parse_benchmark_spec, resolve_data_dir
 from semtrace.benchmarks.verify import VerifyReport, program_count, verify_tasks
 from semtrace.registry import RegistryError
 
@@ -52,7 +52,8 @@ async def _verify(name: str, data: Path | None, sandbox_name: str, limit: int | 
     from semtrace.sandbox.base import make_sandbox
 
     bench = get_benchmark(name)
-    tasks = await asyncio.to_thread(bench.load, data, sandbox=sandbox_name)
+    options = parse_benchmark_spec(name)[1]  # livecodebench?difficulty=hard verifies those tasks only
+    tasks = await asyncio.to_thread(bench.load, data, sandbox=sandbox_name, options=options)
     if limit is not None:
         tasks = tasks[:limit]
     sandbox = make_sandbox(sandbox_name)

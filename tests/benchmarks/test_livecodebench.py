@@ -152,6 +152,8 @@ def test_verify_cli_loads_every_task_and_names_a_broken_one(tmp_path: Path) -> N
     good = CliRunner().invoke(app, ["verify", "livecodebench", "--data", str(FIXTURES)])
     assert good.exit_code == 0, good.output
     assert "livecodebench: 7 tasks" in good.output
+    hard = CliRunner().invoke(app, ["verify", "livecodebench?difficulty=hard", "--data", str(FIXTURES)])
+    assert hard.exit_code == 0 and ": 2 tasks" in hard.output, hard.output
     shutil.copytree(FOLDER, tmp_path / "livecodebench", ignore=shutil.ignore_patterns("*.py", "scripted*"))
     write_data(tmp_path, [poisoned_row(tmp_path / "pwned")], name="test5.jsonl")
     bad = CliRunner().invoke(app, ["verify", "livecodebench", "--data", str(tmp_path)])
