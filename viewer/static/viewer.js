@@ -315,9 +315,10 @@ var ST = (function () {
     applyFilter();
     window.addEventListener("hashchange", route);
     route();
+    api.readyAt = performance.now();  // ms since navigation start: the time to interactive
     api.ready = true;
   }
 
-  var api = { index: index, task: task, ready: false, state: state };
+  var api = { index: index, task: task, ready: false, readyAt: null, state: state };
   return api;
 })();

@@ -1,0 +1,174 @@
+"""The HTML viewer at scale: build it for a 1,000-task x 8-chain run and open it in headless Chromium.
+
+The run is made from a real small one (the bundled demo benchmark, scripted model, local sandbox, ``concise``
+renderings, width 8, depth 2; even tasks fixed at round 1, odd ones never, so their chains run every round and
+carry prompts and rendered traces), its records copied under new task ids into a run of N tasks (default 1,000)
+with the same config. Then (the page measures each the best of ``--repeat``):
+
+- build: ``build_viewer`` with the report (tables and plots) and without it, seconds and ms per task (two demo
+  tasks recurse deeply, so their records carry MB-sized traces: reading the records is most of the build);
+- time to interactive: navigation start to the task list drawn and filterable (``ST.readyAt``, in the page),
+  against the same measure for an empty page in the same folder (the baseline: what any file:// page costs);
+- opening one task (its detail scripts loaded and every round drawn) and one filter change, in ms.
+
+Prints the numbers and the ratio TTI / empty page; the target is a TTI under 2 s (exit 1 when missed). Needs
+Chromium (``bash .ci/browser.sh``) and no benchmark data.
+
+    .venv/bin/python perf/viewer_scale.py [--tasks 1000] [--repeat 3] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_TTI_S = 2.0
+
+
+def small_run(tmp: Path, width: int, depth: int) -> Path:
+    from semtrace.agents.build import build_components
+    from semtrace.agents.run import prepare_run_dir, run_tasks
+    from semtrace.benchmarks.demo import load
+    from semtrace.config import build_config
+
+    rules = []
+    for i, t in enumerate(load()):
+        reply = t.reference if i % 2 == 0 else t.starting_code
+        rules.append({"when": f"`{t.entry_point}`", "reply": f"```python\n{(reply or '').rstrip()}\n```"})
+    path = tmp / "rules.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rules))
+    cfg = build_config(flags={"model": f"scripted:{path}", "sandbox": "local", "strategy": "hybrid",
+                              "width": width, "depth": depth, "representation": "concise", "display": False},
+                       overrides=["temperature=0.7"])
+    run_dir = tmp / "small"
+
+    async def go() -> None:
+        comps = await build_components(cfg)
+        prepare_run_dir(run_dir, cfg, resume=False)
+        try:
+            await run_tasks(cfg, run_dir, comps)
+        finally:
+            await comps.sandbox.close()
+
+    asyncio.run(go())
+    return run_dir
+
+
+def replicate(small: Path, big: Path, tasks: int) -> tuple[int, int]:
+    """A run of ``tasks`` tasks: the small run's records in turn under new ids; (tasks, candidates)."""
+    lines = [json.loads(x) for x in (small / "results.jsonl").read_text().splitlines() if x.strip()]
+    big.mkdir(parents=True)
+    shutil.copyfile(small / "config.yaml", big / "config.yaml")
+    cands = 0
+    with (big / "results.jsonl").open("w") as fh:
+        for i in range(tasks):
+            rec = dict(lines[i % len(lines)])
+            rec["task_id"] = f"synthetic/{i}"
+            cands += len(rec["candidates"])
+            fh.write(json.dumps(rec) + "\n")
+    return tasks, cands
+
+
+def folder_bytes(path: Path) -> tuple[int, int, int]:
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files), max(p.stat().st_size for p in files)
+
+
+def open_ms(browser: Any, url: str, ready: str) -> float:
+    browser.open(url)
+    return float(browser.wait_for(ready))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", type=int, default=1000)
+    ap.add_argument("--width", type=int, default=8)
+    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", type=Path, default=None, help="Write the viewer here and keep it.")
+    args = ap.parse_args()
+
+    from semtrace.viewer.browser import Browser, BrowserUnavailable, version
+    from semtrace.viewer.build import build_viewer
+
+    tmp = Path(tempfile.mkdtemp(prefix="semtrace-viewer-scale-"))
+    try:
+        t0 = time.perf_counter()
+        small = small_run(tmp, args.width, args.depth)
+        big = tmp / "big"
+        n, cands = replicate(small, big, args.tasks)
+        print(f"run: {n} tasks, {cands} candidates ({cands / n:.1f} per task, width {args.width}, depth "
+              f"{args.depth}); {(big / 'results.jsonl').stat().st_size / 1e6:.1f} MB of records "
+              f"(made in {time.perf_counter() - t0:.1f} s)")
+        out = args.keep or tmp / "view"
+        bare = _timed(lambda: build_viewer([big], tmp / "bare", report=False))
+        full = _timed(lambda: build_viewer([big], out))
+        files, size, largest = folder_bytes(out)
+        index_kb = (out / "data" / "index.js").stat().st_size / 1e3
+        print(f"build: {full:.2f} s with the report's tables and plots, {bare:.2f} s without "
+              f"({1000 * bare / n:.2f} ms per task); {files} files, {size / 1e6:.1f} MB, index.js {index_kb:.0f} kB, "
+              f"largest file {largest / 1e3:.0f} kB")
+        (out / "blank.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>blank</title>"
+                                        "</head><body><script>window.readyAt = performance.now();</script>"
+                                        "</body></html>\n")
+        try:
+            browser = Browser()
+            browser.start()
+        except BrowserUnavailable as exc:
+            sys.exit(f"cannot measure the page: {exc}")
+        try:
+            blank = min(open_ms(browser, (out / "blank.html").resolve().as_uri(), "window.readyAt")
+                        for _ in range(args.repeat))
+            tti = min(open_ms(browser, (out / "index.html").resolve().as_uri(), "ST.ready && ST.readyAt")
+                      for _ in range(args.repeat))
+            rows = browser.eval("document.querySelectorAll('#st-tasks tbody tr').length")
+            flt = browser.eval("(function(){var s=document.getElementById('st-outcome'); s.value='never';"
+                               "var t=performance.now(); s.dispatchEvent(new Event('change'));"
+                               "return performance.now()-t;})()")
+            shown = browser.eval("document.getElementById('st-count').textContent")
+            detail = []
+            for i in range(args.repeat):
+                task = f"synthetic/{(2 * i + 1) % n}"  # an odd one: every chain runs every round
+                t = browser.eval(f"(function(){{ST.t0=performance.now(); location.hash='#task='+"
+                                 f"encodeURIComponent({json.dumps(task)}); return 1;}})()")
+                assert t == 1
+                browser.wait_for("document.getElementById('st-detail').getAttribute('data-state') === 'ready'")
+                detail.append(browser.eval("performance.now()-ST.t0"))
+                rounds = browser.eval("document.querySelectorAll('.st-round[data-id]').length")
+                browser.eval("location.hash=''")
+                browser.wait_for("!document.getElementById('st-list-view').hidden")
+            browser.drain(0.3)
+            errors = list(browser.errors)
+        finally:
+            browser.close()
+        print(f"browser: {version()}")
+        print(f"empty page (baseline): {blank:.0f} ms to its first script")
+        print(f"viewer index, {rows} task rows: {tti:.0f} ms to interactive = {tti / blank:.1f}x the empty page "
+              f"(target < {TARGET_TTI_S:.0f} s)")
+        print(f"one filter change over {rows} rows: {flt:.1f} ms ({shown}); opening a task of {rounds} rounds: "
+              f"{min(detail):.0f} ms")
+        if errors:
+            print(f"console errors: {errors[:5]}")
+        if args.keep:
+            print(f"viewer kept at {(out / 'index.html').resolve().as_uri()}")
+        if tti / 1000 > TARGET_TTI_S or errors:
+            sys.exit(1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
