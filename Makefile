@@ -56,9 +56,14 @@ setup: deps docker browser
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# The demo's run goes to $(DEMO_RUN); a second `make demo` resumes it (nothing left to do: the same table again).
+# It ends by writing the HTML report and trajectory viewer of that run and printing how to open it.
+DEMO_RUN ?= runs/demo
 demo: deps
 	-PYTHON=$(PY) bash .ci/docker.sh || echo "Docker is not available here; the demo uses the local sandbox"
-	$(VENV)/bin/semtrace run
+	@if [ -f $(DEMO_RUN)/config.yaml ]; then $(VENV)/bin/semtrace run --resume $(DEMO_RUN); \
+	else $(VENV)/bin/semtrace run --out $(DEMO_RUN); fi
+	$(VENV)/bin/semtrace view $(DEMO_RUN) --out $(DEMO_RUN)-view
 
 clean-containers: deps
 	$(PY) -m semtrace.cli sandbox cleanup
