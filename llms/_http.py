@@ -1,11 +1,14 @@
-"""Shared helpers for the HTTP back ends: status codes and headers to the LLMError hierarchy."""
+"""Shared helpers for the HTTP back ends: status codes and headers to the LLMError hierarchy, and the balancing of
+several endpoints (replicas of one model) by outstanding requests."""
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +23,8 @@ from semtrace.llms.base import (
     ServerError,
     Timeout,
 )
+
+log = logging.getLogger(__name__)
 
 _CONTEXT = re.compile(
     r"context[_ ]length|maximum context|context window|prompt is too long|too many tokens|"
@@ -95,3 +100,91 @@ def split_evenly(total: int, parts: int) -> list[int]:
     """``total`` shared across ``parts`` integers that sum back to it exactly."""
     q, r = divmod(max(0, total), max(1, parts))
     return [q + 1 if i < r else q for i in range(parts)]
+
+
+def endpoint_urls(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """``base_url`` as given: one URL, a comma-separated string of them, or a list."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    urls = [str(u).strip() for u in items if str(u).strip()]
+    if len(set(urls)) != len(urls):
+        raise ValueError(f"base_url lists a URL twice: {', '.join(urls)}")
+    return urls
+
+
+@dataclass(eq=False)
+class Endpoint:
+    """One server of a back end: its outstanding requests and its health."""
+
+    url: str
+    outstanding: int = 0
+    failures: int = 0  # consecutive transient failures; 0 = in service
+    down_until: float = 0.0  # monotonic time before which it gets no request
+    served: int = 0
+    failed: int = 0
+    last_pick: int = 0  # for ties: the least recently chosen goes first
+
+    @property
+    def healthy(self) -> bool:
+        return self.failures == 0
+
+
+class Endpoints:
+    """Several replicas of one model, balanced by outstanding requests. An endpoint whose request fails with a
+    transient server error (connection refused or reset, timeout, 5xx) is out for ``backoff`` seconds, doubling
+    per consecutive failure up to ``max_backoff``; after that one request probes it (others keep going to the
+    healthy ones) and the first answer puts it back."""
+
+    def __init__(self, urls: list[str], *, backoff: float = 1.0, max_backoff: float = 30.0) -> None:
+        if not urls:
+            raise ValueError("no endpoint URL")
+        self.all = [Endpoint(u) for u in urls]
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        self._picks = 0
+
+    def pick(self, exclude: set[Endpoint] | None = None) -> Endpoint | None:
+        """A due probe first (one at a time), else the healthy endpoint with the fewest outstanding requests;
+        None when every endpoint not in ``exclude`` is out."""
+        now = time.monotonic()
+        pool = [e for e in self.all if not exclude or e not in exclude]
+        if len(self.all) == 1:  # one server: always tried; its failures are the caller's retries' business
+            return self._take(pool[0]) if pool else None
+        probes = [e for e in pool if not e.healthy and e.down_until <= now and e.outstanding == 0]
+        if probes:
+            chosen = min(probes, key=lambda e: e.down_until)
+        else:
+            up = [e for e in pool if e.healthy]
+            if not up:
+                return None
+            chosen = min(up, key=lambda e: (e.outstanding, e.last_pick))
+        return self._take(chosen)
+
+    def _take(self, endpoint: Endpoint) -> Endpoint:
+        self._picks += 1
+        endpoint.outstanding += 1
+        endpoint.last_pick = self._picks
+        return endpoint
+
+    def next_due(self) -> float:
+        """Seconds until the first endpoint that is out may be probed."""
+        return max(0.0, min(e.down_until for e in self.all) - time.monotonic())
+
+    def done(self, endpoint: Endpoint, ok: bool) -> None:
+        """After a request: ``ok`` (it answered, even with an error of the request's own) or a server failure."""
+        endpoint.outstanding -= 1
+        if ok:
+            endpoint.served += 1
+            if endpoint.failures:
+                log.info("endpoint %s answers again; back in service", endpoint.url)
+            endpoint.failures, endpoint.down_until = 0, 0.0
+            return
+        endpoint.failed += 1
+        if len(self.all) == 1:
+            return
+        endpoint.failures += 1
+        pause = min(self.max_backoff, self.backoff * 2 ** (endpoint.failures - 1))
+        endpoint.down_until = time.monotonic() + pause
+        log.warning("endpoint %s failed (%d in a row); out of service for %.1fs", endpoint.url,
+                    endpoint.failures, pause)

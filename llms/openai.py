@@ -1,6 +1,8 @@
 """``openai:MODEL`` — the official ``openai`` SDK (async), chat completions; any OpenAI-compatible server.
 
-Options: ``base_url`` (else ``$OPENAI_BASE_URL``, else api.openai.com), ``api_key`` (else ``$OPENAI_API_KEY``;
+Options: ``base_url`` (else ``$OPENAI_BASE_URL``, else api.openai.com; several servers of one model as a list or a
+comma-separated string: requests go to the one with the fewest outstanding, a failing one is out of service until
+it answers again, see ``_http.Endpoints``; ``endpoint_backoff``/``endpoint_max_backoff`` seconds), ``api_key`` (else ``$OPENAI_API_KEY``;
 ``"EMPTY"`` for a custom ``base_url``), ``timeout`` seconds (default 120), ``organization``, ``top_p``,
 ``presence_penalty``, ``frequency_penalty``, ``max_tokens_param`` (``max_completion_tokens`` for o-series
 models), ``extra_body`` (a dict sent as-is). The SDK's own retries are off: ``ManagedLLM`` retries and counts.
@@ -16,8 +18,17 @@ import os
 import weakref
 from typing import Any
 
-from semtrace.llms._http import map_sdk_error, split_evenly
-from semtrace.llms.base import BadResponse, Completion, LLMConfigError, LLMError, Message, Usage
+from semtrace.llms._http import Endpoint, Endpoints, endpoint_urls, map_sdk_error, split_evenly
+from semtrace.llms.base import (
+    BadResponse,
+    Completion,
+    LLMConfigError,
+    LLMError,
+    Message,
+    ServerError,
+    Timeout,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +59,26 @@ class OpenAIChat:
     native_n = True
     seed_per_sample = False
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+    def __init__(self, model: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
                  timeout: float = 120.0, organization: str | None = None, max_tokens_param: str = "max_tokens",
-                 extra_body: dict[str, Any] | None = None, **sampling: Any) -> None:
+                 extra_body: dict[str, Any] | None = None, endpoint_backoff: float = 1.0,
+                 endpoint_max_backoff: float = 30.0, **sampling: Any) -> None:
         unknown = set(sampling) - self._sampling_keys()
         if unknown:
             raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; "
                             f"valid: {', '.join(sorted(self._sampling_keys()))}, base_url, api_key, timeout, "
-                            "organization, max_tokens_param, extra_body")
+                            "organization, max_tokens_param, extra_body, endpoint_backoff, endpoint_max_backoff")
         self.model = model
         self.name = f"{self.provider}:{model}"
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or self.default_base_url
+        try:
+            urls = endpoint_urls(base_url or os.environ.get("OPENAI_BASE_URL") or self.default_base_url)
+        except ValueError as exc:
+            raise LLMConfigError(f"{self.provider}: {exc}") from exc
+        # several URLs are replicas of one model: the first names them in the cache key, so adding or removing
+        # a replica keeps the cache
+        self.base_urls = urls
+        self.base_url = urls[0] if urls else None
+        self.endpoints = Endpoints(urls or [""], backoff=endpoint_backoff, max_backoff=endpoint_max_backoff)
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key and self.base_url:
             key = "EMPTY"  # local OpenAI-compatible servers accept any key
@@ -71,7 +91,8 @@ class OpenAIChat:
         self.max_tokens_param = max_tokens_param
         self.sampling = dict(sampling)
         self.extra_body = dict(extra_body or {})
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
+            weakref.WeakKeyDictionary())
 
     def _sampling_keys(self) -> set[str]:
         return set(_SAMPLING)
@@ -79,14 +100,46 @@ class OpenAIChat:
     def cache_identity(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "sampling": self.sampling, "extra_body": self.extra_body}
 
-    def _client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
+    def _client(self, url: str = "") -> Any:
+        per_url = self._clients.setdefault(asyncio.get_running_loop(), {})
+        client = per_url.get(url)
         if client is None:
-            client = openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
+            client = openai.AsyncOpenAI(api_key=self.api_key, base_url=url or None, timeout=self.timeout,
                                         organization=self.organization, max_retries=0)
-            self._clients[loop] = client
+            per_url[url] = client
         return client
+
+    async def _send(self, body: dict[str, Any]) -> Any:
+        """One request, to the least-busy endpoint in service; a server failure (refused, reset, timeout, 5xx)
+        takes that endpoint out and the request goes at once to the next one in service. With none left the
+        error is a transient ``ServerError`` (``retry_after``: until an endpoint may be probed), so the caller's
+        retries wait for one to come back."""
+        tried: set[Endpoint] = set()
+        last: LLMError | None = None
+        while True:
+            endpoint = self.endpoints.pick(tried)
+            if endpoint is None:
+                if last is not None and (len(self.endpoints.all) == 1 or len(tried) == 1):
+                    raise last  # the one endpoint's own error (with its Retry-After)
+                where = ", ".join(e.url for e in self.endpoints.all)
+                raise ServerError(f"no endpoint in service ({where}); last error: {last}", provider=self.provider,
+                                  original=last, retry_after=self.endpoints.next_due())
+            tried.add(endpoint)
+            try:
+                resp = await self._client(endpoint.url).chat.completions.create(**body)
+            except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
+                err = map_openai_error(exc, self.provider)
+                down = isinstance(err, (ServerError, Timeout))
+                self.endpoints.done(endpoint, ok=not down)
+                if not down:
+                    raise err from exc
+                last = err
+                continue
+            except BaseException:
+                self.endpoints.done(endpoint, ok=True)  # cancelled: says nothing about the server
+                raise
+            self.endpoints.done(endpoint, ok=True)
+            return resp
 
     def _request(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
                  seed: int | None, stop: list[str] | None) -> dict[str, Any]:
@@ -110,11 +163,7 @@ class OpenAIChat:
 
     async def _once(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
                     seed: int | None, stop: list[str] | None) -> list[Completion]:
-        try:
-            resp = await self._client().chat.completions.create(
-                **self._request(messages, n, temperature, max_tokens, seed, stop))
-        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
-            raise map_openai_error(exc, self.provider) from exc
+        resp = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop))
         try:
             choices = sorted(resp.choices, key=lambda c: c.index or 0)
             usage = resp.usage
@@ -151,7 +200,7 @@ class OpenAIChat:
         return out
 
     async def close(self) -> None:
-        clients = list(self._clients.values())
+        clients = [c for per_url in self._clients.values() for c in per_url.values()]
         self._clients.clear()
         for client in clients:
             try:

@@ -1,6 +1,9 @@
 """``vllm:MODEL`` — a vLLM OpenAI-compatible server (``vllm serve MODEL``), through the ``openai`` SDK.
 
 Default ``base_url`` ``http://localhost:8000/v1`` (or ``$VLLM_BASE_URL``), key ``EMPTY`` (or ``$VLLM_API_KEY``).
+Several servers of the model (one per GPU node, say): ``base_url`` a list, or comma-separated (also in
+``$VLLM_BASE_URL``); requests are balanced by outstanding requests and a failing server is out until it answers
+(``OpenAIChat``, ``_http.Endpoints``).
 vLLM's own sampling extras are sent in the request body: ``top_k``, ``min_p``, ``repetition_penalty``,
 ``length_penalty``, ``min_tokens``, ``skip_special_tokens``... (any option not known to the OpenAI API goes to
 ``extra_body``). ``n`` is native; with a seed, each sample is its own request seeded ``seed + i``, so every
@@ -24,7 +27,7 @@ class VLLMServer(OpenAIChat):
     default_base_url = "http://localhost:8000/v1"
     seed_per_sample = True
 
-    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+    def __init__(self, model: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
                  **options: Any) -> None:
         base = base_url or os.environ.get("VLLM_BASE_URL") or self.default_base_url
         key = api_key or os.environ.get("VLLM_API_KEY") or "EMPTY"
