@@ -80,6 +80,18 @@ def test_detail_files_hold_the_record_and_only_counts_of_hidden_tests(demo_rules
             assert view["prompt"] == cand["prompt"] and view["rendering"] == cand["rendering"]
             assert view["hidden"] == {k: cand["hidden"][k] for k in ("status", "passed", "total")}
         assert shown[-1]["diff"] and shown[0]["diff"] is None  # fixed at round 1 against the buggy start
+    files = [p for p in (tmp_path / "view").rglob("*") if p.is_file() and p.suffix in (".js", ".html", ".css")]
+    blob = "\n".join(p.read_text() for p in files)
+    assert "http://" not in blob and "https://" not in blob  # nothing fetched from anywhere
+    from semtrace.benchmarks.demo import load
+
+    checked = 0
+    for task in (t for t in load() if t.task_id in {r["task_id"] for r in read_records(run / "results.jsonl")}):
+        shown_tests = {t.source for t in task.visible_tests}
+        for secret in (t.source for t in task.hidden_tests if t.source not in shown_tests):
+            assert json.dumps(secret)[1:-1] not in blob and secret not in blob, (task.task_id, secret)
+            checked += 1
+    assert checked >= 4
 
 
 def test_a_rebuild_replaces_the_earlier_one(demo_rules: Path, tmp_path: Path) -> None:
