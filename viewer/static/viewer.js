@@ -254,7 +254,7 @@ var ST = (function () {
     if (cand.diff) cell.appendChild(diffBlock(cand));
     cell.appendChild(block("Code", cand.code, { open: !cand.diff, cls: "st-text st-code" }));
     var vis = visibleDetail(cand.visible);
-    if (vis) cell.appendChild(block("Visible-test feedback", vis, { open: true, cls: "st-text st-visible" }));
+    if (vis) cell.appendChild(block("Visible-test outcome", vis, { open: true, cls: "st-text st-visible" }));
     if (cand.feedback) cell.appendChild(block("Feedback sent to the model", cand.feedback, { cls: "st-text st-feedback" }));
     if (cand.rendering) {
       var title = "Rendered trace (in the next round's prompt" +
