@@ -267,7 +267,8 @@ async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Com
         text, usage = "", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 1}
         log.warning("critique of %s/%s failed: %s", task.task_id, payload["id"], exc)
     nxt = {**payload, "critique": text}
-    patch = {"id": payload["id"], "critique": text, "critique_usage": usage}
+    patch = {"id": payload["id"], "critique": text, "critique_usage": usage,
+             "critique_prompt": prompt_messages(messages)}
     return Command(update={"candidates": [patch]}, goto=Send("refine", nxt))
 
 

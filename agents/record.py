@@ -97,7 +97,8 @@ class PromptMessage(_Model):
 
 class Candidate(_Model):
     """One program of one round of one chain, with everything that happened to it. ``prompt`` is the exact list
-    of messages the LLM received when it wrote this candidate (empty for a repair task's starting program)."""
+    of messages the LLM received when it wrote this candidate (empty for a repair task's starting program);
+    ``critique_prompt`` the messages of the critique of it, when the run critiques."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -121,6 +122,7 @@ class Candidate(_Model):
     prompt_digest: str = ""
     prompt: tuple[PromptMessage, ...] = ()
     latency: float = 0.0  # seconds the LLM took to write it (width samples of one call: chain 0 carries them)
+    critique_prompt: tuple[PromptMessage, ...] = ()  # the messages the critique call sent (critique runs)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Candidate:

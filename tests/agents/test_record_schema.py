@@ -61,9 +61,9 @@ async def test_run_records_validate_against_the_shipped_schema(demo_rules, tmp_p
 
 
 async def test_each_candidate_keeps_the_exact_prompt_the_llm_was_sent(fix_tasks, data_dir, tmp_path) -> None:
-    """Repair at depth 2 with history 'all': round 0 is the buggy program (no prompt); every later candidate's
-    ``prompt`` is, message for message, one conversation the LLM received, and it carries its parent's
-    rendered trace; the digest is the digest of that list."""
+    """Repair at depth 2 with history 'all' and critique: round 0 is the buggy program (no prompt); every later
+    candidate's ``prompt`` is, message for message, one conversation the LLM received, and it carries its
+    parent's rendered trace; the digest is the digest of that list; each critique keeps its own prompt."""
     from rules import repair_rules, write_rules
     from semtrace.agents.nodes import prompt_digest
     from semtrace.llms.base import Message
@@ -72,15 +72,21 @@ async def test_each_candidate_keeps_the_exact_prompt_the_llm_was_sent(fix_tasks,
     rules = write_rules(tmp_path / "rules.jsonl", repair_rules(tasks, {tasks[0].task_id: 2}))
     cfg = build_config(flags={"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 3,
                               "model": f"scripted:{rules}", "sandbox": "local", "strategy": "sequential",
-                              "depth": 2, "representation": "concise", "display": False})
+                              "depth": 2, "representation": "concise", "critique": True, "display": False})
     llm = RecordingLLM(str(rules))
     await run_config(cfg, tmp_path / "run", llm=llm)
     records = read_records(tmp_path / "run" / "results.jsonl")
     seen = [json.dumps(conv) for conv in llm.seen]
-    prompted = 0
+    prompted = critiqued = 0
     for rec in records:
         by_id = {c["id"]: c for c in rec["candidates"]}
         for cand in rec["candidates"]:
+            if cand["critique"]:
+                critiqued += 1
+                assert json.dumps(cand["critique_prompt"]) in seen, f"{rec['task_id']}/{cand['id']}: critique"
+                assert cand["rendering"] in cand["critique_prompt"][-1]["content"]
+            else:
+                assert cand["critique_prompt"] == []
             if cand["round"] == 0:
                 assert cand["prompt"] == [] and cand["prompt_digest"] == ""
                 continue
@@ -89,7 +95,8 @@ async def test_each_candidate_keeps_the_exact_prompt_the_llm_was_sent(fix_tasks,
             assert cand["prompt_digest"] == prompt_digest([Message(**m) for m in cand["prompt"]])
             parent = by_id[cand["parent"]]
             assert parent["rendering"] and parent["rendering"] in cand["prompt"][-1]["content"]
-    assert prompted == len(seen) == sum(len(r["candidates"]) - 1 for r in records) > 3
+    assert prompted == sum(len(r["candidates"]) - 1 for r in records) > 3 and critiqued >= prompted
+    assert prompted + critiqued == len(seen)
 
 
 async def test_greedy_humaneval_plus_record_stays_small(data_dir, tmp_path) -> None:
