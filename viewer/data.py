@@ -107,6 +107,7 @@ def candidate_view(cand: Candidate, parent: Candidate | None) -> dict[str, Any]:
         "note": cand.note,
         "prompt": [m.model_dump() for m in cand.prompt],
         "prompt_digest": cand.prompt_digest,
+        "critique_prompt": [m.model_dump() for m in cand.critique_prompt],
         "feedback": cand.feedback,
         "rendering": cand.rendering,
         "critique": cand.critique,

@@ -1,5 +1,6 @@
-"""The viewer in a real headless Chromium: a scripted humaneval-fix run with two representations (`none` and
-`next`: the rules fix a program only when the prompt's trace shows the bug's line, so `none` never fixes), viewed,
+"""The viewer in a real headless Chromium: a scripted humaneval-fix run with two representations (`none`, and
+`next` with critique: the rules fix a program only when the prompt's trace shows the bug's line, so `none` never
+fixes), viewed,
 opened from file://: no console errors, the outcome filter and the search change the visible rows as the records
 say, a task shows every round of both runs side by side with the exact rendered trace and prompt of the record,
 and a screenshot is saved."""
@@ -38,6 +39,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, 
     for rep in REPRESENTATIONS:
         cfg = build_config(flags={"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": len(tasks),
                                   "strategy": "sequential", "depth": 2, "representation": rep,
+                                  "critique": rep == "next",
                                   "model": f"scripted:{rules}", "sandbox": "local", "display": False})
         asyncio.run(run_config(cfg, root / rep))
         dirs.append(root / rep)
@@ -67,8 +69,8 @@ def test_viewer_opens_filters_searches_and_shows_every_round(runs: dict[str, Any
                                                              save_artifact: Any) -> None:
     view, records, fixes = runs["view"], runs["records"], runs["fixes"]
     ids = sorted(fixes)
-    assert view.tasks == len(ids) and [r.label for r in view.runs] == [f"representation={r}" for r in
-                                                                       REPRESENTATIONS]
+    assert view.tasks == len(ids) and [r.label for r in view.runs] == [
+        "representation=none, critique=False", "representation=next, critique=True"]
     browser.open(view.index.resolve().as_uri())
     assert browser.wait_for("ST.ready")
     assert sorted(_visible_ids(browser)) == ids
@@ -115,7 +117,9 @@ def test_viewer_opens_filters_searches_and_shows_every_round(runs: dict[str, Any
         "Array.from(document.querySelectorAll('.st-round[data-id]')).map(function(c){return {"
         "run: +c.getAttribute('data-run'), id: c.getAttribute('data-id'),"
         "rendering: (c.querySelector('.st-rendering') || {}).textContent || '',"
-        "prompt: Array.from(c.querySelectorAll('.st-msg-content')).map(function(m){return m.textContent;}),"
+        "prompt: Array.from(c.querySelectorAll('.st-prompt-block .st-msg-content')).map(function(m){return m.textContent;}),"
+        "critique: Array.from(c.querySelectorAll('.st-critique-prompt-block .st-msg-content'))"
+        ".map(function(m){return m.textContent;}),"
         "code: c.querySelector('.st-code').textContent, text: c.textContent};})")
     for run, rep in enumerate(REPRESENTATIONS):
         rec = records[rep][task_id]
@@ -125,10 +129,12 @@ def test_viewer_opens_filters_searches_and_shows_every_round(runs: dict[str, Any
             assert cell["rendering"] == cand["rendering"], (rep, cand["id"])
             assert cell["prompt"] == [m["content"] for m in cand["prompt"]], (rep, cand["id"])
             assert cell["code"] == cand["code"]
+            assert cell["critique"] == [m["content"] for m in cand["critique_prompt"]], (rep, cand["id"])
+            assert not cand["critique"] or cand["critique"] in cell["text"]
             hidden = cand["hidden"]
             assert f"hidden: {hidden['status']} ({hidden['passed']}/{hidden['total']})" in cell["text"]
     nxt = records["next"][task_id]["candidates"]
-    assert len(nxt) == 3 and all(c["rendering"] for c in nxt[:2])  # the trace text really is on the page
+    assert len(nxt) == 3 and all(c["rendering"] and c["critique_prompt"] for c in nxt[:2])  # really on the page
     assert nxt[0]["rendering"] in nxt[1]["prompt"][-1]["content"]  # and it is what the next prompt carried
     page = browser.eval("document.body.textContent")
     task = next(t for t in runs["tasks"] if t.task_id == task_id)

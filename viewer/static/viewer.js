@@ -191,17 +191,18 @@ var ST = (function () {
     return d;
   }
 
-  function promptBlock(cand) {
+  function promptBlock(cand, messages, what) {
     var body = el("div", { cls: "st-prompt" });
-    cand.prompt.forEach(function (m) {
+    messages.forEach(function (m) {
       body.appendChild(el("div", { cls: "st-msg st-role-" + m.role }, [
         el("div", { cls: "st-role", text: m.role }),
         el("pre", { cls: "st-text st-msg-content", text: m.content }),
       ]));
     });
-    var title = "Prompt the model received (" + cand.prompt.length + " message" +
-      (cand.prompt.length === 1 ? "" : "s") + (cand.prompt_digest ? ", digest " + cand.prompt_digest : "") + ")";
-    return el("details", { cls: "st-block st-prompt-block" }, [el("summary", { text: title }), body]);
+    var title = what + " (" + messages.length + " message" + (messages.length === 1 ? "" : "s") +
+      (messages === cand.prompt && cand.prompt_digest ? ", digest " + cand.prompt_digest : "") + ")";
+    var cls = messages === cand.prompt ? "st-prompt-block" : "st-critique-prompt-block";
+    return el("details", { cls: "st-block " + cls }, [el("summary", { text: title }), body]);
   }
 
   function outcomeLine(label, o, detail) {
@@ -248,7 +249,7 @@ var ST = (function () {
       cost ? el("div", { cls: "st-cost", text: cost }) : null,
       cand.note ? el("div", { cls: "st-note", text: cand.note }) : null,
     ]);
-    if (cand.prompt.length) cell.appendChild(promptBlock(cand));
+    if (cand.prompt.length) cell.appendChild(promptBlock(cand, cand.prompt, "Prompt the model received"));
     else if (cand.round === 0) cell.appendChild(el("div", { cls: "st-note", text: "the starting program (no prompt)" }));
     if (cand.raw && cand.raw !== cand.code) cell.appendChild(block("Model reply", cand.raw));
     if (cand.diff) cell.appendChild(diffBlock(cand));
@@ -260,6 +261,9 @@ var ST = (function () {
       var title = "Rendered trace (in the next round's prompt" +
         (cand.trace_events ? "; " + cand.trace_events + " trace events" + (cand.trace_truncated ? ", truncated" : "") : "") + ")";
       cell.appendChild(block(title, cand.rendering, { open: true, cls: "st-text st-rendering" }));
+    }
+    if (cand.critique_prompt.length) {
+      cell.appendChild(promptBlock(cand, cand.critique_prompt, "Critique prompt the model received"));
     }
     if (cand.critique) cell.appendChild(block("Critique", cand.critique, { open: true, cls: "st-text st-critique" }));
     return cell;
