@@ -138,3 +138,14 @@ def test_cli_prints_the_path_and_how_to_open_it(demo_rules: Path, tmp_path: Path
     assert res.exit_code == 0, res.output
     assert f"viewer: 2 tasks from 1 run -> {tmp_path / 'view' / 'index.html'}" in res.output
     assert f"open it in a browser (no server needed): {(tmp_path / 'view' / 'index.html').as_uri()}" in res.output
+
+
+def test_a_directory_of_runs_is_its_runs_labelled_by_what_differs(demo_rules: Path, tmp_path: Path) -> None:
+    grid = tmp_path / "grid"
+    run_demo(demo_rules, grid / "a", "--limit", "2", "-r", "none")
+    run_demo(demo_rules, grid / "b", "--limit", "3", "-r", "concise")
+    result = build_viewer([grid], tmp_path / "view", report=False)
+    assert [(r.path.name, r.label, r.tasks) for r in result.runs] == [
+        ("a", "representation=none", 2), ("b", "representation=concise", 3)]
+    index = _index(tmp_path / "view")
+    assert result.tasks == 3 and [len(t[2]) for t in index["tasks"]].count(1) == 1  # one task only in run b
