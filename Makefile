@@ -10,11 +10,12 @@ EXTRAS := dev,docker,openai,anthropic,local,ray
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup venv deps docker browser clean-containers help
+.PHONY: test test-train demo setup venv deps docker browser clean-containers help
 
 help:
 	@echo "make test   # set up everything and run the test suite"
 	@echo "make demo   # repair the bundled demo benchmark with the bundled local model, print the results table"
+	@echo "make test-train  # install the train extra (torch: ~3 GB) and run the SFT trainer smoke test"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,12 @@ setup: deps docker browser
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The SFT trainer's smoke test (tests/sft/test_train.py, marker `train`, deselected by default): the train extra
+# pulls torch with ~3 GB of CUDA wheels from PyPI (about 5 minutes to install), so it is kept out of `make test`.
+test-train: deps
+	$(PY) -m pip install -q -e '.[train]'
+	$(PY) -m pytest -q -m train $(PYTEST_ARGS)
 
 # The demo's run goes to $(DEMO_RUN); a second `make demo` resumes it (nothing left to do: the same table again).
 # It ends by writing the HTML report and trajectory viewer of that run and printing how to open it.
