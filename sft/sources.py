@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,10 @@ def load_source(spec: str, *, data_dir: str | None = None, sandbox: str = "local
 
 
 def settings_for(loaded: Loaded, **flags: Any) -> BuildSettings:
-    """The run's own prompt knobs (run source) under the flags given on the command line."""
-    values = {**loaded.settings, **{k: v for k, v in flags.items() if v is not None}}
-    return BuildSettings(**values)
+    """The run's own prompt knobs (run source) under the flags given on the command line. A flag that changes a
+    knob the run's prompts were built with makes its recorded prompts unusable: those pairs are rebuilt."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    changed = any(k in loaded.settings and loaded.settings[k] != v for k, v in given.items())
+    if changed:
+        loaded.pairs = [replace(p, sent=None) for p in loaded.pairs]
+    return BuildSettings(**{**loaded.settings, **given})

@@ -89,3 +89,11 @@ async def test_examples_are_prompts_the_agent_sent_and_hold_no_hidden_test(scrip
         for h in t.hidden_tests:
             if len(h.source) > 30 and h.source not in visible:
                 assert h.source not in text
+
+
+def test_a_changed_prompt_knob_rebuilds_instead_of_reusing_recorded_prompts(scripted_run):
+    _, run_dir, _ = scripted_run
+    loaded = from_run(str(run_dir))
+    assert settings_for(loaded).history == "all" and any(p.sent for p in loaded.pairs)
+    settings = settings_for(loaded, history="last", max_tokens=None)
+    assert settings.history == "last" and not any(p.sent for p in loaded.pairs)
