@@ -135,3 +135,23 @@ def test_hf_output_loads_with_load_from_disk(built, tmp_path):
     row = (dd["train"] if dd["train"].num_rows else dd["test"])[0]
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
     assert row["representation"] == "concise" and row["tokens"] > 0
+
+
+async def test_full_humaneval_fix_every_task_is_an_example_or_a_stated_drop(fix_tasks, tmp_path):
+    """All 164 tasks, concise/next/none: each is an example, or dropped because its buggy program passes the
+    visible tests (the agent would stop at round 0 there: no round-1 prompt exists to learn from)."""
+    sandbox = LocalSandbox(concurrency=2)
+    try:
+        built = await build_examples([task_pair(t, "benchmark:humaneval-fix") for t in fix_tasks],
+                                     ["concise", "next", "none"], sandbox, BuildSettings())
+    finally:
+        await sandbox.close()
+    assert len(fix_tasks) == 164
+    for rep in ("concise", "next", "none"):
+        kept = {e.task_id for e in built.examples[rep]}
+        gone = {d.task_id for d in built.dropped if d.representation == rep}
+        assert kept | gone == {t.task_id for t in fix_tasks} and not kept & gone
+        assert len(kept) >= 145
+    assert {d.reason.split(" (")[0] for d in built.dropped} == {"the buggy program passes its visible tests"}
+    stats = write_dataset(built, tmp_path, split=0.9)
+    assert stats["representations"]["next"]["examples"] == len(built.examples["next"])
