@@ -29,6 +29,8 @@ except ImportError:
 
 
 def _literal(node: ast.AST) -> Optional[str]:
+    if not judge.looks_literal(node):  # most candidate-side expressions fail here, before an unparse
+        return None
     source = ast.unparse(node)
     try:
         judge.eval_expected(source)
@@ -138,7 +140,11 @@ def _convert(source: str, names: "set[str]") -> Optional[Dict[str, Any]]:
         return None
     node = tree.body[0].test
 
+    valued: ast.AST = node  # the expression whose value the child reports
+
     def _value_of(x: ast.AST) -> Dict[str, Any]:
+        nonlocal valued
+        valued = x
         return _value_test(x, names)
 
     fields: Optional[Dict[str, Any]] = None
@@ -168,10 +174,7 @@ def _convert(source: str, names: "set[str]") -> Optional[Dict[str, Any]]:
     if (fields is None and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
             and _is_call(node.operand, names)):
         fields = dict(_value_of(node.operand), expected="False", compare="falsy")
-    if fields is not None and fields.get("expr") and _decided_in_child(ast.parse(fields["expr"], mode="eval")):
-        return None
-    if fields is not None and fields.get("func") and _decided_in_child(
-            ast.parse("_(%s)" % (fields.get("args") or ""), mode="eval")):
+    if fields is not None and _decided_in_child(valued):  # (a func + args call: its func is a plain name)
         return None
     return fields
 

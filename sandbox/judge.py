@@ -233,6 +233,15 @@ def _check_safe(tree: ast.AST) -> None:
                 raise UnsafeExpression("unbounded power in an expected value")
 
 
+def looks_literal(node: ast.AST) -> bool:
+    """Whether ``eval_expected`` could accept ``node`` (a cheap check on the tree, before any unparse)."""
+    try:
+        _check_safe(node)
+    except UnsafeExpression:
+        return False
+    return True
+
+
 _EVAL_CACHE: Dict[str, Any] = {}
 
 
