@@ -48,6 +48,8 @@ class RayOptions(BaseModel):
     start_timeout: float = Field(180.0, gt=0, description="seconds for an actor to start its pool")
     rediscover: float = Field(30.0, gt=0, description="seconds between looks for new nodes")
     log_to_driver: bool = False
+    queue_per_slot: int = Field(2, ge=1, description="requests an actor holds per slot: 1 runs, the rest wait "
+                                "there, so a slot never idles for the round trip; bounded, never more")
 
     def node_options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -191,7 +193,8 @@ class RaySandbox:
             slots = int(options.get("concurrency") or slots)
             options["concurrency"] = slots
             cls = ray.remote(NodeSandbox).options(
-                num_cpus=self.options.num_cpus, max_concurrency=slots + 4, max_restarts=0,
+                num_cpus=self.options.num_cpus, max_concurrency=slots * self.options.queue_per_slot + 4,
+                max_restarts=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False))
             for _ in range(count):
                 made.append(_Actor(cls.remote(self.options.backend, options), node_id, slots))
@@ -261,7 +264,7 @@ class RaySandbox:
             live = [a for a in self._actors if a.alive and a not in exclude]
             if not live:
                 return None
-            free = [a for a in live if a.inflight < a.slots]
+            free = [a for a in live if a.inflight < a.slots * self.options.queue_per_slot]
             if free:
                 actor = min(free, key=lambda a: (a.load, a.inflight))
                 actor.inflight += 1
