@@ -5,8 +5,9 @@ renderings, width 8, depth 2; even tasks fixed at round 1, odd ones never, so th
 carry prompts and rendered traces), its records copied under new task ids into a run of N tasks (default 1,000)
 with the same config. Then (the page measures each the best of ``--repeat``):
 
-- build: ``build_viewer`` with the report (tables and plots) and without it, seconds and ms per task (two demo
-  tasks recurse deeply, so their records carry MB-sized traces: reading the records is most of the build);
+- build: ``build_viewer`` with the report (tables and plots) and without it, seconds and ms per task, against
+  reading the records alone (``json.loads`` of every line; two demo tasks recurse deeply, so their records carry
+  MB-sized traces and parsing them is most of the build);
 - time to interactive: navigation start to the task list drawn and filterable (``ST.readyAt``, in the page),
   against the same measure for an empty page in the same folder (the baseline: what any file:// page costs);
 - opening one task (its detail scripts loaded and every round drawn) and one filter change, in ms.
@@ -108,6 +109,7 @@ def main() -> None:
               f"{args.depth}); {(big / 'results.jsonl').stat().st_size / 1e6:.1f} MB of records "
               f"(made in {time.perf_counter() - t0:.1f} s)")
         out = args.keep or tmp / "view"
+        read = _timed(lambda: _parse_all(big / "results.jsonl"))
         bare = _timed(lambda: build_viewer([big], tmp / "bare", report=False))
         full = _timed(lambda: build_viewer([big], out))
         files, size, largest = folder_bytes(out)
@@ -115,6 +117,8 @@ def main() -> None:
         print(f"build: {full:.2f} s with the report's tables and plots, {bare:.2f} s without "
               f"({1000 * bare / n:.2f} ms per task); {files} files, {size / 1e6:.1f} MB, index.js {index_kb:.0f} kB, "
               f"largest file {largest / 1e3:.0f} kB")
+        print(f"reading the records alone (json.loads of every line, the baseline): {read:.2f} s; the viewer "
+              f"without the report = {bare / read:.2f}x that")
         (out / "blank.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>blank</title>"
                                         "</head><body><script>window.readyAt = performance.now();</script>"
                                         "</body></html>\n")
@@ -162,6 +166,11 @@ def main() -> None:
             sys.exit(1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _parse_all(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if json.loads(line))
 
 
 def _timed(fn: Any) -> float:

@@ -146,10 +146,9 @@ def build_viewer(run_dirs: list[Path], out_dir: Path, *, by: list[str] | None = 
     entries: dict[str, dict[int, list[int]]] = {}
     knobs, counts, files = [], [], 0
     for i, path in enumerate(paths):
-        before = sum(1 for e in entries.values() if i in e)
         kn, n = _write_run(i, path, out_dir / "data", keys, entries)
         knobs.append(kn)
-        counts.append(sum(1 for e in entries.values() if i in e) - before)
+        counts.append(sum(1 for e in entries.values() if i in e))
         files += n
     labels = _labels(paths, knobs)
     runs = tuple(RunInfo(i, p, labels[i], knobs[i], counts[i]) for i, p in enumerate(paths))
