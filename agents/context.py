@@ -9,12 +9,14 @@ import hashlib
 import heapq
 import itertools
 import json
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from semtrace.agents.profile import Profile, span
 from semtrace.benchmarks.task import Task
 from semtrace.config import DEFAULT_MAX_EVENTS
 from semtrace.llms.base import LLM
@@ -59,6 +61,7 @@ class RunStats:
     sandbox_runs: int = 0
     exec_cache_hits: int = 0
     llm_errors: int = 0
+    profile: Profile | None = None  # where the time goes (agents/profile.py); off unless asked for
 
     def add_completions(self, completions: list[Any]) -> None:
         self.llm_calls += 1
@@ -148,15 +151,22 @@ class PriorityGate:
 class GatedLLM:
     """The run's LLM seen through the priority gate (what nodes, selectors and LLM-written renderers call)."""
 
-    def __init__(self, llm: Any, gate: PriorityGate | None, priority: tuple[int, ...]) -> None:
-        self.llm, self.gate, self.priority = llm, gate, priority
+    def __init__(
+        self, llm: Any, gate: PriorityGate | None, priority: tuple[int, ...], profile: Profile | None = None
+    ) -> None:
+        self.llm, self.gate, self.priority, self.profile = llm, gate, priority, profile
         self.name = getattr(llm, "name", "llm")
 
     async def generate(self, messages: Any, **kwargs: Any) -> Any:
         if self.gate is None:
-            return await self.llm.generate(messages, **kwargs)
+            with span(self.profile, "llm"):
+                return await self.llm.generate(messages, **kwargs)
+        asked = time.perf_counter()
         async with self.gate.slot(self.priority):
-            return await self.llm.generate(messages, **kwargs)
+            if self.profile is not None:
+                self.profile.add("llm_gate", asked, time.perf_counter())
+            with span(self.profile, "llm"):
+                return await self.llm.generate(messages, **kwargs)
 
 
 ExtractFn = Callable[[str, str], "str | None"]
@@ -177,4 +187,4 @@ class AgentContext:
     ordinal: int = 0  # the task's position in the run (earlier tasks first among equal rounds)
 
     def llm_for(self, round_: int) -> GatedLLM:
-        return GatedLLM(self.llm, self.gate, (round_, self.ordinal))
+        return GatedLLM(self.llm, self.gate, (round_, self.ordinal), self.stats.profile)

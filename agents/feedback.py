@@ -14,6 +14,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
+from semtrace.agents.profile import span
 from semtrace.agents.state import ChainPayload
 from semtrace.llms.accounting import measure, usage_of
 from semtrace.llms.base import Completion, Message
@@ -79,12 +80,13 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     """The failing visible test as feedback text, plus the representation's rendering of its view. A rendering
     that only repeats the feedback (the ``none`` baseline's) is not shown twice."""
     ctx = runtime.context
-    feedback, view = feedback_view(ctx, payload)
-    rendering = ""
-    usage: dict[str, int] = {}
-    if view is not None:
-        rendering, usage = await _rendering(ctx, payload, view)
-        rendering = views.shown_rendering(view, rendering, budget=ctx.settings.trace_budget)
+    with span(ctx.stats.profile, "render"):
+        feedback, view = feedback_view(ctx, payload)
+        rendering = ""
+        usage: dict[str, int] = {}
+        if view is not None:
+            rendering, usage = await _rendering(ctx, payload, view)
+            rendering = views.shown_rendering(view, rendering, budget=ctx.settings.trace_budget)
     nxt = cast(ChainPayload, {**payload, "rendering": rendering, "feedback": feedback})
     patch: dict[str, Any] = {"id": payload["id"], "rendering": rendering, "feedback": feedback}
     if usage:

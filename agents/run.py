@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from semtrace.agents.checkpoints import RunSaver
 from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import reduce_record, summarize, task_record
@@ -145,6 +145,18 @@ def _total_cost(session: float | None, previous: dict[str, Any] | None) -> float
     return sum(known) if known else None
 
 
+def _profile_checkpoints(saver: Any, profile: Any) -> None:
+    """Time the checkpointer's reads, writes and deletes as ``checkpoint`` spans (a profiled run only)."""
+    for name in ("aget_tuple", "aput", "aput_writes", "adelete_thread"):
+        method = getattr(saver, name)
+
+        async def timed(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with profile.span("checkpoint"):
+                return await _method(*args, **kwargs)
+
+        setattr(saver, name, timed)
+
+
 async def _gather_or_stop(jobs: list[Any]) -> None:
     """Run every job; when one raises (a run-stopping error: the results file cannot be written) or the run is
     cancelled (Ctrl-C), cancel the others, wait for them to unwind, and re-raise. Nothing keeps using the
@@ -188,7 +200,9 @@ async def run_tasks(
     gate = PriorityGate(int(llm_capacity)) if isinstance(llm_capacity, int) and llm_capacity > 0 else None
     ordinals = {t.task_id: i for i, t in enumerate(comps.tasks)}
 
-    async with AsyncSqliteSaver.from_conn_string(str(run_dir / CHECKPOINTS_FILE)) as saver:
+    async with RunSaver.open(str(run_dir / CHECKPOINTS_FILE)) as saver:
+        if progress.stats.profile is not None:
+            _profile_checkpoints(saver, progress.stats.profile)
         app = compile_graph(checkpointer=saver)
 
         async def one(task: Task) -> None:

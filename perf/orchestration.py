@@ -60,6 +60,101 @@ class FixedLatencyLLM:
         return out
 
 
+class ProfiledSandbox:
+    """The run's sandbox behind a queue of its own size (so the real pool never waits), timing each request's wait
+    for a slot (``sandbox_queue``) and its run by purpose: ``sandbox_visible`` (execute: visible tests, traced in
+    the same run), ``sandbox_trace`` (the trace node's re-runs), ``scorer`` (hidden tests). ``timeouts`` sums the
+    visible runs with a timeout: tests that timed out, and tests run after the first timeout (with their limits)."""
+
+    def __init__(self, inner: Any, slots: int, profile: Any) -> None:
+        self.inner, self.profile = inner, profile
+        self._slots = asyncio.Semaphore(slots)
+        self.runner_seconds: dict[str, float] = {}
+        self.timeouts = {"requests": 0, "timed_out": 0, "after_first": 0, "after_first_limit_s": 0.0}
+
+    @staticmethod
+    def purpose(request: Any) -> str:
+        if request.stop_on_failure:
+            return "scorer"
+        if request.trace is not None and request.trace.tests:
+            return "sandbox_trace"
+        return "sandbox_visible"
+
+    async def run(self, request: Any) -> Any:
+        kind = self.purpose(request)
+        asked = time.perf_counter()
+        async with self._slots:
+            began = time.perf_counter()
+            self.profile.add("sandbox_queue", asked, began)
+            result = await self.inner.run(request)
+            self.profile.add(kind, began, time.perf_counter())
+        self.runner_seconds[kind] = self.runner_seconds.get(kind, 0.0) + result.duration
+        if kind == "sandbox_visible":
+            timed_out = [t for t in result.tests if t.status == "timeout"]
+            if timed_out:
+                first = timed_out[0].index
+                after = [request.tests[t.index] for t in result.tests if t.index > first]
+                self.timeouts["requests"] += 1
+                self.timeouts["timed_out"] += len(timed_out)
+                self.timeouts["after_first"] += len(after)
+                self.timeouts["after_first_limit_s"] += sum(t.timeout or request.limits.wall_time for t in after)
+        return result
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+BREAKDOWN = (  # kind, what it is
+    ("llm_gate", "LLM wait: a call waiting for an LLM slot"),
+    ("llm", "LLM calls (the fixed latency)"),
+    ("sandbox_queue", "sandbox queue wait (all requests)"),
+    ("sandbox_visible", "sandbox run: visible tests (+ in-run tracing)"),
+    ("sandbox_trace", "tracing: trace-node re-runs"),
+    ("render", "rendering (render node)"),
+    ("checkpoint", "checkpoint reads/writes/deletes"),
+    ("scorer", "the scorer (hidden tests)"),
+)
+
+
+def breakdown(profile: Any, start: float, end: float, sandbox_slots: int) -> list[str]:
+    """One line per kind: seconds summed over everything in flight, mean in flight over the run, and in flight by
+    tenth of the run (where the tail's time goes)."""
+    wall = end - start
+    lines = [f"  {'kind':<16}{'count':>7}{'total s':>10}{'mean s':>9}{'in flight':>10}   in flight by tenth of the run"]
+    for kind, what in BREAKDOWN:
+        spans = profile.spans.get(kind, [])
+        total = profile.total(kind)
+        occ = profile.occupancy(kind, start, end)
+        mean = total / len(spans) if spans else 0.0
+        lines.append(
+            f"  {kind:<16}{len(spans):>7}{total:>10.1f}{mean:>9.3f}{total / wall:>10.2f}   "
+            f"[{', '.join(f'{x:.1f}' for x in occ)}]  {what}"
+        )
+    return lines
+
+
+def descendants_cpu() -> float:
+    """CPU seconds (user + system, reaped children included) of this process's live descendants: the sandbox's
+    workers and what they forked. Read before the sandbox closes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / ticks)
+    mine: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, (ppid, _) in procs.items() if ppid in frontier} - mine
+        mine |= frontier
+    return sum(procs[pid][1] for pid in mine)
+
+
 def utilization(
     spans: list[tuple[float, float]], start: float, end: float, slots: int, buckets: int = 10
 ) -> list[float]:
@@ -102,7 +197,9 @@ def write_rules(tasks: list[Any], path: Path) -> None:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from semtrace.agents.build import build_components
-    from semtrace.agents.run import prepare_run_dir, read_records, run_tasks
+    from semtrace.agents.context import RunStats
+    from semtrace.agents.profile import Profile
+    from semtrace.agents.run import Progress, prepare_run_dir, read_records, run_tasks
     from semtrace.benchmarks.registry import load_benchmark
     from semtrace.config import build_config
     from semtrace.llms.accounting import Accounting
@@ -133,14 +230,19 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         overrides=["limits.wall_time=1"],
     )
     comps = await build_components(cfg, tasks=tasks, llm=llm)
+    profile = Profile()
+    sandbox = ProfiledSandbox(comps.sandbox, args.sandbox_concurrency, profile)
+    comps.sandbox = sandbox
+    progress = Progress(total=len(tasks), stats=RunStats(profile=profile))
     run_dir = work / "run"
     prepare_run_dir(run_dir, cfg, resume=False)
-    start = time.perf_counter()
+    cpu0, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     try:
-        summary = await run_tasks(cfg, run_dir, comps)
+        summary = await run_tasks(cfg, run_dir, comps, progress=progress)
+        sandbox_cpu = descendants_cpu()
     finally:
         await comps.sandbox.close()
-    end = time.perf_counter()
+    end, cpu1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     wall = end - start
     if os.environ.get("PERF_DEBUG"):
         for (a, b), scope in sorted(zip(backend.spans, backend.scopes)):
@@ -159,6 +261,14 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "errors": summary.get("errors", 0),
         "run_dir": str(run_dir),
         "utilization": utilization(backend.spans, start, end, args.concurrency),
+        "breakdown": breakdown(profile, start, end, args.sandbox_concurrency),
+        "orchestrator_cpu_s": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
+        "runner_seconds": sandbox.runner_seconds,
+        "sandbox_cpu_s": sandbox_cpu,
+        "load": os.getloadavg(),
+        "timeouts": sandbox.timeouts,
+        "sandbox_runs": progress.stats.sandbox_runs,
+        "exec_cache_hits": progress.stats.exec_cache_hits,
         "slowest": sorted(
             ((r["wall_time"], r["task_id"]) for r in read_records(run_dir / "results.jsonl")), reverse=True
         )[:4],
@@ -278,6 +388,23 @@ def main() -> int:
         f"{r['sandbox_workers_peak_rss_mb']:.0f} MB"
     )
     print(f"  LLM slot utilization by tenth of the run: {r['utilization']}")
+    print(f"  where the time goes (wall {r['wall_s']:.1f} s; 'in flight' = total / wall):")
+    for line in r["breakdown"]:
+        print(line)
+    t = r["timeouts"]
+    print(
+        f"  CPU: orchestrator {r['orchestrator_cpu_s']:.1f} s ({r['orchestrator_cpu_s'] / r['wall_s']:.2f} of a core),"
+        f" sandbox processes {r['sandbox_cpu_s']:.1f} s; load average {r['load'][0]:.1f} on {os.cpu_count()} cores"
+        f" at the end"
+    )
+    print(
+        f"  runner-reported seconds {', '.join(f'{k} {v:.1f}' for k, v in sorted(r['runner_seconds'].items()))}"
+    )
+    print(
+        f"  visible runs with a timeout: {t['requests']}: {t['timed_out']} tests timed out, {t['after_first']} ran "
+        f"after the first timeout ({t['after_first_limit_s']:.0f} s of limits); sandbox runs {r['sandbox_runs']}, "
+        f"exec-cache hits {r['exec_cache_hits']}"
+    )
     print(f"  slowest tasks (s): {', '.join(f'{tid} {t:.1f}' for t, tid in r['slowest'])}")
     print(f"  pass@1 by depth {r['pass@1_by_depth']}; task errors {r['errors']}")
     return 0 if ok_time and ok_mem and not r["errors"] else 1
