@@ -16,6 +16,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Send
 from semtrace.agents import nodes
 from semtrace.agents.build import build_components
+from semtrace.agents.checkpoints import RunSaver
 from semtrace.agents.run import prepare_run_dir, read_records, run_tasks
 from semtrace.benchmarks.demo import load
 from semtrace.config import build_config
@@ -81,7 +82,7 @@ async def test_no_hidden_test_in_checkpoints_payloads_or_context(demo_rules, tmp
     async def keep_thread(self: Any, thread_id: str) -> None:  # every step's checkpoint stays to be read
         return None
 
-    monkeypatch.setattr(AsyncSqliteSaver, "adelete_thread", keep_thread)
+    monkeypatch.setattr(RunSaver, "adelete_thread", keep_thread)  # the run's checkpointer
     sent: list[str] = []
     send_init = Send.__init__
 
