@@ -60,11 +60,23 @@ def test_lora_training_on_builder_output(tmp_path):
     texts = [m["content"] for r in rows for m in r["messages"]]
     model_dir = _tiny_model(texts, tmp_path / "tiny")
 
-    # only the answer's tokens are labelled
-    from semtrace.sft.train import TrainOptions, make_trainer, prompt_completion
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    # --max-tokens counts with the model's own tokenizer when given
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_dir))
+    exact = [sum(len(tok.encode(m["content"], add_special_tokens=False)) for m in r["messages"]) for r in rows]
+    counted = tmp_path / "counted"
+    res = CliRunner().invoke(app, ["build", "--source", f"pairs:{pairs}", "-r", "concise", "--out", str(counted),
+                                   "--split", "1.0", "--tokenizer", str(model_dir),
+                                   "--max-tokens", str(sorted(exact)[1])])
+    assert res.exit_code == 0, res.output
+    kept = [json.loads(x)["meta"]["tokens"] for x in (counted / "concise" / "train.jsonl").read_text().splitlines()]
+    assert sorted(kept) == sorted(exact)[:2]
+
+    # only the answer's tokens are labelled
+    from semtrace.sft.train import TrainOptions, make_trainer, prompt_completion
+    from transformers import AutoModelForCausalLM
+
     trainer = make_trainer(prompt_completion(data / "concise" / "train.jsonl"),
                            AutoModelForCausalLM.from_pretrained(str(model_dir)), tok, tmp_path / "probe",
                            TrainOptions(max_steps=1))
