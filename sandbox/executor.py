@@ -18,6 +18,7 @@ inherited across exec and is closed in any process the candidate forks; every re
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -89,9 +90,10 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
     if kind == "assert":
         exec(compile(test["source"], "<test>", "exec"), ns)
         return None
-    import io
     old_in, old_out = sys.stdin, sys.stdout
-    sys.stdin, sys.stdout = io.StringIO(test.get("stdin", "")), io.StringIO()
+    sys.stdin = _stdin_for(test)
+    sink = _Sink()
+    sys.stdout = io.TextIOWrapper(sink, encoding="utf-8", errors="replace", write_through=True)
     try:
         exec(code_obj, {"__name__": "__main__", "__builtins__": __builtins__})
     except SystemExit as exc:
@@ -99,7 +101,46 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
             raise
     finally:
         out, sys.stdin, sys.stdout = sys.stdout, old_in, old_out
-    return out.getvalue()
+        try:
+            out.flush()
+        except (ValueError, OSError):
+            pass
+    return sink.getvalue().decode("utf-8", "replace")
+
+
+class _Sink(io.BytesIO):
+    """A stdio test's stdout: text and ``sys.stdout.buffer`` writes in order; closing it keeps what was written."""
+
+    def close(self) -> None:
+        pass
+
+
+_STDIN_FDS: Dict[int, int] = {}  # stdio test index -> an unlinked file holding its input (written before limits)
+
+
+def _stage_stdin(tests: List[Dict[str, Any]]) -> None:
+    """Write each stdio test's input to an unlinked file now, before the file-size limit is set, so that the
+    test's fd 0 is a real file: ``input()``, ``sys.stdin``, ``sys.stdin.buffer`` and ``open(0)`` all read it."""
+    import tempfile
+    for test in tests:
+        if test["kind"] != "stdio":
+            continue
+        fd, name = tempfile.mkstemp(prefix="stdin-", dir=".")
+        os.unlink(name)
+        view = memoryview(test.get("stdin", "").encode("utf-8", "surrogateescape"))
+        while view:
+            view = view[os.write(fd, view):]
+        _STDIN_FDS[test["i"]] = fd
+
+
+def _stdin_for(test: Dict[str, Any]) -> Any:
+    fd = _STDIN_FDS.pop(test["i"], None)
+    if fd is None:  # (not staged: an empty input)
+        return io.StringIO(test.get("stdin", ""))
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.dup2(fd, 0)
+    os.close(fd)
+    return open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
 
 
 def _value_form(test: Dict[str, Any], value: Any, record: bool) -> Any:
@@ -231,6 +272,7 @@ def child_main(job: Dict[str, Any], fds: List[int]) -> None:
         if hasattr(sys, "set_int_max_str_digits"):
             sys.set_int_max_str_digits(0)
         os.chdir(os.path.dirname(job["path"]))
+        _stage_stdin(job.get("tests") or [])
         set_limits(job.get("limits") or {}, float(job.get("cpu", 60.0)))
         send = _reporter(res, job.pop("nonce"), int(job.get("value_bytes") or 256 * MB))
         _child_tests(job, send, ctl)

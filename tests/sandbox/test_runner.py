@@ -385,3 +385,15 @@ async def test_shadowing_a_builtin_in_a_converted_expression_gains_nothing(local
             "def f(x):\n    return [x, 1]\n")
     r = await local_sandbox.run(req(code, a("assert sorted(f(3)) == [1, 3]"), a("assert set(f(3)) == {1, 3}")))
     assert [t.status for t in r.tests] == ["failed", "passed"]  # the shadowed one fails; the honest one passes
+
+
+async def test_stdio_input_is_a_real_fd_0_for_every_test_even_past_the_file_size_limit(local_sandbox):
+    # every stdio test gets its own input at fd 0 (input(), sys.stdin, sys.stdin.buffer, open(0) all read it),
+    # written before the limits are set: an input larger than a pipe and than file_size_mb still arrives whole
+    big = " ".join(["7"] * 1_500_000) + "\n"  # 3 MB
+    code = "import sys\ndata = sys.stdin.buffer.read().split()\nprint(len(data), sum(map(int, data)))\n"
+    tests = (TestCase(kind="stdio", stdin=big, expected=f"{1_500_000} {7 * 1_500_000}\n"),
+             TestCase(kind="stdio", stdin="1 2\n", expected="2 3\n"),
+             TestCase(kind="stdio", stdin="", expected="0 0\n"))
+    r = await local_sandbox.run(ExecRequest(code=code, tests=tests, limits=Limits(wall_time=10, file_size_mb=1)))
+    assert [t.status for t in r.tests] == ["passed", "passed", "passed"], r.tests
