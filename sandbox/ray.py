@@ -20,6 +20,7 @@ Options (``sandbox_options``): ``address`` (``auto``: a running cluster; ``ray:/
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import socket
@@ -146,7 +147,7 @@ class RaySandbox:
                              f"{', '.join(sorted(set(node) - _LOCAL_KEYS))}; valid: {', '.join(sorted(_LOCAL_KEYS))}")
         self._actors: list[_Actor] = []
         self._seen_nodes: set[str] = set()
-        self._changed = asyncio.Event()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()  # callers waiting for a slot
         self._start_lock: asyncio.Lock | None = None
         self._started = False
         self._owns_ray = False
@@ -216,7 +217,7 @@ class RaySandbox:
         for p in problems:
             log.warning("ray sandbox: an actor did not start: %s", p)
         if fresh:
-            self._changed.set()
+            self._wake(everyone=True)
         return problems
 
     async def _ensure_started(self) -> None:
@@ -269,12 +270,28 @@ class RaySandbox:
                 actor = min(free, key=lambda a: (a.load, a.inflight))
                 actor.inflight += 1
                 return actor
-            self._changed.clear()
-            await self._changed.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # it was handed a slot it will not use: pass it on
+                raise
+
+    def _wake(self, everyone: bool = False) -> None:
+        """A slot came free: the longest waiting caller looks again (FIFO, one wake-up per slot); when the set
+        of actors changed, every caller does."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not everyone:
+                    return
 
     def _release(self, actor: _Actor) -> None:
         actor.inflight -= 1
-        self._changed.set()
+        self._wake()
 
     def _drop(self, actor: _Actor, why: str) -> None:
         if not actor.alive:
@@ -287,7 +304,7 @@ class RaySandbox:
         except Exception as exc:  # noqa: BLE001 - it is gone already
             log.debug("ray sandbox: kill: %s", exc)
         self._actors = [a for a in self._actors if a.alive]
-        self._changed.set()
+        self._wake(everyone=True)
         self._maybe_discover(force=True)
 
     async def run(self, request: ExecRequest) -> ExecResult:
