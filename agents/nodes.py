@@ -144,6 +144,7 @@ def _request(
         tests=tests,
         entry_point=ctx.task.entry_point,
         test_setup=ctx.task.test_setup,
+        prelude=ctx.task.prelude,
         trace=trace,
         limits=ctx.settings.limits,
         stop_on_failure=stop_on_failure,

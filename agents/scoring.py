@@ -56,6 +56,7 @@ class Scorer:
             tests=task.hidden_tests,
             entry_point=task.entry_point,
             test_setup=task.test_setup,
+            prelude=task.prelude,
             limits=self.limits,
             stop_on_failure=True,
         )

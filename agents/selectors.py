@@ -130,6 +130,7 @@ async def _outputs(ctx: AgentContext, cand: Candidate, tests: tuple[TestCase, ..
         tests=tests,
         entry_point=ctx.task.entry_point,
         test_setup=ctx.task.test_setup,
+        prelude=ctx.task.prelude,
         limits=ctx.settings.limits,
     )
     result = await ctx.exec_cache.run(ctx.sandbox, req, ctx.stats)

@@ -215,7 +215,8 @@ async def measure_tests(tasks: list[Task], sandbox: str = "local") -> dict[str, 
     async def one(task: Task) -> tuple[str, list[float | None]]:
         tests = all_tests(task)
         result = await box.run(ExecRequest(code=task.reference or "", tests=tests, entry_point=task.entry_point,
-                                           test_setup=task.test_setup, limits=RECORD_LIMITS))
+                                           test_setup=task.test_setup, prelude=task.prelude,
+                                           limits=RECORD_LIMITS))
         times: list[float | None] = [None] * len(tests)
         for outcome in result.tests:
             if outcome.status == "passed" and 0 <= outcome.index < len(tests):

@@ -180,6 +180,14 @@ def _fail(path: Path, row: dict[str, Any], problem: str, line: int | None) -> Da
                      task=f"question_id {row.get('question_id')!r}")
 
 
+# What LiveCodeBench's evaluator runs before every program (its grading environment, not part of the prompt):
+# star imports of these standard modules, the modules themselves, and a deep recursion limit.
+PRELUDE_MODULES = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random",
+                   "statistics", "itertools", "functools", "operator", "io", "sys", "json")
+PRELUDE = "".join(f"from {m} import *\n" for m in (*PRELUDE_MODULES, "builtins", "typing")) + "".join(
+    f"import {m}\n" for m in PRELUDE_MODULES) + "sys.setrecursionlimit(50000)\n"
+
+
 def task_from_row(row: dict[str, Any], path: Path, line: int | None = None) -> Task:
     """One dataset row -> Task; a row that does not decode raises DataError naming the file, row and task."""
     try:
@@ -200,7 +208,7 @@ def task_from_row(row: dict[str, Any], path: Path, line: int | None = None) -> T
         prompt=_prompt(row["question_content"], row["starter_code"] or ""),
         entry_point=(func or "") if functional else "",
         visible_tests=tuple(public), hidden_tests=tuple(public + private),
-        test_setup=_method_setup(func) if functional and func else "",
+        test_setup=_method_setup(func) if functional and func else "", prelude=PRELUDE,
         metadata={"difficulty": str(row["difficulty"]), "platform": str(row["platform"]),
                   "contest_date": date.isoformat(), "contest_id": str(row["contest_id"]),
                   "question_title": row["question_title"], "func_name": func,

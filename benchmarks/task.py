@@ -30,6 +30,7 @@ class Task:
     hidden_tests: tuple[TestCase, ...] = ()
     reference: str | None = None
     test_setup: str = ""
+    prelude: str = ""  # run before the program, in its namespace (LiveCodeBench's implicit imports); never shown
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> Task:

@@ -74,7 +74,8 @@ def all_tests(task: Task) -> tuple[TestCase, ...]:
 
 def request_for(task: Task, code: str, limits: Limits | None = None) -> ExecRequest:
     return ExecRequest(code=code, tests=all_tests(task), entry_point=task.entry_point or None,
-                       test_setup=task.test_setup, limits=limits or Limits(), stop_on_failure=True)
+                       test_setup=task.test_setup, prelude=task.prelude, limits=limits or Limits(),
+                       stop_on_failure=True)
 
 
 def _describe(result: ExecResult) -> str:

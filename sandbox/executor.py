@@ -37,6 +37,7 @@ except ImportError:
     import protocol  # type: ignore[no-redef]
     import tracer  # type: ignore[no-redef]
 
+ANNOTATIONS = __import__("__future__").annotations.compiler_flag
 MB = 1024 * 1024
 SUPERVISOR_GONE = 86  # a waiting child's exit code when the supervisor closed the socket before sending a job
 
@@ -78,7 +79,8 @@ def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
     return send
 
 
-def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Optional[str]) -> Any:
+def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Optional[str],
+             prelude: Any = None) -> Any:
     """Perform one test; return what the supervisor judges (the value, or the stdout of a stdio test)."""
     kind = test["kind"]
     if kind == "call":
@@ -94,8 +96,11 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
     sys.stdin = _stdin_for(test)
     sink = _Sink()
     sys.stdout = io.TextIOWrapper(sink, encoding="utf-8", errors="replace", write_through=True)
+    main: Dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     try:
-        exec(code_obj, {"__name__": "__main__", "__builtins__": __builtins__})
+        if prelude is not None:
+            exec(prelude, main)
+        exec(code_obj, main)
     except SystemExit as exc:
         if exc.code not in (None, 0):
             raise
@@ -170,15 +175,22 @@ def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> No
     """Load the program, run the job's tests in order, report each; then ``finished``."""
     path = job["path"]
     try:
-        code_obj = compile(job["code"], path, "exec")
+        # deferred annotations, stated rather than inherited from this module's __future__ import: a program may
+        # annotate with names it never imports (``List[int]``), as it may under Python 3.14
+        code_obj = compile(job["code"], path, "exec", flags=ANNOTATIONS, dont_inherit=True)
     except BaseException as exc:
         send("load_error", status="error", message=describe(exc))
         return
     tests: List[Dict[str, Any]] = job["tests"]
     ns: Dict[str, Any] = {"__name__": "__candidate__", "__file__": path, "__builtins__": __builtins__}
     entry = job.get("entry_point")
+    prelude = None
     try:
+        if job.get("prelude"):
+            prelude = compile(job["prelude"], "<prelude>", "exec")
         if any(t["kind"] != "stdio" for t in tests):
+            if prelude is not None:
+                exec(prelude, ns)
             exec(code_obj, ns)
         ns = dict(ns)
         if entry and entry in ns:
@@ -199,12 +211,12 @@ def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> No
         try:
             if tracing is not None and (not tracing or i in tracing):
                 value, error, trace = tracer.trace_thunk(
-                    lambda: _run_one(test, ns, code_obj, entry), path,
+                    lambda: _run_one(test, ns, code_obj, entry, prelude), path,
                     int(spec.get("max_events", 10000)), int(spec.get("max_value_len", 200)), i)
                 if error is not None:
                     raise error
             else:
-                value = _run_one(test, ns, code_obj, entry)
+                value = _run_one(test, ns, code_obj, entry, prelude)
             if test["kind"] == "assert":
                 msg: Dict[str, Any] = {"kind": "ok"}
             else:

@@ -101,6 +101,7 @@ class ExecRequest(_Codec):
     tests: tuple[TestCase, ...] = ()
     entry_point: str | None = None
     test_setup: str = ""
+    prelude: str = ""  # run in the program's namespace before the program (a benchmark's implicit imports)
     trace: TraceSpec | None = None
     limits: Limits = field(default_factory=Limits)
     stop_on_failure: bool = False

@@ -223,11 +223,6 @@ async def test_a_top_level_function_and_a_missing_method(local_sandbox) -> None:
     assert wrong.status == "error" and "minMax" in (wrong.message + str(wrong.first_failure))
 
 
-@pytest.mark.xfail(strict=True, reason="known gap, reported: LiveCodeBench runs every program after its "
-                   "import block (from collections/math/heapq/functools/... import *, "
-                   "sys.setrecursionlimit(50000)); the sandbox has no program prelude yet "
-                   "(ExecRequest/executor), and test_setup runs after the program, too late for a "
-                   "module-level name")
 async def test_a_leetcode_style_program_without_imports_runs_as_in_lcb(local_sandbox) -> None:
     task = next(t for t in load(FIXTURES) if t.task_id == "fx-lc-minmax")
     code = ("class Solution:\n    def minMax(self, nums):\n"
