@@ -212,3 +212,24 @@ def test_width_table_and_passk_plot(wide: Path, tmp_path: Path) -> None:
     (series,) = next(f for f in rep.figures if f.name == "passk_width").series
     assert series.x == (1.0, 2.0, 3.0) and series.y == tuple(r.mean for r in width.column("pass@k (k=width)"))
     assert any("UPPER BOUND" in n for n in rep.table("summary").notes)
+
+
+def test_reduced_records_are_cached_and_a_changed_file_is_read_again(ablation: Path, tmp_path: Path,
+                                                                     report_cache: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(ablation / "representation=next", run)
+    first = build_report([run], tmp_path / "a", plots=False)
+    cached = [p for p in report_cache.iterdir() if p.suffix == ".json"]
+    key = json.dumps(str((run / "results.jsonl").resolve()))
+    assert any(key in p.read_text()[:2000] for p in cached)
+    again = build_report([run], tmp_path / "b", plots=False)
+    assert again.tables == first.tables
+    results = run / "results.jsonl"
+    lines = results.read_text().splitlines(keepends=True)
+    fixed = [json.loads(line) for line in lines]
+    target = next(r for r in fixed if r["correct"])
+    target["correct"] = False  # a hand edit: the report must see it, not the cached reduction
+    results.write_text("".join(json.dumps(r) + "\n" for r in fixed))
+    changed = build_report([run], tmp_path / "c", plots=False)
+    sel = changed.table("summary").column("selected")[0]
+    assert sel.mean == pytest.approx(first.table("summary").column("selected")[0].mean - 1 / 20)
