@@ -75,7 +75,7 @@ def _messages(prompt: Any) -> tuple[Message, ...] | None:
     return tuple(Message(m["role"], m["content"]) for m in prompt)
 
 
-def run_pairs(record: dict[str, Any], task: Task, representation: str) -> list[Pair]:
+def run_pairs(record: dict[str, Any], task: Task, representation: str, source: str = "run") -> list[Pair]:
     """Each failing candidate of the record with its nearest later passing descendant in the same chain."""
     public = task.public()
     cands = {c["id"]: c for c in record.get("candidates", [])}
@@ -101,7 +101,7 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str) -> list[P
             a = cands.get(a.get("parent") or "")
         pairs.append(Pair(task_id=task.task_id, prompt=public.prompt, entry_point=public.entry_point,
                           buggy=x["code"], fixed=d["code"], tests=public.visible_tests,
-                          test_setup=public.test_setup, source=f"run:{record.get('task_id')}",
+                          test_setup=public.test_setup, source=source,
                           ids=(x["id"], d["id"]), earlier=tuple(earlier),
                           sent=_messages(child.get("prompt")), sent_representation=representation))
     return pairs
@@ -126,7 +126,7 @@ def from_run(run_dir: str) -> Loaded:
         if task is None:
             out.dropped.append(Dropped(rec["task_id"], None, f"task not in benchmark '{cfg.benchmark}'"))
             continue
-        found = run_pairs(rec, task, cfg.representation)
+        found = run_pairs(rec, task, cfg.representation, f"run:{run_dir}")
         if not found:
             out.dropped.append(Dropped(rec["task_id"], None, "no failing candidate with a passing descendant"))
         out.pairs.extend(found)
