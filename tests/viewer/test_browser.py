@@ -94,6 +94,8 @@ def test_viewer_opens_filters_searches_and_shows_every_round(runs: dict[str, Any
     _select(browser, "st-run", "any")
     _select(browser, "st-outcome", "fixed")
     assert sorted(_visible_ids(browser)) == sorted(t for t, r in fixes.items() if r is not None)
+    _select(browser, "st-outcome", "differs")  # none never fixes, next does: exactly the tasks next fixes
+    assert sorted(_visible_ids(browser)) == sorted(t for t, r in fixes.items() if r is not None)
 
     # the search, combined with the filter, then alone
     probe = ids[3]

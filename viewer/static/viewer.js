@@ -45,6 +45,7 @@ var ST = (function () {
     var opts = [["all", "all"], ["fixed", "fixed (any depth)"]];
     for (var d = 0; d <= index.depth; d++) opts.push(["fixed:" + d, "fixed at depth " + d]);
     opts.push(["never", "never fixed"], ["regressed", "regressed"]);
+    if (index.runs.length > 1) opts.push(["differs", "runs differ (fixed at another depth, or not in every run)"]);
     opts.forEach(function (o) { outcome.appendChild(el("option", { value: o[0], text: o[1] })); });
     var run = $("st-run");
     run.appendChild(el("option", { value: "any", text: "any run" }));
@@ -91,7 +92,10 @@ var ST = (function () {
     var shown = 0;
     state.rows.forEach(function (row) {
       var ok = !q || row.id.indexOf(q) >= 0;
-      if (ok) {
+      if (ok && outcome === "differs") {
+        ok = row.entries.length < state.index.runs.length ||
+          row.entries.some(function (e) { return e[1] !== row.entries[0][1]; });
+      } else if (ok) {
         ok = row.entries.some(function (e) {
           return (run === "any" || String(e[0]) === run) && matches(e, outcome);
         });
