@@ -178,8 +178,8 @@ def repair_case(data_dir, tmp_path_factory):
     return tasks, rules
 
 
-def _config(data_dir: Path, rules: Path, sandbox: str) -> Any:
-    return build_config(flags={"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 6,
+def _config(data_dir: Path, rules: Path, sandbox: str, **options: Any) -> Any:
+    return build_config(overrides=[f"sandbox_options.{k}={v}" for k, v in options.items()], flags={"benchmark": "humaneval-fix", "data_dir": str(data_dir), "limit": 6,
                                "strategy": "sequential", "depth": 2, "representation": "next",
                                "model": f"scripted:{rules}", "sandbox": sandbox, "display": False,
                                "task_concurrency": 4})
@@ -190,11 +190,12 @@ async def _run(cfg: Any, run_dir: Path, sandbox: Any, tasks: Any, during: Any = 
     from semtrace.agents.run import prepare_run_dir, run_tasks
 
     comps = await build_components(cfg, tasks=tasks, sandbox=sandbox)
+    sandbox = comps.sandbox  # built from the config's sandbox and sandbox_options when not given
     prepare_run_dir(run_dir, cfg, resume=False)
     try:
         run = asyncio.ensure_future(run_tasks(cfg, run_dir, comps))
         if during is not None:
-            await during(run)
+            await during(run, sandbox)
         await run
     finally:
         await sandbox.close()
@@ -218,13 +219,18 @@ def docker_records(repair_case, data_dir, tmp_path_factory, docker_ready):
 @pytest.mark.docker
 async def test_ray_run_gives_the_docker_run_records(cluster, repair_case, data_dir, tmp_path, docker_records):
     tasks, rules = repair_case
-    sandbox = make_sandbox("ray", address=cluster.address)
-    await sandbox.warm()
-    actors = sandbox.actors()
+    seen: dict[str, Any] = {}
+
+    async def look(run: asyncio.Future[Any], sandbox: Any) -> None:
+        await sandbox.warm()
+        seen.update(sandbox=sandbox, live=list(sandbox._actors), actors=sandbox.actors())
+
+    cfg = _config(data_dir, rules, "ray", address=cluster.address)  # the run builds it: sandbox: ray + options
+    records = await _run(cfg, tmp_path / "run", None, tasks, look)
+    actors, sandbox = seen["actors"], seen["sandbox"]
+    assert type(sandbox).__name__ == "RaySandbox"
     assert len(actors) == 2 and len({a["node_id"] for a in actors}) == 2 and all(a["slots"] == 1 for a in actors)
-    live = list(sandbox._actors)
-    records = await _run(_config(data_dir, rules, "ray"), tmp_path / "run", sandbox, tasks)
-    assert [a.served > 0 for a in live] == [True, True]  # least-loaded dispatch used both nodes
+    assert [a.served > 0 for a in seen["live"]] == [True, True]  # least-loaded dispatch used both nodes
     assert _by_task(records) == _by_task(docker_records)
     assert sandbox.lost == 0 and sandbox.retried == 0
 
@@ -238,7 +244,7 @@ async def test_killing_the_second_nodes_raylet_mid_run_loses_and_repeats_nothing
     await sandbox.warm()
     victim = next(a for a in sandbox._actors if a.pid in _descendants(cluster.raylet_of(second)))
 
-    async def kill_mid_run(run: asyncio.Future[Any]) -> None:
+    async def kill_mid_run(run: asyncio.Future[Any], _sandbox: Any) -> None:
         os.kill(victim.pid, signal.SIGSTOP)  # hold the request it gets: the kill then surely has one in flight
         try:
             full = victim.slots * sandbox.options.queue_per_slot
