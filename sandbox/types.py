@@ -105,6 +105,7 @@ class ExecRequest(_Codec):
     trace: TraceSpec | None = None
     limits: Limits = field(default_factory=Limits)
     stop_on_failure: bool = False
+    stop_on_timeout: bool = False  # stop at the first test that times out (a looping program costs one timeout)
     record: bool = False  # keep each call/stdio test's whole reported value in ``TestOutcome.value``
 
 
