@@ -7,7 +7,8 @@ Layout under ``--out DIR`` (one representation R, splits ``train`` and ``test``)
 - ``llamafactory``: ``R_train.json`` — a JSON list of ``{"conversations": [{"from": "human"|"gpt", "value"}],
   "system": ...}`` plus ``dataset_info.json`` with one entry per file (``formatting: sharegpt``, ``columns``,
   ``tags``), so ``dataset_dir: DIR`` and ``dataset: semtrace_R_train`` read it;
-- ``hf``: ``R/`` — a ``datasets.DatasetDict`` (``save_to_disk``) with ``messages`` and the meta columns.
+- ``hf``: ``R/`` — a ``datasets.DatasetDict`` (``save_to_disk``) with ``messages`` and the meta columns (an empty
+  split is left out).
 """
 
 from __future__ import annotations
@@ -104,8 +105,11 @@ def write_hf(out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path
         "ids": datasets.Sequence(datasets.Value("string")),
         "tokens": datasets.Value("int64"),
     })
+    # an empty split is left out: datasets cannot load a saved zero-row split back (load_from_disk fails)
     dd = datasets.DatasetDict({s: datasets.Dataset.from_dict(table(ex), features=features)
-                               for s, ex in splits.items()})
+                               for s, ex in splits.items() if ex})
+    if not dd:
+        return []  # no example for this representation (stats.json says why)
     target = out / rep
     dd.save_to_disk(str(target))
     return [target]

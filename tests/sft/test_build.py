@@ -155,3 +155,10 @@ async def test_full_humaneval_fix_every_task_is_an_example_or_a_stated_drop(fix_
     assert {d.reason.split(" (")[0] for d in built.dropped} == {"the buggy program passes its visible tests"}
     stats = write_dataset(built, tmp_path, split=0.9)
     assert stats["representations"]["next"]["examples"] == len(built.examples["next"])
+
+
+def test_hf_output_with_an_empty_split_still_loads(built, tmp_path):
+    datasets = pytest.importorskip("datasets", reason="the hf format needs `datasets` (in the dev extra)")
+    write_dataset(built, tmp_path, fmt="hf", split=1.0)
+    dd = datasets.load_from_disk(str(tmp_path / "none"))
+    assert set(dd) == {"train"} and dd["train"].num_rows == 3
