@@ -85,6 +85,7 @@ class RunConfig(BaseModel):
     width: int | None = Field(None, ge=1)
     depth: int | None = Field(None, ge=0)
     stop_on_pass: bool = True
+    stop_on_timeout: bool = True  # a visible run stops at its first timeout (false: run every visible test)
     representation: str = "next"
     trace_budget: int = Field(1024, ge=64)
     max_events: int = Field(DEFAULT_MAX_EVENTS, ge=10)
