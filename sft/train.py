@@ -130,9 +130,9 @@ def train(data: Path, model: Any, out: Path, *, representation: str | None = Non
           options: TrainOptions | None = None, tokenizer: Any = None) -> dict[str, Any]:
     """Train a LoRA adapter on ``data``'s train split; ``model`` is an HF path/id or a loaded causal LM."""
     options = options or TrainOptions()
-    _datasets, _peft, transformers, trl = _imports()
     path = train_file(Path(data), representation)
     rows = prompt_completion(path)
+    _datasets, _peft, transformers, trl = _imports()
     name = model if isinstance(model, str) else getattr(getattr(model, "config", None), "_name_or_path", "")
     if isinstance(model, str):
         try:

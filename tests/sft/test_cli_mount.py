@@ -1,4 +1,5 @@
-"""The ``sft`` group is mounted on the root command, and ``--sandbox docker`` builds the same examples as local."""
+"""The ``sft`` group is mounted on the root command; ``--sandbox docker`` builds the same examples as local;
+``sft train`` input errors are one line."""
 
 from __future__ import annotations
 
@@ -33,3 +34,28 @@ def test_docker_sandbox_builds_the_same_examples(tmp_path):
         assert res.exit_code == 0, res.output
         rows[sandbox] = [json.loads(x)["messages"] for x in (out / "next" / "train.jsonl").read_text().splitlines()]
     assert len(rows["local"]) == 1 and rows["local"] == rows["docker"]
+
+
+def test_train_without_data_is_one_line(tmp_path):
+    from semtrace.sft.cli import app
+
+    res = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none"), "--model", "x", "--out",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2 and "not a directory" in res.output and "Traceback" not in res.output
+
+
+def test_train_without_the_extra_names_it(tmp_path):
+    try:
+        import trl  # noqa: F401
+        pytest.skip("the train extra is installed here; tests/sft/test_train.py covers training")
+    except ModuleNotFoundError:
+        pass
+    from semtrace.sft.cli import app
+
+    data = tmp_path / "data" / "concise"
+    data.mkdir(parents=True)
+    msgs = [{"role": "user", "content": "fix"}, {"role": "assistant", "content": "```python\npass\n```"}]
+    (data / "train.jsonl").write_text(json.dumps({"messages": msgs}) + "\n")
+    res = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "data"), "--model", "x", "--out",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2 and "semtrace[train]" in res.output and "Traceback" not in res.output

@@ -104,10 +104,3 @@ def test_lora_training_on_builder_output(tmp_path):
     assert tuned(input_ids=ids).logits.shape[-1] == base.config.vocab_size
     assert any("lora" in n for n, _ in tuned.named_parameters())
 
-
-def test_train_without_data_is_one_line(tmp_path):
-    from semtrace.sft.cli import app
-
-    res = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none"), "--model", "x", "--out",
-                                   str(tmp_path / "o")])
-    assert res.exit_code == 2 and "not a directory" in res.output and "Traceback" not in res.output
