@@ -36,6 +36,7 @@ from semtrace.sandbox.types import ExecRequest, ExecResult
 log = logging.getLogger(__name__)
 
 _LOCAL_KEYS = {"concurrency", "python"}
+_CONNECTED = 0  # RaySandboxes of this process using the Ray connection one of them made (ray.init is per process)
 
 
 class RayOptions(BaseModel):
@@ -159,8 +160,12 @@ class RaySandbox:
 
     # -- cluster ---------------------------------------------------------------------------------------------
     def _connect(self) -> None:
+        global _CONNECTED
         ray = _ray()
         if ray.is_initialized():
+            if _CONNECTED:  # another RaySandbox of this process connected: share it, the last one out shuts down
+                _CONNECTED += 1
+                self._owns_ray = True
             return
         address = self.options.address
         where = f"at '{address}'" if address else "(Ray's default address)"
@@ -175,6 +180,7 @@ class RaySandbox:
             raise SandboxUnavailable(f"ray sandbox: cannot connect to a Ray cluster {where}: "
                                      f"{type(exc).__name__}: {str(exc).strip()[:300]}; {hint}") from exc
         self._owns_ray = True
+        _CONNECTED = 1
 
     def _new_actors(self) -> list[_Actor]:
         """Actors for every live node not seen before (blocking: ``ray.nodes()`` and actor creation)."""
@@ -359,6 +365,7 @@ class RaySandbox:
         await self._ensure_started()
 
     async def close(self) -> None:
+        global _CONNECTED
         if self.closed:
             return
         self.closed = True
@@ -375,8 +382,10 @@ class RaySandbox:
                 ray.kill(a.handle, no_restart=True)
             except Exception as exc:  # noqa: BLE001 - already gone
                 log.debug("ray sandbox: kill: %s", exc)
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
+        if self._owns_ray:
+            _CONNECTED -= 1
+            if _CONNECTED == 0 and ray.is_initialized():
+                ray.shutdown()
 
     async def __aenter__(self) -> RaySandbox:  # noqa: PYI034 - as the other back ends
         return self

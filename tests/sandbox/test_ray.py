@@ -312,6 +312,22 @@ async def test_dispatch_is_least_loaded_and_bounded_by_the_slots(cluster, queue)
         await sandbox.close()
 
 
+async def test_two_sandboxes_share_the_connection(cluster):
+    """ray.init is per process: closing one RaySandbox leaves the other working; the last one disconnects."""
+    first = make_sandbox("ray", address=cluster.address, backend="local")
+    second = make_sandbox("ray", address=cluster.address, backend="local")
+    request = ExecRequest(code="def f():\n    return 2\n", tests=(TestCase(kind="call", func="f", expected="2"),))
+    try:
+        assert (await first.run(request)).status == "passed"
+        assert (await second.run(request)).status == "passed"
+        await first.close()
+        assert (await second.run(request)).status == "passed"
+    finally:
+        await first.close()
+        await second.close()
+    assert not ray.is_initialized()
+
+
 def test_bad_options_fail_before_any_cluster_is_touched():
     with pytest.raises(ValueError, match="imag"):
         make_sandbox("ray", address="127.0.0.1:1", imag="semtrace-sandbox:latest")
