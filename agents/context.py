@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import heapq
 import itertools
@@ -30,6 +31,7 @@ class AgentSettings:
     width: int = 1
     depth: int = 0
     stop_on_pass: bool = True
+    stop_on_timeout: bool = True  # a visible run stops at its first timeout (the remaining tests are not run)
     critique: bool = False
     history: Literal["all", "last"] = "all"
     temperature: float = 0.0
@@ -71,33 +73,63 @@ class RunStats:
             self.completion_tokens += c.usage.completion_tokens
 
 
+_REQUEST_REST = tuple(f.name for f in dataclasses.fields(ExecRequest) if f.name not in ("code", "tests"))
+
+
 class ExecCache:
-    """Identical (code, tests) requests in one run execute once (e.g. a repair task's round 0 in every chain)."""
+    """Identical (code, tests) requests in one run execute once (e.g. a repair task's round 0 in every chain), also
+    when asked concurrently: later askers await the one run in flight. When that run raises, every asker gets the
+    error and nothing is cached; when the asker that started it is cancelled, the others start it again."""
 
     def __init__(self, maxsize: int = 1024) -> None:
         self._data: OrderedDict[str, ExecResult] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[ExecResult]] = {}
+        self._rest: dict[tuple[Any, ...], tuple[tuple[Any, ...], str]] = {}  # see key()
         self.maxsize = maxsize
 
-    @staticmethod
-    def key(request: ExecRequest) -> str:
-        return hashlib.sha256(json.dumps(request.to_dict(), sort_keys=True).encode()).hexdigest()
+    def key(self, request: ExecRequest) -> str:
+        """A digest of the whole request: the program, and everything else digested once per distinct tests
+        object (a task's tests are one tuple for the whole run), so a key costs no conversion of the tests."""
+        rest = (id(request.tests), *(getattr(request, f) for f in _REQUEST_REST))
+        try:
+            known = self._rest.get(rest)
+        except TypeError:  # a field that cannot be hashed: digest the whole request
+            return hashlib.sha256(json.dumps(request.to_dict(), sort_keys=True).encode()).hexdigest()
+        if known is None or known[0] is not request.tests:
+            blob = json.dumps({**request.to_dict(), "code": None}, sort_keys=True)
+            if len(self._rest) >= 4 * self.maxsize:
+                self._rest.clear()
+            known = (request.tests, hashlib.sha256(blob.encode()).hexdigest())
+            self._rest[rest] = known
+        return hashlib.sha256(json.dumps([request.code, known[1]]).encode()).hexdigest()
 
     async def run(self, sandbox: Sandbox, request: ExecRequest, stats: RunStats, key: str | None = None) -> ExecResult:
         """``sandbox.run(request)`` once per distinct request (``key``: a cheaper digest the caller vouches for)."""
         k = key or self.key(request)
-        if k in self._data:
+        while True:
+            if k in self._data:
+                stats.exec_cache_hits += 1
+                self._data.move_to_end(k)
+                return self._data[k]
+            if k not in self._inflight:
+                break
+            shared = self._inflight[k]
+            try:
+                result = await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                if shared.cancelled():  # its owner was cancelled, not this asker: run it again
+                    continue
+                raise
             stats.exec_cache_hits += 1
-            self._data.move_to_end(k)
-            return self._data[k]
-        if k in self._inflight:
-            stats.exec_cache_hits += 1
-            return await asyncio.shield(self._inflight[k])
+            return result
         fut: asyncio.Future[ExecResult] = asyncio.get_running_loop().create_future()
         self._inflight[k] = fut
         try:
             result = await sandbox.run(request)
             stats.sandbox_runs += 1
+        except asyncio.CancelledError:
+            fut.cancel()  # the askers waiting on it start it again (the loop above)
+            raise
         except BaseException as exc:
             fut.set_exception(exc)
             fut.exception()  # mark retrieved

@@ -3,6 +3,7 @@ goes next (a ``Command``); none mutates its input. Dependencies come from ``runt
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -72,7 +73,7 @@ def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
 
 
 def _result_dict(result: ExecResult) -> dict[str, Any]:
-    data = result.to_dict()
+    data = dataclasses.replace(result, traces=()).to_dict()  # the traces travel apart (never converted twice)
     data.pop("traces", None)
     return data
 
@@ -137,7 +138,12 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
 
 
 def _request(
-    ctx: AgentContext, code: str, tests: tuple, trace: TraceSpec | None = None, stop_on_failure: bool = False
+    ctx: AgentContext,
+    code: str,
+    tests: tuple,
+    trace: TraceSpec | None = None,
+    stop_on_failure: bool = False,
+    stop_on_timeout: bool = False,
 ) -> ExecRequest:
     return ExecRequest(
         code=code,
@@ -148,6 +154,7 @@ def _request(
         trace=trace,
         limits=ctx.settings.limits,
         stop_on_failure=stop_on_failure,
+        stop_on_timeout=stop_on_timeout,
     )
 
 
@@ -164,9 +171,9 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
             max_events=s.max_events,
             max_value_len=s.max_value_len,
         )
-    result = await ctx.exec_cache.run(
-        ctx.sandbox, _request(ctx, payload["code"], task.visible_tests, spec), ctx.stats
-    )
+    # a looping program costs one timeout, not one per visible test (settings.stop_on_timeout)
+    request = _request(ctx, payload["code"], task.visible_tests, spec, stop_on_timeout=s.stop_on_timeout)
+    result = await ctx.exec_cache.run(ctx.sandbox, request, ctx.stats)
     visible = _result_dict(result)
     first = result.first_failure
     failing = first.index if first is not None else None
@@ -216,17 +223,20 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
         if passing is not None:
             indices.append(int(passing))
     by_test = {int(t["test_index"]): t for t in payload.get("prefetched") or []}
-    if not all(i in by_test for i in indices):
+    status = {int(t["index"]): t.get("status") for t in payload["visible"].get("tests") or []}
+    # a failing test that timed out did so under the tracer in the judged run: a re-run would only time out again
+    wanted = [i for i in indices if not (i == failing and status.get(i) == "timeout")]
+    if not all(i in by_test for i in wanted):
         # run only the tests to trace (a looping program then costs one timeout, not one per visible test)
         spec = TraceSpec(
-            tests=tuple(range(len(indices))), max_events=s.max_events, max_value_len=s.max_value_len
+            tests=tuple(range(len(wanted))), max_events=s.max_events, max_value_len=s.max_value_len
         )
-        tests = tuple(ctx.task.visible_tests[i] for i in indices)
+        tests = tuple(ctx.task.visible_tests[i] for i in wanted)
         result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
         by_test = {
-            indices[t.test_index]: {**t.to_dict(), "test_index": indices[t.test_index]}
+            wanted[t.test_index]: {**t.to_dict(), "test_index": wanted[t.test_index]}
             for t in result.traces
-            if 0 <= t.test_index < len(indices)
+            if 0 <= t.test_index < len(wanted)
         }
     trace_dict = by_test.get(failing)
     passing_trace = by_test.get(indices[1]) if len(indices) > 1 else None

@@ -87,6 +87,7 @@ def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
         width=cfg.resolved_width,
         depth=cfg.resolved_depth,
         stop_on_pass=cfg.stop_on_pass,
+        stop_on_timeout=cfg.stop_on_timeout,
         critique=cfg.critique,
         history=cfg.history,
         temperature=cfg.temperature,
