@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from semtrace.sandbox.types import Limits
+from semtrace.sandbox.types import DEFAULT_MAX_EVENTS, Limits
 
 Strategy = Literal["greedy", "sequential", "parallel", "hybrid"]
 
@@ -28,7 +28,6 @@ STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
 log = logging.getLogger(__name__)
 
 
-DEFAULT_MAX_EVENTS = 2000  # the tracer's step budget per traced test (AgentSettings derives its default from it)
 
 # keys of older configs that no longer exist -> the one-line hint; they never changed a result, so they are dropped
 REMOVED_KEYS: dict[str, str] = {

@@ -13,7 +13,7 @@ from typing import NoReturn, cast
 import typer
 from semtrace.registry import RegistryError
 from semtrace.representations.base import RENDERERS, LLMRenderer, capabilities, make_renderer
-from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase, TraceSpec
+from semtrace.sandbox.types import DEFAULT_MAX_EVENTS, ExecRequest, ExecResult, Limits, TestCase, TraceSpec
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*$", re.DOTALL)
 
@@ -107,7 +107,7 @@ def trace_command(
     expected: str | None = typer.Option(None, "--expected", "-e", help="Expected value (Python source)."),
     as_json: bool = typer.Option(False, "--json", help="Print the structured trace and outcome as JSON."),
     sandbox: str = typer.Option("local", "--sandbox", "-s", help="Sandbox back end: local or docker."),
-    max_events: int = typer.Option(10000, "--max-events", help="Tracer step budget."),
+    max_events: int = typer.Option(DEFAULT_MAX_EVENTS, "--max-events", help="Tracer step budget."),
     timeout: float = typer.Option(5.0, "--timeout", "-t", help="Wall-clock limit of the call, in seconds."),
     llm: str | None = typer.Option(
         None, "--llm", help="LLM spec for a representation written by an LLM, e.g. scripted:rules.jsonl."

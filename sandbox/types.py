@@ -80,6 +80,9 @@ class Limits(_Codec):
     value_bytes: int = 256 * 1024 * 1024  # largest value one test may report (judged or recorded)
 
 
+DEFAULT_MAX_EVENTS = 2000  # the tracer's step budget per traced test: the one default (config, agent, CLI)
+
+
 @dataclass(frozen=True)
 class TraceSpec(_Codec):
     """Which tests to trace and the tracer's budgets.
@@ -91,7 +94,7 @@ class TraceSpec(_Codec):
     tests: tuple[int, ...] = ()
     max_failing: int = 1
     include_passing: bool = False
-    max_events: int = 10000
+    max_events: int = DEFAULT_MAX_EVENTS
     max_value_len: int = 200
 
 

@@ -55,6 +55,9 @@ def test_judge_rounds_of_an_old_config_is_dropped_with_a_one_line_hint(tmp_path:
 
 
 def test_max_events_has_one_default():
+    from semtrace.sandbox.types import TraceSpec
+
+    assert TraceSpec().max_events == DEFAULT_MAX_EVENTS
     cfg = build_config(None)
     assert cfg.max_events == AgentSettings().max_events == DEFAULT_MAX_EVENTS == 2000
     assert settings_from(cfg, make_renderer(cfg.representation)).max_events == DEFAULT_MAX_EVENTS

@@ -151,19 +151,3 @@ async def test_failed_calls_are_counted(fake_server, tmp_path, fast_retry):
     t = llm.accounting.for_scope("T", 1)
     assert (t.requests, t.retries, t.errors, t.completions, t.cost) == (4, 3, 1, 0, None)
     assert len(llm.cache) == 0
-
-
-async def test_llm_config_builds_a_managed_llm(fake_server, tmp_path):
-    from semtrace.llms.config import LLMConfig
-
-    cfg = LLMConfig.model_validate({
-        "model": "openai:house-model", "concurrency": 3, "cache_path": str(tmp_path / "c.sqlite"),
-        "retry": {"max_attempts": 2, "initial": 0.01, "max_wait": 0.01},
-        "options": {"base_url": fake_server.openai_url, "timeout": 5},
-        "prices": {"house-model": {"input": 1.0, "output": 2.0}}})
-    llm = cfg.build()
-    assert (llm.concurrency, llm.retry.max_attempts, llm.backend.timeout) == (3, 2, 5.0)
-    await llm.generate(MSGS)
-    assert llm.accounting.total().cost == pytest.approx((10 * 1.0 + 5 * 2.0) / 1e6)
-    with pytest.raises(ValueError, match="concurency"):
-        LLMConfig.model_validate({"concurency": 3})
