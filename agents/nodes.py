@@ -15,7 +15,7 @@ from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.feedback import uses_passing as _uses_passing
-from semtrace.agents.record import compact
+from semtrace.agents.record import compact, compact_trace
 from semtrace.agents.selectors import needs_hidden
 from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
 from semtrace.llms.accounting import measure, usage_of
@@ -240,9 +240,9 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
         }
     trace_dict = by_test.get(failing)
     passing_trace = by_test.get(indices[1]) if len(indices) > 1 else None
-    patch: dict[str, Any] = {"id": payload["id"], "trace": trace_dict}
+    patch: dict[str, Any] = {"id": payload["id"], "trace": compact_trace(trace_dict, s.keep_outcomes)}
     if passing_trace is not None:
-        patch["passing_trace"] = passing_trace
+        patch["passing_trace"] = compact_trace(passing_trace, s.keep_outcomes)
     nxt = {k: v for k, v in payload.items() if k != "prefetched"}
     return Command(
         update={"candidates": [patch]},

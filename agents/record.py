@@ -81,6 +81,17 @@ def compact(result: dict[str, Any] | None, shown: set[int] | None = None, keep: 
     return out
 
 
+def compact_trace(trace: dict[str, Any] | None, keep: str = "compact") -> dict[str, Any] | None:
+    """A trace for the record: without its events (``n_events`` says how many; the rendering the model read is
+    kept whole beside it), unless ``keep="all"``. Raw traces are most of a looping run's bytes (hundreds of KB per
+    candidate) and nothing downstream reads them from records."""
+    if trace is None or keep == "all" or "events" not in trace:
+        return trace
+    out = {k: v for k, v in trace.items() if k != "events"}
+    out["n_events"] = len(trace.get("events") or [])
+    return out
+
+
 def first_failure(result: dict[str, Any] | None) -> set[int]:
     for t in (result or {}).get("tests") or []:
         if t.get("status") != "passed":

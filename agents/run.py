@@ -146,6 +146,35 @@ def _total_cost(session: float | None, previous: dict[str, Any] | None) -> float
     return sum(known) if known else None
 
 
+def _llm_totals(llm: Any) -> Any:
+    try:
+        return llm.accounting.total()
+    except AttributeError:
+        return None
+
+
+def _session_llm(before: Any, llm: Any) -> Any:
+    """What the LLM ledger gained since the run started (``ablate`` shares one LLM across its points); None
+    for an LLM that keeps no ledger."""
+    now = _llm_totals(llm)
+    return None if now is None else (now - before if before is not None else now)
+
+
+def _with_previous(session: Any, previous: dict[str, Any] | None) -> dict[str, Any] | None:
+    """This session's LLM accounting (requests, retries, cache hits, ...) plus the earlier sessions' of a resumed
+    run (kept in the old summary)."""
+    old = (previous or {}).get("llm")
+    if session is None:
+        return old if isinstance(old, dict) else None
+    out: dict[str, Any] = session.to_dict()
+    for k, v in (old if isinstance(old, dict) else {}).items():
+        if isinstance(v, (int, float)) and isinstance(out.get(k), (int, float)):
+            out[k] += v
+        elif k == "cost" and isinstance(v, (int, float)):
+            out[k] = v
+    return out
+
+
 def _profile_checkpoints(saver: Any, profile: Any) -> None:
     """Time the checkpointer's reads, writes and deletes as ``checkpoint`` spans (a profiled run only)."""
     for name in ("aget_tuple", "aput", "aput_writes", "adelete_thread"):
@@ -179,6 +208,7 @@ async def run_tasks(
 
     Raises RunWriteError (the run stops, every finished task kept, resumable) when a run file cannot be written."""
     results_path = run_dir / RESULTS_FILE
+    session_start, llm_before = time.monotonic(), _llm_totals(comps.llm)
     results = read_results(results_path, warn=False)
     repair_results(results)  # warns once per bad line, naming file:line and the copy
     check_writable(results_path)
@@ -248,7 +278,11 @@ async def run_tasks(
     summary = summarize(records, total_tasks=len(comps.tasks))
     summary["config"] = view
     summary["errors"] = len(comps.tasks) - len(records)
-    # this session's cost plus the earlier sessions' of a resumed run (kept in the old summary)
-    summary["cost"] = _total_cost(_cost(comps.llm), load_summary(run_dir))
+    # this session's cost, requests, retries, cache hits and wall time plus the earlier sessions' of a resumed run
+    previous = load_summary(run_dir)
+    session = _session_llm(llm_before, comps.llm)
+    summary["llm"] = _with_previous(session, previous)
+    summary["cost"] = _total_cost(session.cost if session is not None else _cost(comps.llm), previous)
+    summary["wall_time"] = round(time.monotonic() - session_start + float((previous or {}).get("wall_time") or 0), 3)
     write_file(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return summary

@@ -114,7 +114,7 @@ def candidate_view(cand: Candidate, parent: Candidate | None) -> dict[str, Any]:
         "visible": _visible(cand.visible),
         "hidden": _hidden(cand.hidden),
         "correct": cand.correct,
-        "trace_events": len(trace.get("events") or []),
+        "trace_events": int(trace.get("n_events", len(trace.get("events") or []))),
         "trace_truncated": bool(trace.get("truncated")),
         "usage": dict(cand.usage),
         "render_usage": dict(cand.render_usage),

@@ -10,6 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the rules helper module beside this file
 
+from runhelp import run_config  # noqa: F401  (the run helper; import it from runhelp)
+
 
 @pytest.fixture(scope="session")
 def fix_tasks(data_dir: Path) -> list[Any]:
@@ -26,16 +28,3 @@ def demo_rules(tmp_path: Path) -> Path:
 
     rules = [{"when": f"`{t.entry_point}`", "reply": fenced(t.reference or "")} for t in load()]
     return write_rules(tmp_path / "rules.jsonl", rules)
-
-
-async def run_config(cfg: Any, run_dir: Path, *, llm: Any = None, tasks: Any = None) -> dict[str, Any]:
-    """Run ``cfg`` into ``run_dir`` with the real components (local sandbox unless the config says otherwise)."""
-    from semtrace.agents.build import build_components
-    from semtrace.agents.run import prepare_run_dir, run_tasks
-
-    comps = await build_components(cfg, tasks=tasks, llm=llm)
-    prepare_run_dir(run_dir, cfg, resume=(run_dir / "config.yaml").is_file())
-    try:
-        return await run_tasks(cfg, run_dir, comps)
-    finally:
-        await comps.sandbox.close()

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import run_config
+from runhelp import run_config
 from rules import fenced, repair_rules, write_rules
 from semtrace.config import build_config
 from semtrace.llms.registry import make_llm

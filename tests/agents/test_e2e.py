@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_config
+from runhelp import run_config
 from rules import repair_rules, write_rules
 from semtrace.agents.run import read_records
 from semtrace.config import build_config
@@ -59,7 +59,7 @@ async def test_sequential_depth3_curve_follows_the_rules(fix_tasks, data_dir, tm
         failing = [c for c in rec["candidates"] if c["round"] < last]
         assert all(c["feedback"] for c in failing)
         if representation == "next":
-            assert all(c["trace"] and c["trace"]["events"] and c["rendering"] for c in failing)
+            assert all(c["trace"] and c["trace"]["n_events"] and c["rendering"] for c in failing)
         assert rec["correct"] == (representation == "next" and fix is not None)
 
 

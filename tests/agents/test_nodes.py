@@ -23,7 +23,7 @@ from semtrace.agents import nodes
 from semtrace.agents.build import extract
 from semtrace.agents.context import AgentContext, AgentSettings
 from semtrace.agents.feedback import render
-from semtrace.agents.record import Candidate
+from semtrace.agents.record import Candidate, compact_trace
 from semtrace.agents.routes import after_execute, after_finish, after_render
 from semtrace.agents.selectors import make_selector
 from semtrace.benchmarks.registry import load_benchmark
@@ -232,7 +232,9 @@ async def test_trace_takes_the_trace_the_execution_recorded(tmp_path: Path) -> N
     ctx = make_ctx(tmp_path, SUM, sandbox, depth=1)
     cmd = await call(nodes.trace, after_exec(SUM, SUM_FAILED), ctx)
     assert sandbox.requests == []  # nothing re-run
-    assert cmd.update == {"candidates": [{"id": "c0r0", "trace": SUM_TRACE.to_dict()}]}
+    # the record keeps the trace without its events (their count stays); the render node gets the whole trace
+    assert cmd.update == {"candidates": [{"id": "c0r0", "trace": compact_trace(SUM_TRACE.to_dict())}]}
+    assert cmd.update["candidates"][0]["trace"]["n_events"] == len(SUM_TRACE.events) > 0
     nxt = only_send(cmd, "render")
     assert nxt["trace"] == SUM_TRACE.to_dict() and nxt["passing_trace"] is None and "prefetched" not in nxt
 
@@ -251,7 +253,8 @@ async def test_trace_reruns_only_the_tests_it_needs_and_maps_their_indices_back(
     (patch,) = cmd.update["candidates"]
     assert patch["trace"]["test_index"] == 1 and patch["passing_trace"]["test_index"] == 0
     nxt = only_send(cmd, "render")
-    assert nxt["trace"] == patch["trace"] and nxt["passing_trace"] == patch["passing_trace"]
+    assert nxt["trace"]["events"] and nxt["passing_trace"]["events"]
+    assert compact_trace(nxt["trace"]) == patch["trace"] and compact_trace(nxt["passing_trace"]) == patch["passing_trace"]
     no_hidden_test_in(APPEND, ctx, sandbox.requests)
 
 

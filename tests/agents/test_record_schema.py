@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 import pytest
-from conftest import run_config
+from runhelp import run_config
 from semtrace.agents.record import SCHEMA_VERSION, Candidate, TaskRecord, compact
 from semtrace.agents.run import read_records
 from semtrace.cli import _mount, app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_config
+from runhelp import run_config
 from rules import fenced, write_rules
 from semtrace.agents.run import read_records
 from semtrace.config import build_config

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_config
+from runhelp import run_config
 from rich.console import Console
 from rules import repair_rules, write_rules
 from semtrace.agents.ablate import grid_points, parse_grid, run_grid

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_config
+from runhelp import run_config
 from rules import repair_rules, write_rules
 from semtrace.agents.run import read_records
 from semtrace.config import build_config
