@@ -136,6 +136,8 @@ class Batch:
                 sent["source"] = test.get("source", "")
             if test.get("compare") == "digest":
                 sent["form"] = "digest"
+            if test.get("compare") == "lcb" and test["kind"] == "stdio":
+                sent["any_exit"] = True  # LiveCodeBench grades what a stdio program printed, whatever its exit code
             tests.append(sent)
         return {"nonce": nonce, "code": req["code"], "path": self.path, "entry_point": req.get("entry_point"),
                 "test_setup": req.get("test_setup") or "", "prelude": req.get("prelude") or "", "tests": tests, "trace": spec,

@@ -135,21 +135,6 @@ async def test_an_always_equal_object_is_still_refused(local_sandbox) -> None:
     assert result.tests[0].status == "failed"
 
 
-# Programs LiveCodeBench accepts that the executor does not accept yet (known gap, reported: a non-zero exit of a
-# stdio program is an error in semtrace, whatever it printed).
-STDIN_GAPS = {
-    "exit(1) after the answer": "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nsys.exit(1)\n",
-}
-
-
-@pytest.mark.parametrize("name", list(STDIN_GAPS))
-@pytest.mark.xfail(strict=True, reason="known gap in the sandbox's stdio runner (executor.py), reported")
-async def test_stdin_forms_lcb_accepts(local_sandbox, name: str) -> None:
-    test = TestCase(kind="stdio", stdin="1 2\n", expected="3\n", compare="lcb")
-    result = await local_sandbox.run(ExecRequest(code=STDIN_GAPS[name], tests=(test,)))
-    assert result.tests[0].status == "passed"
-
-
 async def test_the_stdin_forms_that_work(local_sandbox) -> None:
     programs = ["print(sum(map(int, input().split())))\n",
                 "import sys\nprint(sum(map(int, sys.stdin.readline().split())))\n",
@@ -158,8 +143,16 @@ async def test_the_stdin_forms_that_work(local_sandbox) -> None:
                 "import sys\nprint(sum(map(int, sys.stdin.buffer.read().split())))\n",
                 "print(sum(map(int, open(0).read().split())))\n",
                 "import sys\nsys.stdout.buffer.write(b'3\\n')\n",
-                "import sys, os\nprint(sum(map(int, sys.stdin.read().split())), end='')\nsys.stdout.buffer.write(b'\\n')\n"]
+                "import sys, os\nprint(sum(map(int, sys.stdin.read().split())), end='')\nsys.stdout.buffer.write(b'\\n')\n",
+                "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nsys.exit(1)\n"]  # LCB grades the output
     test = TestCase(kind="stdio", stdin="1 2\n", expected="3\n", compare="lcb")
     for code in programs:
         result = await local_sandbox.run(ExecRequest(code=code, tests=(test,)))
         assert result.tests[0].status == "passed", code
+
+
+async def test_a_non_zero_exit_is_an_error_outside_lcb_mode(local_sandbox) -> None:
+    code = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\nsys.exit(1)\n"
+    test = TestCase(kind="stdio", stdin="1 2\n", expected="3\n")
+    result = await local_sandbox.run(ExecRequest(code=code, tests=(test,)))
+    assert result.tests[0].status == "error" and "SystemExit" in result.tests[0].message
