@@ -58,6 +58,9 @@ def test_tables_have_every_depth_with_intervals(report: Any) -> None:
     assert summary.column("tasks") == [20, 20, 20]
     cost = report.table("cost")
     assert all(isinstance(t, int) and t > 0 for t in cost.column("prompt tokens"))
+    # the run's LLM ledger, kept in summary.json: one request per fresh call, none retried; and its wall time
+    assert cost.column("requests") == cost.column("LLM calls") and cost.column("retries") == [0, 0, 0]
+    assert all(isinstance(w, float) and w > 0 for w in cost.column("wall time (s)"))
 
 
 def test_paired_comparison_against_the_baseline(report: Any) -> None:
