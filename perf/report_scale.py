@@ -11,8 +11,10 @@ into a run of N tasks (default 1,000) with the same config. Timed, each the best
 - the ``semtrace report --plots`` command end to end in a fresh process (imports included), warm.
 
 Prints each time and its ratio to the baseline; ``--json`` prints them as JSON. Needs no benchmark data.
+``--source RUN_DIR`` replicates that run's records instead (e.g. a HumanEvalFix run: its traces are ~5 KB a
+candidate, the demo's ~28 KB, as two demo tasks recurse or loop until the tracer's event budget).
 
-    .venv/bin/python perf/report_scale.py [--tasks 1000] [--repeat 3] [--json]
+    .venv/bin/python perf/report_scale.py [--tasks 1000] [--repeat 3] [--source RUN_DIR] [--json]
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=8)
     ap.add_argument("--depth", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--source", type=Path, default=None, help="replicate this run's records (default: a demo run)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("SEMTRACE_LOG", "ERROR")
@@ -91,7 +94,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        small = small_run(tmp, args.width, args.depth)
+        small = args.source or small_run(tmp, args.width, args.depth)
         big = tmp / "big"
         size, candidates = replicate(small, big, args.tasks)
         baseline = best(lambda: read_results(big / "results.jsonl"), args.repeat)
@@ -108,7 +111,7 @@ def main() -> None:
         command = best(lambda: subprocess.run(cmd, check=True, capture_output=True), max(1, args.repeat - 1))
         result = build_report([big], tmp / "r4", plots=False)
     out = {
-        "tasks": args.tasks, "width": args.width, "depth": args.depth, "candidates": candidates,
+        "tasks": args.tasks, "source": str(args.source or "demo"), "candidates": candidates,
         "results_mb": round(size / 1e6, 1),
         "baseline_read_results_s": round(baseline, 3),
         "report_cold_s": round(tables_cold, 3), "ratio_cold": round(tables_cold / baseline, 2),
@@ -120,7 +123,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"run: {args.tasks} tasks x {args.width} chains x depth {args.depth}, {candidates:,} candidates, "
+    print(f"run: {args.tasks} tasks from {args.source or 'a demo run'}, {candidates:,} candidates, "
           f"results.jsonl {out['results_mb']} MB")
     print(f"baseline read_results:        {baseline:7.3f} s")
     print(f"build_report (tables, cold):  {tables_cold:7.3f} s   x{out['ratio_cold']}")
