@@ -201,8 +201,10 @@ def axis_figures(ablation: Ablation, runs: Sequence[RunData], summary: Table, ke
         with plt.rc_context(STYLE):
             fig, ax = plt.subplots()
             for i, (label, points) in enumerate(lines.items()):
-                xs = [ticks.index(v) for v in ticks if v in points]
-                _plot(ax, i, label, xs, [points[ticks[x]] for x in xs], style=":", band="bars", ticks=ticks)
+                dodge = (i - (len(lines) - 1) / 2) * min(0.06, 0.4 / max(1, len(lines)))  # bars side by side
+                idx = [ticks.index(v) for v in ticks if v in points]
+                _plot(ax, i, label, [x + dodge for x in idx], [points[ticks[x]] for x in idx], style=":",
+                      band="bars", ticks=ticks)
             ax.set_xticks(range(len(ticks)), ticks)
             name = "axis_" + "".join(ch if ch.isalnum() else "_" for ch in axis)
             figures.append(_finish(plt, fig, ax, name, f"pass@1 (selected) by {axis}", axis, "pass@1 (selected)",

@@ -236,3 +236,29 @@ def test_reduced_records_are_cached_and_a_changed_file_is_read_again(ablation: P
     changed = build_report([run], tmp_path / "c", plots=False)
     sel = changed.table("summary").column("selected")[0]
     assert sel.mean == pytest.approx(first.table("summary").column("selected")[0].mean - 1 / 20)
+
+
+def test_one_figure_per_grid_axis(tmp_path: Path, fix20: list[Any], data_dir: Path) -> None:
+    tasks = fix20[:4]
+    rules = write_rules(tmp_path / "rules.jsonl", repair_rules(tasks, {t.task_id: r for t, r in zip(tasks, ROUNDS)}))
+    grid = tmp_path / "grid"
+    res = invoke("ablate", "--grid", "representation=none,next", "--grid", "depth=1,2", "-o", "benchmark=humaneval-fix",
+                 "-o", f"data_dir={data_dir}", "-o", "limit=4", "-o", "strategy=sequential",
+                 "-o", f"model=scripted:{rules}", "-o", "sandbox=local", "--out", grid, "--no-display")
+    assert res.exit_code == 0, res.output
+    rep = build_report([grid], tmp_path / "report")
+    summary = rep.table("summary")
+    assert summary.columns[:2] == ("representation", "depth") and len(summary.rows) == 4
+    cell = {(r[0], r[1]): r[summary.columns.index("selected")] for r in summary.rows}
+    figs = {f.name: f for f in rep.figures}
+    by_repr = {s.label: s for s in figs["axis_representation"].series}
+    by_depth = {s.label: s for s in figs["axis_depth"].series}
+    assert set(by_repr) == {"depth=1", "depth=2"} and set(by_depth) == {"representation=none", "representation=next"}
+    for d in (1, 2):
+        s = by_repr[f"depth={d}"]
+        assert s.x == ("none", "next") and s.y == (cell[("none", d)].mean, cell[("next", d)].mean)
+        assert s.lo == (cell[("none", d)].lo, cell[("next", d)].lo)
+    for rep_name in ("none", "next"):
+        s = by_depth[f"representation={rep_name}"]
+        assert s.x == ("1", "2") and s.y == (cell[(rep_name, 1)].mean, cell[(rep_name, 2)].mean)
+    assert (cell[("next", 1)].mean, cell[("next", 2)].mean, cell[("none", 2)].mean) == (0.5, 0.75, 0.0)
