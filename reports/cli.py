@@ -92,6 +92,8 @@ def score(
     out: Path | None = typer.Option(None, "--out", help="Per-task JSONL (default: SAMPLES with .scores.jsonl)."),  # noqa: B008
     override: list[str] = typer.Option([], "-o", "--override", help="key=value of the run config, e.g. "  # noqa: B008
                                        "-o limits.wall_time=10"),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="Also write the samples as a run directory "  # noqa: B008
+                                        "(one chain per sample) for `semtrace report`."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Score another tool's samples with semtrace's judge (the hidden tests, as a run scores them): pass@1, pass@k
@@ -103,7 +105,7 @@ def score(
 
     dest = out or default_out(samples)
     result = guard(lambda: asyncio.run(score_file(samples, benchmark, sandbox=sandbox, data_dir=data, out=dest,
-                                                  overrides=override)))
+                                                  overrides=override, run_dir=run_dir)))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -111,6 +113,8 @@ def score(
 
         Console(width=None if sys.stdout.isatty() else 120).print(rich_table(summary_table(result)))
     typer.echo(f"per-task results: {dest}", err=True)
+    if run_dir is not None:
+        typer.echo(f"run directory: {run_dir} (semtrace report {run_dir})", err=True)
 
 
 def register(app: typer.Typer) -> None:

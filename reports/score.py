@@ -17,7 +17,7 @@ import ast
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,9 @@ class SampleScore:
     passed: int
     total: int
     message: str
+    code: str = field(default="", repr=False)
+    hidden: dict[str, Any] = field(default_factory=dict, repr=False)  # the compact outcomes, as a record keeps them
+    visible: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ def verdict(sample: Sample, hidden: dict[str, Any], visible: dict[str, Any]) -> 
     shown = cand.hidden if cand.hidden.total or cand.hidden.status else cand.visible
     message = next((t.message for t in shown.tests if t.status != "passed"), shown.message)
     return SampleScore(sample.task_id, sample.index, sample.line, cand.correct, str(shown.status or ""),
-                       shown.passed, shown.total, message[:500])
+                       shown.passed, shown.total, message[:500], sample.code, hidden, visible)
 
 
 async def score_samples(samples: list[Sample], tasks: dict[str, Task], sandbox: Any, limits: Any,
@@ -218,15 +221,27 @@ def task_lines(scored: dict[str, list[SampleScore]]) -> str:
 
 
 async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", data_dir: str | None = None,
-                     out: Path | None = None, overrides: list[str] | None = None) -> ScoreResult:
+                     out: Path | None = None, overrides: list[str] | None = None,
+                     run_dir: Path | None = None) -> ScoreResult:
     """Score ``samples`` against ``benchmark``'s hidden tests with the run config's limits (``overrides`` as
-    ``-o key=value``); write the per-task JSONL to ``out``."""
+    ``-o key=value``); write the per-task JSONL to ``out`` and, with ``run_dir``, the samples as a run directory."""
     from semtrace.agents.build import load_tasks, make_run_sandbox
-    from semtrace.config import build_config, with_absolute_paths
+    from semtrace.config import build_config, validate_config, with_absolute_paths
 
     cfg = with_absolute_paths(build_config(None, {"benchmark": benchmark, "sandbox": sandbox, "data_dir": data_dir},
                                            overrides or []))
     rows = parse_samples(samples)
+    if run_dir is not None:
+        from semtrace.agents.rundir import check_new_run_dir
+
+        check_new_run_dir(run_dir)  # before any work
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.task_id] = counts.get(r.task_id, 0) + 1
+        cfg = cfg.model_copy(update={"model": f"samples:{samples.resolve()}", "strategy": "parallel",
+                                     "width": max(counts.values()), "depth": 0, "selector": "first_pass",
+                                     "representation": "none"})
+        cfg = validate_config(cfg.dump())
     tasks = {t.task_id: t for t in load_tasks(cfg)}
     parsed = resolve_samples(samples, rows, tasks)
     box = await make_run_sandbox(cfg)
@@ -236,7 +251,41 @@ async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", da
         await box.close()
     dest = out or default_out(samples)
     write_file(dest, task_lines(scored))
-    return ScoreResult(benchmark, samples, dest, len(tasks), scored)
+    result = ScoreResult(benchmark, samples, dest, len(tasks), scored)
+    if run_dir is not None:
+        write_run(result, tasks, cfg, run_dir)
+    return result
+
+
+def write_run(result: ScoreResult, tasks: dict[str, Task], cfg: Any, run_dir: Path) -> None:
+    """The scored samples as a run directory ``semtrace report`` reads: one chain per sample (round 0), the first
+    sample as the selected answer (``first_pass``), model ``samples:<file>``."""
+    from semtrace.agents.record import TaskRecord
+    from semtrace.agents.records import summarize
+    from semtrace.agents.run import settings_view
+    from semtrace.agents.rundir import (
+        RESULTS_FILE,
+        SUMMARY_FILE,
+        append_line,
+        check_new_run_dir,
+        prepare_run_dir,
+    )
+
+    check_new_run_dir(run_dir)
+    prepare_run_dir(run_dir, cfg, resume=False)
+    view = settings_view(cfg)
+    records = []
+    for task_id, items in result.scored.items():
+        cands = tuple(Candidate(id=f"c{s.index}r0", chain=s.index, round=0, code=s.code, hidden=s.hidden,
+                                visible=s.visible) for s in items)
+        record = TaskRecord(task_id=task_id, kind=tasks[task_id].kind, **view, candidates=cands,
+                            selection={"id": cands[0].id, "selector": "first_pass", "info": {}},
+                            correct=cands[0].correct).model_dump(mode="json")
+        append_line(run_dir / RESULTS_FILE, record)
+        records.append(record)
+    summary = summarize(records, total_tasks=len(records))
+    summary.update(config=view, errors=0, cost=None)
+    write_file(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
 
 
 def summary_table(result: ScoreResult) -> Table:

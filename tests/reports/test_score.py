@@ -39,7 +39,7 @@ def scored(plus: list[Any], data_dir: Path, tmp_path_factory: pytest.TempPathFac
     samples = tmp / "samples.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in _samples(plus)))
     res = invoke("score", samples, "--benchmark", "humaneval-plus", "--sandbox", "local", "--data", data_dir,
-                 "--json")
+                 "--run-dir", tmp / "as-run", "--json")
     assert res.exit_code == 0, res.output
     lines = [json.loads(line) for line in (tmp / "samples.scores.jsonl").read_text().splitlines()]
     return tmp, json.loads(res.stdout), lines
@@ -85,6 +85,22 @@ def test_score_agrees_with_the_agents_hidden_verdicts(scored: tuple[Path, Any, A
     mine = {(line["task_id"], s["index"]): s["correct"] for line in lines for s in line["samples"]}
     assert mine == agent
     assert set(mine.values()) == {True, False}
+
+
+def test_scored_samples_come_into_the_report(scored: tuple[Path, Any, Any]) -> None:
+    tmp, summary, lines = scored
+    from semtrace.reports import build_report
+
+    rep = build_report([tmp / "as-run"], tmp / "report", plots=False)
+    table = rep.table("summary")
+    (row,) = table.rows
+    assert row[table.columns.index("tasks")] == 4
+    assert row[table.columns.index("pass@1")].mean == pytest.approx(summary["pass@1"]["mean"])
+    first = sum(line["samples"][0]["correct"] for line in lines) / 4  # the first sample is the selected answer
+    assert row[table.columns.index("selected")].mean == pytest.approx(first)
+    width = rep.table("by_width")
+    assert width.column("pass@k (k=width)")[1].mean == pytest.approx(
+        sum(line["pass@k"].get("2", line["pass@1"]) for line in lines) / 4)
 
 
 @pytest.mark.parametrize("line, needle", [
