@@ -116,3 +116,20 @@ def test_bad_samples_are_one_line_naming_file_and_line(tmp_path: Path, data_dir:
     assert res.exit_code == 2
     msg = error_line(res)
     assert msg.startswith(f"error: {samples}:2: ") and needle in msg, msg
+
+
+def test_score_judges_stdin_stdout_tasks(tmp_path: Path) -> None:
+    samples = tmp_path / "io.jsonl"
+    rows = [
+        {"task_id": "io/sum", "completion": "a, b = map(int, input().split())\nprint(a + b)\n"},
+        {"task_id": "io/sum", "completion": "a, b = map(int, input().split())\nprint(a - b)\n"},
+        {"task_id": "io/rev", "solution": "print(input()[::-1])\n"},
+    ]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = invoke("score", samples, "--benchmark", "stdio_bench:STDIO", "--sandbox", "local", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["pass@1"]["mean"] == pytest.approx((0.5 + 1.0) / 2)
+    lines = [json.loads(line) for line in (tmp_path / "io.scores.jsonl").read_text().splitlines()]
+    assert [[s["correct"] for s in line["samples"]] for line in lines] == [[True, False], [True]]
+    assert lines[0]["samples"][1]["total"] == 2 and lines[0]["samples"][1]["status"] == "failed"
