@@ -133,3 +133,15 @@ def test_score_judges_stdin_stdout_tasks(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in (tmp_path / "io.scores.jsonl").read_text().splitlines()]
     assert [[s["correct"] for s in line["samples"]] for line in lines] == [[True, False], [True]]
     assert lines[0]["samples"][1]["total"] == 2 and lines[0]["samples"][1]["status"] == "failed"
+
+
+@pytest.mark.docker
+def test_score_in_docker_gives_the_local_verdicts(scored: tuple[Path, Any, Any], data_dir: Path) -> None:
+    tmp, _, lines = scored
+    out = tmp / "docker.scores.jsonl"
+    res = invoke("score", tmp / "samples.jsonl", "--benchmark", "humaneval-plus", "--sandbox", "docker", "--data",
+                 data_dir, "--out", out, "--json")
+    assert res.exit_code == 0, res.output
+    docker = [json.loads(line) for line in out.read_text().splitlines()]
+    verdicts = [[(s["correct"], s["status"], s["total"]) for s in line["samples"]] for line in docker]
+    assert verdicts == [[(s["correct"], s["status"], s["total"]) for s in line["samples"]] for line in lines]
