@@ -59,7 +59,7 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, by: list[str] | None = 
     keys, groups = group_runs(runs, by)
     tables = build_tables(keys, groups)
     paired, notes = paired_comparisons(runs, groups, baseline)
-    if paired or notes:
+    if paired:
         tables.append(paired_table(paired, notes))
     figures = []
     if plots:
@@ -68,4 +68,4 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, by: list[str] | None = 
         figures = make_figures(tables, keys, runs, ablations, Path(out_dir))
     files = [f for fig in figures for f in fig.files]
     return ReportResult(out_dir=Path(out_dir), tables=tables, plots=files, paired=paired, figures=figures,
-                        summaries={r.name: r.summary for r in runs})
+                        summaries={r.name: r.summary for r in runs}, notes=[] if paired else notes)

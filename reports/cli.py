@@ -70,6 +70,8 @@ def report(
 
         guard(write)
         typer.echo(f"report written to {out}", err=True)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
     for path in result.plots:
         typer.echo(f"plot: {path}", err=True)
 

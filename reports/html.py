@@ -21,6 +21,7 @@ def report_html(result: ReportResult) -> str:
         parts.append(f"<section class=\"st-report-table\" id=\"st-{html.escape(t.name)}\">"
                      f"<table class=\"st-table\"><caption>{html.escape(t.title)}</caption>"
                      f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</section>")
+    parts += [f"<p class=\"st-note\">{html.escape(n)}</p>" for n in result.notes]
     for fig in result.figures:
         png = next((f for f in fig.files if f.suffix == ".png"), None)
         if png is None:

@@ -30,7 +30,7 @@ def latex_table(table: Table) -> str:
         r"\centering",
         r"\small",
         rf"\caption{{{escape(table.title)}. {notes}}}",
-        rf"\label{{tab:{escape(table.name)}}}",
+        rf"\label{{tab:{table.name.replace('_', '-')}}}",
         rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
         header,

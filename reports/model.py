@@ -102,7 +102,7 @@ class Figure:
 @dataclass(frozen=True)
 class ReportResult:
     """What ``build_report`` made: the tables, the plot files under ``out_dir`` (PNG and SVG), the paired
-    comparisons, each figure's plotted data, and the runs' summaries."""
+    comparisons, each figure's plotted data, the runs' summaries and notes (e.g. why runs were not paired)."""
 
     out_dir: Path
     tables: list[Table]
@@ -110,6 +110,7 @@ class ReportResult:
     paired: list[Paired]
     figures: list[Figure] = field(default_factory=list)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. why runs were not paired
 
     def table(self, name: str) -> Table:
         for t in self.tables:
@@ -130,4 +131,5 @@ class ReportResult:
             "paired": [p.to_dict() for p in self.paired],
             "plots": [str(p) for p in self.plots],
             "runs": self.summaries,
+            "notes": self.notes,
         }
