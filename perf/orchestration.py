@@ -8,6 +8,12 @@ and the orchestrator's peak RSS (target <= 600 MB); exits 1 when either target i
     .venv/bin/python perf/orchestration.py [--latency 1.0] [--concurrency 16] [--limit 164]
     .venv/bin/python perf/orchestration.py --tasks-scale 100,1000 [--width 8] [--depth 3]
 
+Where the time goes: the run is profiled (``agents/profile.py``) and the sandbox sits behind a queue of its own
+size, so the script prints, per kind (LLM gate wait, LLM calls, sandbox queue wait, sandbox runs of visible tests,
+trace re-runs, rendering, checkpoint operations, the scorer), the count, seconds summed over everything in
+flight, the mean, and how many were in flight in each tenth of the run; the CPU seconds of the orchestrator and
+of the sandbox's processes (the machine's load average beside them); and the visible tests that timed out.
+
 ``--tasks-scale N,M``: memory against run size. A synthetic benchmark of N tasks built from the bundled demo
 (its 17 repair tasks repeated under new ids, each fixed at round 1 by the scripted model), run at each size in a
 fresh process with the scripted model (no latency), the local sandbox and the real graph; prints peak RSS and
