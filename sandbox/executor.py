@@ -126,16 +126,29 @@ _STDIN_FDS: Dict[int, int] = {}  # stdio test index -> an unlinked file holding 
 def _stage_stdin(tests: List[Dict[str, Any]]) -> None:
     """Write each stdio test's input to an unlinked file now, before the file-size limit is set, so that the
     test's fd 0 is a real file: ``input()``, ``sys.stdin``, ``sys.stdin.buffer`` and ``open(0)`` all read it."""
-    import tempfile
-    for test in tests:
+    for test in tests:  # (no tempfile import here: a child importing a module costs more than its tests)
         if test["kind"] != "stdio":
             continue
-        fd, name = tempfile.mkstemp(prefix="stdin-", dir=".")
-        os.unlink(name)
+        fd = _unlinked_file()
         view = memoryview(test.get("stdin", "").encode("utf-8", "surrogateescape"))
         while view:
             view = view[os.write(fd, view):]
         _STDIN_FDS[test["i"]] = fd
+
+
+def _unlinked_file() -> int:
+    """A read-write file in the working directory with no name (O_TMPFILE, else created and unlinked at once)."""
+    try:
+        return os.open(".", os.O_TMPFILE | os.O_RDWR, 0o600)
+    except (AttributeError, OSError):
+        while True:
+            name = "stdin-%s" % os.urandom(8).hex()
+            try:
+                fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            os.unlink(name)
+            return fd
 
 
 def _stdin_for(test: Dict[str, Any]) -> Any:
