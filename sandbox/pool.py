@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 RUNNER_DIR = Path(__file__).resolve().parent
 RUNNER_FILES = ("runner.py", "supervisor.py", "executor_handle.py", "verdicts.py", "executor.py", "protocol.py",
-                "convert.py", "judge.py", "digest.py", "tracer.py", "tracer_values.py")
+                "convert.py", "judge.py", "literals.py", "digest.py", "tracer.py", "tracer_values.py")
 
 
 class WorkerDied(RuntimeError):

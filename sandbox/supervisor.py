@@ -359,6 +359,8 @@ def run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out: 
         pending = [i for i in pending if i not in outcomes]
         if req.get("stop_on_failure") and any(o["status"] != "passed" for o in outcomes.values()):
             return outcomes, ""
+        if req.get("stop_on_timeout") and any(o["status"] == "timeout" for o in outcomes.values()):
+            return outcomes, ""  # a looping program costs one timeout, not one per remaining test
         if not pending:
             return outcomes, ""
         if inflight is None and not batch.done:  # died between tests: blame the next one and move on

@@ -397,3 +397,14 @@ async def test_stdio_input_is_a_real_fd_0_for_every_test_even_past_the_file_size
              TestCase(kind="stdio", stdin="", expected="0 0\n"))
     r = await local_sandbox.run(ExecRequest(code=code, tests=tests, limits=Limits(wall_time=10, file_size_mb=1)))
     assert [t.status for t in r.tests] == ["passed", "passed", "passed"], r.tests
+
+
+async def test_stop_on_timeout_stops_at_the_first_timeout_and_only_when_asked(local_sandbox):
+    code = "def f(x):\n    while x:\n        pass\n    return x\n"
+    tests = (a("assert f(0) == 0"), a("assert f(1) == 1"), a("assert f(2) == 2"), a("assert f(0) == 0"))
+    limits = Limits(wall_time=0.5, load_time=5.0)
+    stopped = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point="f", limits=limits,
+                                                  stop_on_timeout=True))
+    assert [t.status for t in stopped.tests] == ["passed", "timeout"] and stopped.status == "timeout"
+    every = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point="f", limits=limits))
+    assert [t.status for t in every.tests] == ["passed", "timeout", "timeout", "passed"]
