@@ -167,9 +167,19 @@ class Endpoints:
         endpoint.last_pick = self._picks
         return endpoint
 
-    def next_due(self) -> float:
-        """Seconds until the first endpoint that is out may be probed."""
-        return max(0.0, min(e.down_until for e in self.all) - time.monotonic())
+    def next_due(self) -> float | None:
+        """Seconds until the first endpoint that is out and not being probed may be probed; None when every
+        endpoint that is out has a probe in flight (its answer, not a clock, decides: the caller's own backoff
+        applies, instead of a zero wait that would spend every attempt at once)."""
+        waiting = [e.down_until for e in self.all if not e.healthy and e.outstanding == 0]
+        if not waiting:
+            return None
+        return max(0.0, min(waiting) - time.monotonic())
+
+    def release(self, endpoint: Endpoint) -> None:
+        """After a request that ended with neither an answer nor a server failure (cancelled): no evidence
+        either way, so its health stays as it was."""
+        endpoint.outstanding -= 1
 
     def done(self, endpoint: Endpoint, ok: bool) -> None:
         """After a request: ``ok`` (it answered, even with an error of the request's own) or a server failure."""

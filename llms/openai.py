@@ -136,7 +136,7 @@ class OpenAIChat:
                 last = err
                 continue
             except BaseException:
-                self.endpoints.done(endpoint, ok=True)  # cancelled: says nothing about the server
+                self.endpoints.release(endpoint)  # cancelled: says nothing about the server
                 raise
             self.endpoints.done(endpoint, ok=True)
             return resp

@@ -109,3 +109,53 @@ def test_spec_query_takes_a_json_list(two_servers):
     a, b = two_servers
     llm = make_llm(f'vllm:m?base_url=["{a.openai_url}","{b.openai_url}"]', cache=False)
     assert llm.backend.base_urls == [a.openai_url, b.openai_url]
+
+
+async def test_probes_in_flight_are_not_due_so_the_retries_back_off(two_servers, fast_retry):
+    """Every endpoint out and each one's probe still in flight: the next request does not spend its attempts at
+    once (a zero wait) but backs off until a probe answers, then is served."""
+    a, b = two_servers
+    llm = make_llm("vllm:m", base_url=[a.openai_url, b.openai_url], cache=False, endpoint_backoff=0.01,
+                   endpoint_max_backoff=0.01, retry=fast_retry.model_copy(update={"max_attempts": 8}))
+    endpoints = llm.backend.endpoints
+    for ep in endpoints.all:  # both failed a moment ago ...
+        endpoints.done(endpoints._take(ep), ok=False)
+    await asyncio.sleep(0.02)
+    probes = [endpoints.pick(), endpoints.pick()]  # ... and another caller is probing each of them
+    assert set(probes) == set(endpoints.all) and endpoints.pick() is None
+    assert endpoints.next_due() is None  # nothing to wait for but the probes' answers
+
+    async def probes_answer() -> None:
+        await asyncio.sleep(0.06)
+        for ep in probes:
+            endpoints.done(ep, ok=True)
+
+    answering = asyncio.ensure_future(probes_answer())
+    out = await llm.generate(_ask(3))
+    await answering
+    assert out[0].text.endswith("question 3 [0]") and a.count() + b.count() == 1
+    assert llm.accounting.total().retries >= 1
+
+
+async def test_a_cancelled_probe_leaves_the_endpoint_out(two_servers, fast_retry):
+    """A probe cancelled before its answer is no evidence that the server is back: it stays out."""
+    a, b = two_servers
+    b.faults = ["500"]
+    llm = make_llm("vllm:m", base_url=[a.openai_url, b.openai_url], cache=False, concurrency=1,
+                   retry=fast_retry, endpoint_backoff=0.05, endpoint_max_backoff=0.05)
+    await llm.generate(_ask(1))  # a answers
+    await llm.generate(_ask(2))  # b fails (out), a answers
+    ep_b = llm.backend.endpoints.all[1]
+    assert not ep_b.healthy and b.count() == 1
+    await asyncio.sleep(0.06)
+    b.delay = 1.0
+    probe = asyncio.ensure_future(llm.generate(_ask(3)))  # the due probe goes to b, which is slow
+    for _ in range(100):
+        if b.count() == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert b.count() == 2
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert not ep_b.healthy and ep_b.outstanding == 0 and ep_b.served == 0
