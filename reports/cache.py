@@ -20,7 +20,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 VERSION = 1
-_CODE = ("agents/records.py", "agents/state.py", "agents/selectors.py", "reports/load.py")
+# the code a cached reduction depends on (the verdict rule lives in agents/record.py, the metrics in metrics.py)
+_CODE = ("agents/records.py", "agents/record.py", "agents/state.py", "agents/selectors.py", "reports/load.py",
+         "benchmarks/metrics.py")
 _code_digest: str | None = None
 
 

@@ -195,6 +195,7 @@ async def score_samples(samples: list[Sample], tasks: dict[str, Task], sandbox: 
             if not task.hidden_tests:  # judged on the visible tests, as Candidate.correct judges a run's candidate
                 res = (await sandbox.run(ExecRequest(code=s.code, tests=task.visible_tests,
                                                      entry_point=task.entry_point, test_setup=task.test_setup,
+                                                     prelude=task.prelude,
                                                      limits=limits))).to_dict()
                 res.pop("traces", None)
                 visible = compact(res, first_failure(res), "compact", stdio=False)

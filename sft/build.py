@@ -47,6 +47,7 @@ class Pair:
     fixed: str
     tests: tuple[TestCase, ...]
     test_setup: str = ""
+    prelude: str = ""  # the benchmark's implicit imports (LiveCodeBench), run before the program as the agent runs it
     source: str = ""
     ids: tuple[str, str] | None = None
     earlier: tuple[prompts.Attempt, ...] = ()
@@ -62,6 +63,7 @@ class BuildSettings:
     max_events: int = field(default_factory=lambda: _defaults().max_events)
     max_value_len: int = field(default_factory=lambda: _defaults().max_value_len)
     limits: Limits = field(default_factory=lambda: _defaults().limits.to_limits())
+    stop_on_timeout: bool = field(default_factory=lambda: _defaults().stop_on_timeout)  # as the agent's visible run
     history: History = "last"
     max_tokens: int | None = None
 
@@ -132,7 +134,8 @@ class Runner:
 def _request(pair: Pair, code: str, tests: tuple[TestCase, ...], settings: BuildSettings,
              trace: TraceSpec | None = None) -> ExecRequest:
     return ExecRequest(code=code, tests=tests, entry_point=pair.entry_point, test_setup=pair.test_setup,
-                       trace=trace, limits=settings.limits)
+                       prelude=pair.prelude, trace=trace, limits=settings.limits,
+                       stop_on_timeout=settings.stop_on_timeout)
 
 
 async def check_fix(runner: Runner, pair: Pair, settings: BuildSettings) -> str | None:

@@ -53,7 +53,7 @@ def task_pair(task: Task, source: str) -> Pair | Dropped:
         return Dropped(task.task_id, None, "the task has no known fix (reference)")
     return Pair(task_id=task.task_id, prompt=public.prompt, entry_point=public.entry_point,
                 buggy=public.starting_code, fixed=task.reference, tests=public.visible_tests,
-                test_setup=public.test_setup, source=source)
+                test_setup=public.test_setup, prelude=public.prelude, source=source)
 
 
 def from_benchmark(name: str, data_dir: str | None, sandbox: str, limit: int | None = None) -> Loaded:
@@ -101,7 +101,7 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str, source: s
             a = cands.get(a.get("parent") or "")
         pairs.append(Pair(task_id=task.task_id, prompt=public.prompt, entry_point=public.entry_point,
                           buggy=x["code"], fixed=d["code"], tests=public.visible_tests,
-                          test_setup=public.test_setup, source=source,
+                          test_setup=public.test_setup, prelude=public.prelude, source=source,
                           ids=(x["id"], d["id"]), earlier=tuple(earlier),
                           sent=_messages(child.get("prompt")), sent_representation=representation))
     return pairs

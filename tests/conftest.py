@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +33,17 @@ async def local_sandbox():
     sandbox = LocalSandbox(concurrency=2)
     yield sandbox
     await sandbox.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def report_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The reports' cache of reduced records in a temporary directory, for every test that builds a report
+    (reports, viewer, agents, benchmarks): never the user's ~/.cache."""
+    old = os.environ.get("SEMTRACE_REPORT_CACHE")
+    path = tmp_path_factory.mktemp("report-cache")
+    os.environ["SEMTRACE_REPORT_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("SEMTRACE_REPORT_CACHE", None)
+    else:
+        os.environ["SEMTRACE_REPORT_CACHE"] = old
