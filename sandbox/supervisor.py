@@ -360,7 +360,11 @@ def run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out: 
         if req.get("stop_on_failure") and any(o["status"] != "passed" for o in outcomes.values()):
             return outcomes, ""
         if req.get("stop_on_timeout") and any(o["status"] == "timeout" for o in outcomes.values()):
-            return outcomes, ""  # a looping program costs one timeout, not one per remaining test
+            # a looping program costs one timeout, not one per remaining test; the tests not run count as failed
+            # (the total stays the test count, so a pass rate never rises by skipping)
+            for i in pending:
+                outcomes[i] = outcome(i, "timeout", "not run: an earlier test timed out (stop_on_timeout)")
+            return outcomes, ""
         if not pending:
             return outcomes, ""
         if inflight is None and not batch.done:  # died between tests: blame the next one and move on

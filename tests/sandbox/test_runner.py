@@ -405,6 +405,8 @@ async def test_stop_on_timeout_stops_at_the_first_timeout_and_only_when_asked(lo
     limits = Limits(wall_time=0.5, load_time=5.0)
     stopped = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point="f", limits=limits,
                                                   stop_on_timeout=True))
-    assert [t.status for t in stopped.tests] == ["passed", "timeout"] and stopped.status == "timeout"
+    assert [t.status for t in stopped.tests] == ["passed", "timeout", "timeout", "timeout"]
+    assert [t.message.startswith("not run") for t in stopped.tests] == [False, False, True, True]
+    assert stopped.status == "timeout"
     every = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point="f", limits=limits))
     assert [t.status for t in every.tests] == ["passed", "timeout", "timeout", "passed"]
