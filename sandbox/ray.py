@@ -5,15 +5,19 @@ One Ray actor per node (or per ``cores_per_actor`` cores of it), pinned there, o
 flags as a single-machine run, built from the same options. The orchestrator stays one process and sends each
 ``ExecRequest`` to the least-loaded actor (outstanding requests / slots); at most ``slots`` requests are ever
 submitted to an actor, so a caller beyond the cluster's capacity waits here (backpressure) instead of queueing
-inside Ray. An actor or node that dies, or does not answer within the request's watchdog, is dropped; each
-request it held is retried once on another actor, then reported as ``sandbox_error``: never lost, and answered
-exactly once (only the retry's answer is returned). Nodes that join later get actors at the next discovery.
+inside Ray. An actor or node that dies, does not answer within the request's watchdog (plus the watchdogs of
+the requests queued ahead of it there), or whose pool raised ``max_pool_errors`` times in a row, is dropped: its
+pool is closed if it can still be reached, it is killed, and its node, left without actors, is forgotten so the
+next discovery gives it new ones. Each request it held is retried once on another actor, then reported as
+``sandbox_error``: never lost, and answered exactly once (only the retry's answer is returned). Nodes that join
+later get actors at the next discovery.
 
 Options (``sandbox_options``): ``address`` (``auto``: a running cluster; ``ray://host:port``: Ray Client, needs
 ``ray[client]``; ``host:port`` of a GCS; ``local``: start a private one; default: Ray's own choice —
 ``$RAY_ADDRESS``, else a running local cluster, else a new one), ``backend`` (``docker`` | ``local``),
 ``cores_per_actor``, ``num_cpus`` (CPUs each actor holds in Ray's accounting; 0 by default), ``start_timeout``,
-``rediscover`` (seconds between node discoveries), ``log_to_driver``; every other key goes to the node's back end
+``rediscover`` (seconds between node discoveries), ``log_to_driver``, ``queue_per_slot``, ``watchdog``,
+``max_pool_errors``, ``close_timeout``; every other key goes to the node's back end
 (``image``, ``memory_mb``, ``concurrency`` ... for docker) and is validated here, before anything starts.
 """
 
@@ -52,6 +56,12 @@ class RayOptions(BaseModel):
     log_to_driver: bool = False
     queue_per_slot: int = Field(2, ge=1, description="requests an actor holds per slot: 1 runs, the rest wait "
                                 "there, so a slot never idles for the round trip; bounded, never more")
+    watchdog: float | None = Field(None, gt=0, description="seconds one request may take on an actor before the "
+                                   "actor counts as wedged; default: the pool's watchdog + 30 s. Requests "
+                                   "queued ahead of it on that actor add theirs")
+    max_pool_errors: int = Field(3, ge=1, description="an actor whose pool raised this many times in a row is "
+                                 "dropped")
+    close_timeout: float = Field(10.0, gt=0, description="seconds a dropped actor gets to close its pool")
 
     def node_options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -96,7 +106,8 @@ class _Actor:
     inflight: int = 0
     alive: bool = True
     served: int = 0
-    refs: set[Any] = field(default_factory=set)
+    pool_errors: int = 0  # RayTaskErrors in a row
+    budgets: dict[int, float] = field(default_factory=dict)  # watchdog seconds of each request it holds
 
     @property
     def load(self) -> float:
@@ -147,7 +158,11 @@ class RaySandbox:
             raise ValueError(f"unknown option(s) for the ray sandbox's local back end: "
                              f"{', '.join(sorted(set(node) - _LOCAL_KEYS))}; valid: {', '.join(sorted(_LOCAL_KEYS))}")
         self._actors: list[_Actor] = []
-        self._seen_nodes: set[str] = set()
+        self._seen_nodes: set[str] = set()  # nodes with actors (or being given some); a node loses its entry
+        # when its last actor is dropped or fails to start, so the next discovery gives it new ones
+        self._pending: set[_Actor] = set()  # actors starting their pool
+        self._retiring: set[asyncio.Task[None]] = set()  # dropped actors closing their pool, then killed
+        self._tokens = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()  # callers waiting for a slot
         self._start_lock: asyncio.Lock | None = None
         self._started = False
@@ -213,13 +228,19 @@ class RaySandbox:
             try:
                 info = await asyncio.wait_for(self._await(actor.handle.ready.remote()), self.options.start_timeout)
             except Exception as exc:  # noqa: BLE001 - any failure keeps this actor out, with its reason
+                self._pending.discard(actor)
+                actor.alive = False
                 _ray().kill(actor.handle, no_restart=True)
                 return f"node {actor.node_id[:12]}: {type(exc).__name__}: {str(exc).strip()[-400:]}"
+            self._pending.discard(actor)  # (a cancelled start stays pending: close() kills it)
             actor.host, actor.pid = str(info.get("host", "")), int(info.get("pid", 0))
             self._actors.append(actor)
             return None
 
+        self._pending.update(fresh)
         problems = [p for p in await asyncio.gather(*(one(a) for a in fresh)) if p]
+        for node_id in {a.node_id for a in fresh}:
+            self._forget_if_empty(node_id)
         for p in problems:
             log.warning("ray sandbox: an actor did not start: %s", p)
         if fresh:
@@ -246,6 +267,11 @@ class RaySandbox:
                      sum(a.slots for a in self._actors), len({a.node_id for a in self._actors}))
             self._started = True
 
+    def _forget_if_empty(self, node_id: str) -> None:
+        """A node with no live or starting actor left is new again to the next discovery."""
+        if not any(a.node_id == node_id and a.alive for a in (*self._actors, *self._pending)):
+            self._seen_nodes.discard(node_id)
+
     def _maybe_discover(self, force: bool = False) -> None:
         due = time.monotonic() - self._last_discovery > self.options.rediscover
         if (force or due) and (self._discovering is None or self._discovering.done()) and not self.closed:
@@ -270,6 +296,9 @@ class RaySandbox:
         while True:
             live = [a for a in self._actors if a.alive and a not in exclude]
             if not live:
+                if self._discovering is not None and not self._discovering.done():
+                    await asyncio.shield(self._discovering)  # a discovery (after a loss) may bring actors: wait
+                    continue
                 return None
             free = [a for a in live if a.inflight < a.slots * self.options.queue_per_slot]
             if free:
@@ -305,13 +334,25 @@ class RaySandbox:
         actor.alive = False
         self.lost += 1
         log.warning("ray sandbox: dropping the actor on node %s (%s): %s", actor.node_id[:12], actor.host, why)
+        self._actors = [a for a in self._actors if a.alive]
+        self._forget_if_empty(actor.node_id)
+        task = asyncio.ensure_future(self._retire(actor))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        self._wake(everyone=True)
+        self._maybe_discover(force=True)
+
+    async def _retire(self, actor: _Actor) -> None:
+        """Best effort, bounded: a dropped actor that can still be reached removes its pool's containers; then
+        it is killed."""
+        try:
+            await asyncio.wait_for(self._await(actor.handle.close.remote()), self.options.close_timeout)
+        except Exception as exc:  # noqa: BLE001 - dead or wedged: the kill below is all there is
+            log.debug("ray sandbox: closing a dropped actor's pool: %s: %s", type(exc).__name__, exc)
         try:
             _ray().kill(actor.handle, no_restart=True)
         except Exception as exc:  # noqa: BLE001 - it is gone already
             log.debug("ray sandbox: kill: %s", exc)
-        self._actors = [a for a in self._actors if a.alive]
-        self._wake(everyone=True)
-        self._maybe_discover(force=True)
 
     async def run(self, request: ExecRequest) -> ExecResult:
         await self._ensure_started()
@@ -319,7 +360,7 @@ class RaySandbox:
         ray = _ray()
         deaths = _death_errors(ray)
         payload = request.to_dict()
-        watchdog = watchdog_seconds(request) + 30.0  # the node's pool has its own; this one is for the node
+        own = self.options.watchdog or watchdog_seconds(request) + 30.0  # the pool has its own; this is the node's
         tried: set[_Actor] = set()
         problem = ""
         for attempt in (1, 2):
@@ -333,6 +374,12 @@ class RaySandbox:
             tried.add(actor)
             if attempt == 2:
                 self.retried += 1
+            # the clock starts now, but the actor may first finish the requests it holds: budget for them
+            ahead = sum(actor.budgets.values()) if len(actor.budgets) >= actor.slots else 0.0
+            watchdog = own + ahead
+            self._tokens += 1
+            token = self._tokens
+            actor.budgets[token] = own
             ref = actor.handle.run.remote(payload)
             try:
                 answer = await asyncio.wait_for(self._await(ref), watchdog)
@@ -345,13 +392,18 @@ class RaySandbox:
             except ray.exceptions.RayTaskError as exc:  # the node's pool raised (e.g. SandboxUnavailable)
                 problem = f"the pool on {actor.host or actor.node_id[:12]} failed: {str(exc).strip()[-300:]}"
                 log.warning("ray sandbox: %s (attempt %d)", problem, attempt)
+                actor.pool_errors += 1
+                if actor.pool_errors >= self.options.max_pool_errors:
+                    self._drop(actor, f"its pool failed {actor.pool_errors} times in a row")
             except asyncio.CancelledError:
                 ray.cancel(ref)
                 raise
             else:
                 actor.served += 1
+                actor.pool_errors = 0
                 return ExecResult.from_dict(answer)
             finally:
+                actor.budgets.pop(token, None)
                 self._release(actor)
         return ExecResult(status="sandbox_error", message=f"ray sandbox: {problem} (after one retry)")
 
@@ -371,18 +423,22 @@ class RaySandbox:
         self.closed = True
         if self._discovering is not None:
             self._discovering.cancel()
-        if not self._started and not self._actors:
+        if self._retiring:
+            await asyncio.gather(*list(self._retiring), return_exceptions=True)
+        if not self._owns_ray and not self._actors and not self._pending:
             return
         ray = _ray()
         actors, self._actors = list(self._actors), []
         closing = [asyncio.wait_for(self._await(a.handle.close.remote()), 30) for a in actors]
         await asyncio.gather(*closing, return_exceptions=True)  # each node removes its containers
+        actors, self._pending = [*actors, *self._pending], set()  # one still starting is killed (no pool yet)
         for a in actors:
             try:
                 ray.kill(a.handle, no_restart=True)
             except Exception as exc:  # noqa: BLE001 - already gone
                 log.debug("ray sandbox: kill: %s", exc)
-        if self._owns_ray:
+        if self._owns_ray:  # also when starting failed after the connection was made
+            self._owns_ray = False
             _CONNECTED -= 1
             if _CONNECTED == 0 and ray.is_initialized():
                 ray.shutdown()

@@ -126,6 +126,12 @@ class LocalCluster:
             time.sleep(0.5)
         raise RuntimeError(f"the Ray cluster did not reach {n} node(s) in {timeout:.0f}s")
 
+    def wait_gone(self, n: int, timeout: float = 30.0) -> None:
+        """Until at most ``n`` nodes are alive (a killed node is declared dead after the health checks)."""
+        deadline = time.monotonic() + timeout
+        while len(self.alive_nodes()) > n and time.monotonic() < deadline:
+            time.sleep(0.5)
+
     def raylet_of(self, proc: subprocess.Popen[bytes]) -> int:
         pids = _group_pids(proc.pid, "raylet")
         assert len(pids) == 1, pids
@@ -239,7 +245,7 @@ async def test_ray_run_gives_the_docker_run_records(cluster, repair_case, data_d
 async def test_killing_the_second_nodes_raylet_mid_run_loses_and_repeats_nothing(
         cluster, repair_case, data_dir, tmp_path, docker_records):
     tasks, rules = repair_case
-    second = cluster.nodes[1]
+    second = cluster.nodes[-1]  # the second node (a later one when an earlier run replaced it)
     sandbox = make_sandbox("ray", address=cluster.address)
     await sandbox.warm()
     victim = next(a for a in sandbox._actors if a.pid in _descendants(cluster.raylet_of(second)))
@@ -257,12 +263,25 @@ async def test_killing_the_second_nodes_raylet_mid_run_loses_and_repeats_nothing
         finally:
             os.kill(victim.pid, signal.SIGCONT)  # it finds its raylet gone and exits, as after a plain kill
 
-    records = await _run(_config(data_dir, rules, "ray"), tmp_path / "run", sandbox, tasks, kill_mid_run)
-    lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
-    assert sorted(json.loads(line)["task_id"] for line in lines) == sorted(t.task_id for t in tasks)
-    assert _by_task(records) == _by_task(docker_records)
-    assert sandbox.lost == 1 and sandbox.retried >= 2  # the request it ran and the one waiting there
-    second.wait(30)  # `ray start --block` exits when its raylet dies; give later tests a second node again
+    try:
+        records = await _run(_config(data_dir, rules, "ray"), tmp_path / "run", sandbox, tasks, kill_mid_run)
+        lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["task_id"] for line in lines) == sorted(t.task_id for t in tasks)
+        assert _by_task(records) == _by_task(docker_records)
+        assert sandbox.lost == 1 and sandbox.retried >= 2  # the request it ran and the one waiting there
+    finally:  # give later tests a second node again, whatever happened here
+        await sandbox.close()
+        _restore_second_node(cluster, second)
+
+
+def _restore_second_node(cluster: LocalCluster, second: subprocess.Popen[bytes]) -> None:
+    if second.poll() is None:
+        try:
+            os.kill(cluster.raylet_of(second), signal.SIGKILL)  # `ray start --block` exits when its raylet dies
+        except (AssertionError, ProcessLookupError):
+            os.killpg(second.pid, signal.SIGKILL)
+    second.wait(30)
+    cluster.wait_gone(1)
     cluster.add_node()
 
 
@@ -343,3 +362,78 @@ async def test_no_cluster_is_one_clear_error():
         await sandbox.run(ExecRequest(code="", tests=()))
     assert "\n" not in str(info.value)
     await sandbox.close()
+
+
+def _local_runners(actor_pid: int) -> list[int]:
+    """The ``runner.py --serve`` workers of a ``local`` pool in the actor process ``actor_pid``."""
+    found = []
+    for pid in _descendants(actor_pid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--serve" in cmd and any(c.endswith(b"runner.py") for c in cmd):
+            found.append(pid)
+    return found
+
+
+def _sleeper(seconds: float) -> ExecRequest:
+    code = f"import time\ndef f():\n    time.sleep({seconds})\n    return 1\n"
+    return ExecRequest(code=code, tests=(TestCase(kind="call", func="f", expected="1", timeout=5.0),))
+
+
+async def test_the_watchdog_budgets_for_the_requests_queued_ahead(cluster):
+    """Two honest runs back to back on each actor, each within the per-request watchdog but not together: the
+    second, queued behind the first on the actor, is not taken for a wedged node."""
+    sandbox = make_sandbox("ray", address=cluster.address, backend="local", queue_per_slot=2, watchdog=2.0)
+    try:
+        await sandbox.warm()
+        results = await asyncio.gather(*(sandbox.run(_sleeper(1.2)) for _ in range(4)))
+        assert [r.status for r in results] == ["passed"] * 4
+        assert sandbox.lost == 0 and sandbox.retried == 0
+        assert sorted(a["served"] for a in sandbox.actors()) == [2, 2]
+    finally:
+        await sandbox.close()
+
+
+async def test_a_failing_pool_is_dropped_and_its_node_readmitted(cluster, tmp_path):
+    """Pools that keep raising (their runner's interpreter is gone) are dropped after ``max_pool_errors`` in a
+    row, not served forever; their nodes are forgotten, so a later discovery gives them new actors."""
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    sandbox = make_sandbox("ray", address=cluster.address, backend="local", python=str(python),
+                           max_pool_errors=2, rediscover=1.0)
+    ok = ExecRequest(code="def f():\n    return 2\n", tests=(TestCase(kind="call", func="f", expected="2"),))
+    try:
+        await sandbox.warm()
+        first = {a.node_id: a.pid for a in sandbox._actors}
+        assert len(first) == 2
+        python.chmod(0o644)  # a new runner cannot start: every request the pools get from now on raises
+        for pid in first.values():
+            for runner in _local_runners(pid):
+                os.kill(runner, signal.SIGKILL)
+        for _ in range(2):
+            assert (await sandbox.run(ok)).status == "sandbox_error"
+        assert sandbox.lost == 2 and sandbox.actors() == []
+        if sandbox._discovering is not None:  # the discovery the losses started fails too (no interpreter)
+            await sandbox._discovering
+        python.chmod(0o755)
+        await asyncio.sleep(1.1)  # the next request starts a discovery and waits for its actors
+        assert (await sandbox.run(ok)).status == "passed"
+        again = {a["node_id"]: a["pid"] for a in sandbox.actors()}
+        assert set(again) == set(first) and not set(again.values()) & set(first.values())
+    finally:
+        await sandbox.close()
+
+
+async def test_close_after_a_failed_start_disconnects(cluster):
+    """No node can start a pool: the error is raised, and close() still gives back the Ray connection."""
+    from semtrace.sandbox.base import SandboxUnavailable
+
+    sandbox = make_sandbox("ray", address=cluster.address, backend="local", python="/nonexistent/python3")
+    with pytest.raises(SandboxUnavailable, match="no node could start"):
+        await sandbox.warm()
+    assert ray.is_initialized()
+    await sandbox.close()
+    assert not ray.is_initialized()
