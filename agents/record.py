@@ -189,6 +189,16 @@ class TaskRecord(_Model):
     correct: bool = False
     usage: dict[str, int] = Field(default_factory=dict)
     wall_time: float | None = None
+    # the task's public grouping keys (TASK_META_KEYS: LiveCodeBench's difficulty, platform, ...) for `report --by`
+    task_meta: dict[str, str] = Field(default_factory=dict)
+
+
+# task metadata a record may carry (a whitelist: a dataset's metadata can hold expected outputs, e.g. CruxEval's)
+TASK_META_KEYS = ("difficulty", "platform", "contest_date", "contest_id", "test_type", "bug_type", "dataset")
+
+
+def task_meta(metadata: dict[str, Any] | None) -> dict[str, str]:
+    return {k: str(metadata[k]) for k in TASK_META_KEYS if (metadata or {}).get(k) not in (None, "")}
 
 
 def record_schema() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from semtrace.agents.record import TaskRecord
+from semtrace.agents.record import TaskRecord, task_meta
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
 from semtrace.agents.state import Candidate, final_candidates
 from semtrace.benchmarks.metrics import mean_interval, paired_bootstrap_difference, pass_at_k
@@ -46,6 +46,7 @@ def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any])
         selection=selection,
         correct=bool(chosen and Candidate.from_dict(chosen).correct),
         usage=usage,
+        task_meta=task_meta(getattr(task, "metadata", None)),
     )  # validated here: every line of results.jsonl fits the shipped schema
     return record.model_dump(mode="json")
 

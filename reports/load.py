@@ -177,6 +177,7 @@ def reduce_for_report(record: dict[str, Any]) -> dict[str, Any]:
     out = dict(reduce_record(slim(record)))
     out["tokens_w"] = tokens_by_width(record)
     out["wall_time"] = float(record.get("wall_time") or 0.0)
+    out["task_meta"] = dict(record.get("task_meta") or {})
     return out
 
 

@@ -26,13 +26,20 @@ INTERVAL_NOTE = "[lo, hi] = 95% interval over tasks (Wilson for 0/1 outcomes; bo
 ORACLE_NOTE = "oracle = the best chain by the hidden tests: an UPPER BOUND, not a method result"
 
 
-def knob_value(run: RunData, key: str) -> Any:
+def task_keys(runs: Sequence[RunData]) -> set[str]:
+    """The task-level keys the runs' records carry (``TaskRecord.task_meta``: difficulty, platform, ...)."""
+    return {k for r in runs for s in r.stats.values() for k in (s.get("task_meta") or {})}
+
+
+def knob_value(run: RunData, key: str, tasks: frozenset[str] = frozenset()) -> Any:
     if key in run.view:
         return run.view[key]
     dumped = run.config.dump()
     if key not in dumped:
-        valid = ", ".join(sorted(set(KNOBS) | (set(dumped) - NOT_KNOBS)))
-        raise ReportError(f"--by '{key}' is not a config key; valid: {valid}")
+        if key in tasks:
+            return None  # a task-level key: the run's tasks are split by it (group_runs)
+        valid = ", ".join(sorted(set(KNOBS) | (set(dumped) - NOT_KNOBS) | tasks))
+        raise ReportError(f"--by '{key}' is not a config key or a task key of these runs; valid: {valid}")
     return dumped[key]
 
 
@@ -56,32 +63,50 @@ class Group:
     label: str
     runs: list[RunData]
     summary: dict[str, Any]
+    # with a task-level key (``--by difficulty``): only these tasks of the runs belong to the group
+    task_filter: tuple[tuple[str, str], ...] = ()
+
+    def member_stats(self, run: RunData) -> list[dict[str, Any]]:
+        return [s for s in run.stats.values()
+                if all((s.get("task_meta") or {}).get(k) == v for k, v in self.task_filter)]
 
     @property
     def stats(self) -> list[dict[str, Any]]:
-        return [s for r in self.runs for s in r.stats.values()]
+        return [s for r in self.runs for s in self.member_stats(r)]
 
 
 def group_runs(runs: Sequence[RunData], by: list[str] | None = None) -> tuple[list[str], list[Group]]:
-    """(the knobs used, the groups in the order their first run came)."""
+    """(the keys used, the groups in the order their first run came). A key is a config knob (the runs are
+    grouped) or a task-level key of the records (``difficulty``: each run's tasks are split by its value; such a
+    group's cost and requests are not known per task and show '-')."""
     keys = list(by) if by else differing_knobs(runs)
+    tasks = frozenset(task_keys(runs))
     for k in keys:
         for r in runs:
-            knob_value(r, k)  # an unknown --by key fails here
-    groups: dict[tuple[str, ...], list[RunData]] = {}
+            knob_value(r, k, tasks)  # an unknown --by key fails here
+    split = [k for k in keys if k in tasks and all(k not in r.view and k not in r.config.dump() for r in runs)]
+    groups: dict[tuple[str, ...], tuple[list[RunData], tuple[tuple[str, str], ...]]] = {}
     for r in runs:
-        groups.setdefault(tuple(_text(knob_value(r, k)) for k in keys), []).append(r)
+        values = {tuple((k, str((s.get("task_meta") or {}).get(k))) for k in split) for s in r.stats.values()}
+        for task_values in sorted(values) if split else [()]:
+            meta = dict(task_values)
+            gkey = tuple(meta[k] if k in meta else _text(knob_value(r, k, tasks)) for k in keys)
+            groups.setdefault(gkey, ([], task_values))[0].append(r)
     out = []
-    for key, members in groups.items():
-        if len(members) == 1:
+    for key, (members, task_values) in groups.items():
+        group = Group(key, "", members, {}, task_values)
+        if len(members) == 1 and not task_values:
             summary = members[0].summary
         else:
-            summary = summarize([s for r in members for s in r.stats.values()],
-                                total_tasks=sum(r.total_tasks for r in members))
-            summary["cost"] = _sum_opt(r.saved.get("cost") for r in members)
+            subsets = [group.member_stats(r) for r in members]
+            summary = summarize([s for sub in subsets for s in sub],
+                                total_tasks=(sum(len(sub) for sub in subsets) if task_values
+                                             else sum(r.total_tasks for r in members)))
+            summary["cost"] = None if task_values else _sum_opt(r.saved.get("cost") for r in members)
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, key)) if keys else members[0].name
-        values = tuple(knob_value(members[0], k) for k in keys)
-        out.append(Group(values, label, members, summary))
+        meta = dict(task_values)
+        values = tuple(meta[k] if k in meta else knob_value(members[0], k, tasks) for k in keys)
+        out.append(Group(values, label, members, summary, task_values))
     return keys, out
 
 
@@ -178,13 +203,14 @@ def cost_table(keys: list[str], groups: list[Group]) -> Table:
     for g in groups:
         usage = g.summary.get("usage") or {}
         llm = [r.saved.get("llm") for r in g.runs]
-        known = all(isinstance(x, dict) for x in llm)
+        known = all(isinstance(x, dict) for x in llm) and not g.task_filter  # (run totals, not per task)
 
         def total(k: str, llm: list[Any] = llm, known: bool = known) -> int | None:
             return sum(int(x.get(k) or 0) for x in llm) if known else None
 
         walls = [r.saved.get("wall_time") for r in g.runs]
-        wall = _sum_opt(walls) if all(isinstance(w, (int, float)) for w in walls) else None
+        wall = (_sum_opt(walls) if all(isinstance(w, (int, float)) for w in walls) and not g.task_filter
+                else None)
         rows.append((*_knob_cells(keys, g), int(g.summary.get("total_tasks") or 0),
                      int(g.summary.get("total_tasks") or 0) - int(g.summary.get("tasks") or 0),
                      int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),

@@ -41,6 +41,15 @@ def test_the_sequential_config_runs_on_the_fixtures(tmp_path: Path) -> None:
     prompts = json.dumps([c["prompt"] for r in records.values() for c in r["candidates"]])
     assert not any(p in prompts for p in PRIVATE_ONLY) and "LiveCodeBench" not in prompts
     assert "class Solution:\\n    def pairSum" in text  # the starter code reached the prompt
+    # one run, reported per difficulty: the records carry the task's difficulty (TaskRecord.task_meta)
+    assert {r["task_meta"]["difficulty"] for r in records.values()} == {"easy", "medium", "hard"}
+    rep = runner.invoke(app, ["report", str(out), "--by", "difficulty", "--format", "json"])
+    assert rep.exit_code == 0, rep.output
+    summary = next(t for t in json.loads(rep.output)["tables"] if t["rows"])
+    tasks_at = summary["columns"].index("tasks")
+    assert {row[0]: row[tasks_at] for row in summary["rows"]} == {"easy": 2, "medium": 1, "hard": 1}
+    bad = runner.invoke(app, ["report", str(out), "--by", "colour"])
+    assert bad.exit_code == 2 and "difficulty" in bad.output  # the valid keys include the task keys
 
 
 def test_an_ablation_over_difficulty_is_reported_per_difficulty(tmp_path: Path) -> None:

@@ -187,7 +187,8 @@ def test_refuses_to_pair_runs_of_other_seeds_or_tasks(ablation: Path, tmp_path: 
 def test_unknown_group_key_is_one_line(ablation: Path) -> None:
     res = invoke("report", ablation, "--by", "representaton")
     assert res.exit_code == 2
-    assert error_line(res).startswith("error: --by 'representaton' is not a config key; valid: ")
+    assert error_line(res).startswith("error: --by 'representaton' is not a config key or a task key of these "
+                                      "runs; valid: ")
 
 
 @pytest.fixture(scope="module")
