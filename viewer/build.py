@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semtrace.agents.rundir import CONFIG_FILE, RESULTS_FILE, RunError
+from semtrace.agents.rundir import RESULTS_FILE, RunError
 from semtrace.viewer.data import KNOBS, iter_records, knobs_of, outcome_of, task_view
 
 log = logging.getLogger(__name__)
@@ -60,19 +60,14 @@ class ViewerResult:
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
     """Each run directory under ``paths``: a run's ``--out`` directory (it holds config.yaml), or a directory of
-    runs (an ``ablate --out``), expanded to its runs in name order."""
-    found: list[Path] = []
-    for d in paths:
-        if (d / CONFIG_FILE).is_file():
-            found.append(d)
-            continue
-        if not d.is_dir():
-            raise ViewerError(f"'{d}' is not a directory; pass a run's --out directory (or an ablate --out)")
-        runs = sorted(p.parent for p in d.glob(f"*/{CONFIG_FILE}"))
-        if not runs:
-            raise ViewerError(f"'{d}' holds no run ({CONFIG_FILE} missing); pass a run's --out directory")
-        found.extend(runs)
-    return found
+    runs (an ``ablate --out``), expanded to its runs — found as ``semtrace report`` finds them (grid order)."""
+    from semtrace.reports.load import ReportError, find_runs
+
+    try:
+        found, _ = find_runs(paths)
+    except ReportError as exc:
+        raise ViewerError(str(exc)) from None
+    return [run_dir for _, run_dir, _ in found]
 
 
 def _natural(task_id: str) -> list[Any]:
