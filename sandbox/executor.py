@@ -297,10 +297,17 @@ def child_main(job: Dict[str, Any], fds: List[int]) -> None:
         if hasattr(sys, "set_int_max_str_digits"):
             sys.set_int_max_str_digits(0)
         os.chdir(os.path.dirname(job["path"]))
-        _stage_stdin(job.get("tests") or [])
+        try:
+            _stage_stdin(job.get("tests") or [])
+            staged = ""
+        except OSError as exc:  # the sandbox's disk, not the candidate: the supervisor makes it a runner failure
+            staged = describe(exc)
         set_limits(job.get("limits") or {}, float(job.get("cpu", 60.0)))
         send = _reporter(res, job.pop("nonce"), int(job.get("value_bytes") or 256 * MB))
-        _child_tests(job, send, ctl)
+        if staged:
+            send("stage_error", message=staged)
+        else:
+            _child_tests(job, send, ctl)
     finally:
         os._exit(0)
 

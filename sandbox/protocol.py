@@ -18,7 +18,7 @@ import socket
 from typing import Any, Dict, List, Optional, Tuple
 
 HEADER = 24  # bytes: "J" + decimal body length, space padded, newline
-REPORT_EVENTS = ("loaded", "load_error", "done", "trace", "finished")
+REPORT_EVENTS = ("loaded", "load_error", "stage_error", "done", "trace", "finished")
 # what a child may say about one test; only "ok" is a claimed verdict (assert tests only)
 DONE_KINDS = ("value", "raised", "ok")
 RAISED = ("error", "oom", "assertion")

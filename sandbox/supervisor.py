@@ -118,6 +118,7 @@ class Batch:
         self.pid: Optional[int] = None
         self.exit_status: Optional[int] = None
         self.awaiting_trace: Optional[int] = None
+        self.stage_error = ""  # the child could not stage its stdio inputs (the sandbox's disk): a runner failure
 
     @property
     def inflight(self) -> Optional[int]:
@@ -161,6 +162,8 @@ class Batch:
         finally:
             for fd in (res_r, out_r, err_r, ctl_w):
                 os.close(fd)
+        if self.stage_error:
+            raise RunnerFailure("could not stage a stdio test's input: %s" % self.stage_error[:300])
         if self.ended is None and not self.finished:
             self._explain(status, ooms)
 
@@ -279,6 +282,9 @@ class Batch:
         if rep.ev == "loaded" and not self.loaded:
             self.loaded = True
             return self.timeouts[self.indices[0]] if self.indices else None
+        if rep.ev == "stage_error" and not self.loaded:  # (sent before any candidate code ran)
+            self.stage_error, self.finished = rep.message or "unknown", True
+            return None
         if rep.ev == "load_error" and not self.loaded:
             self.load_error = (rep.status if rep.status in ("error", "oom") else "error", rep.message)
             self.finished = True

@@ -410,3 +410,34 @@ async def test_stop_on_timeout_stops_at_the_first_timeout_and_only_when_asked(lo
     assert stopped.status == "timeout"
     every = await local_sandbox.run(ExecRequest(code=code, tests=tests, entry_point="f", limits=limits))
     assert [t.status for t in every.tests] == ["passed", "timeout", "timeout", "passed"]
+
+
+async def test_a_stdio_input_the_sandbox_cannot_stage_is_a_sandbox_error_not_a_failure(monkeypatch, tmp_path):
+    # a working directory with no room for the input (a 64 KB tmpfs standing in for a full sandbox disk): the
+    # sandbox's problem, retried and then reported as sandbox_error - never the candidate's failure
+    import subprocess
+
+    from semtrace.sandbox.local import LocalSandbox
+
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()[:100]}); the case needs a full disk")
+    try:
+        import tempfile
+
+        monkeypatch.setattr(tempfile, "tempdir", str(small))  # the local sandbox's working directory goes there
+        sandbox = LocalSandbox(concurrency=1)
+        try:
+            big = TestCase(kind="stdio", stdin="7" * 1_000_000 + "\n", expected="7\n")
+            r = await sandbox.run(ExecRequest(code="print(len(input()))\n", tests=(big,)))
+            ok = await sandbox.run(ExecRequest(code="print(input())\n",
+                                               tests=(TestCase(kind="stdio", stdin="7\n", expected="7\n"),)))
+        finally:
+            await sandbox.close()
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
+    assert r.status == "sandbox_error" and "stage" in r.message, r
+    assert ok.status == "passed"  # a small input still fits: the sandbox goes on
