@@ -99,7 +99,8 @@ class ProfiledSandbox:
             timed_out = [t for t in result.tests if t.status == "timeout"]
             if timed_out:
                 first = timed_out[0].index
-                after = [request.tests[t.index] for t in result.tests if t.index > first]
+                after = [request.tests[t.index] for t in result.tests  # (stop_on_timeout: marked, not run)
+                         if t.index > first and not t.message.startswith("not run")]
                 self.timeouts["requests"] += 1
                 self.timeouts["timed_out"] += len(timed_out)
                 self.timeouts["after_first"] += len(after)
