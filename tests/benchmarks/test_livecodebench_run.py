@@ -45,7 +45,7 @@ def test_the_sequential_config_runs_on_the_fixtures(tmp_path: Path) -> None:
     assert {r["task_meta"]["difficulty"] for r in records.values()} == {"easy", "medium", "hard"}
     rep = runner.invoke(app, ["report", str(out), "--by", "difficulty", "--format", "json"])
     assert rep.exit_code == 0, rep.output
-    summary = next(t for t in json.loads(rep.output)["tables"] if t["rows"])
+    summary = next(t for t in json.loads(rep.stdout)["tables"] if t["rows"])
     tasks_at = summary["columns"].index("tasks")
     assert {row[0]: row[tasks_at] for row in summary["rows"]} == {"easy": 2, "medium": 1, "hard": 1}
     bad = runner.invoke(app, ["report", str(out), "--by", "colour"])
@@ -62,7 +62,7 @@ def test_an_ablation_over_difficulty_is_reported_per_difficulty(tmp_path: Path) 
     assert res.exit_code == 0, res.output
     rep = runner.invoke(app, ["report", str(out), "--by", "benchmark_options", "--format", "json"])
     assert rep.exit_code == 0, rep.output
-    summary = next(t for t in json.loads(rep.output)["tables"] if t["rows"])
+    summary = next(t for t in json.loads(rep.stdout)["tables"] if t["rows"])
     tasks_at = summary["columns"].index("tasks")
     by_difficulty = {json.loads(row[0])["difficulty"]: row[tasks_at] for row in summary["rows"]}
     assert by_difficulty == {"easy": 2, "medium": 1, "hard": 1}
