@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,42 +30,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def small_run(tmp: Path, width: int, depth: int) -> Path:
-    """A real run of the demo benchmark with the scripted model: half the tasks fixed at round 1, half never."""
-    from semtrace.benchmarks.demo import load
-
-    rules = []
-    for i, t in enumerate(load()):
-        reply = t.reference if i % 2 == 0 else t.starting_code
-        rules.append({"when": f"`{t.entry_point}`", "reply": f"```python\n{(reply or '').rstrip()}\n```"})
-    path = tmp / "rules.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rules))
-    out = tmp / "small"
-    cmd = [sys.executable, "-m", "semtrace.cli", "run", "--benchmark", "demo", "--model", f"scripted:{path}",
-           "--sandbox", "local", "--strategy", "hybrid", "--width", str(width), "--depth", str(depth),
-           "-o", "temperature=0.7", "--out", str(out), "--no-display"]
-    subprocess.run(cmd, check=True, capture_output=True, cwd=tmp)
-    return out
-
-
-def replicate(small: Path, big: Path, tasks: int) -> tuple[int, int]:
-    """``small``'s records under new ids until ``tasks`` records; (bytes of results.jsonl, candidates)."""
-    records = [json.loads(line) for line in (small / "results.jsonl").read_text().splitlines() if line.strip()]
-    big.mkdir(parents=True)
-    shutil.copy(small / "config.yaml", big / "config.yaml")
-    candidates = 0
-    with (big / "results.jsonl").open("w", encoding="utf-8") as fh:
-        for i in range(tasks):
-            rec = dict(records[i % len(records)])
-            rec["task_id"] = f"{rec['task_id']}#{i}"
-            candidates += len(rec["candidates"])
-            fh.write(json.dumps(rec) + "\n")
-    summary = json.loads((small / "summary.json").read_text())
-    summary.update(tasks=tasks, total_tasks=tasks, per_task={})
-    (big / "summary.json").write_text(json.dumps(summary))
-    return (big / "results.jsonl").stat().st_size, candidates
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import replicate, small_run
 
 
 def best(fn: Any, repeat: int) -> float:

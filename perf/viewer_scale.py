@@ -21,7 +21,6 @@ Chromium (``bash .ci/browser.sh``) and no benchmark data.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import sys
@@ -31,50 +30,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET_TTI_S = 2.0
-
-
-def small_run(tmp: Path, width: int, depth: int) -> Path:
-    from semtrace.agents.build import build_components
-    from semtrace.agents.run import prepare_run_dir, run_tasks
-    from semtrace.benchmarks.demo import load
-    from semtrace.config import build_config
-
-    rules = []
-    for i, t in enumerate(load()):
-        reply = t.reference if i % 2 == 0 else t.starting_code
-        rules.append({"when": f"`{t.entry_point}`", "reply": f"```python\n{(reply or '').rstrip()}\n```"})
-    path = tmp / "rules.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rules))
-    cfg = build_config(flags={"model": f"scripted:{path}", "sandbox": "local", "strategy": "hybrid",
-                              "width": width, "depth": depth, "representation": "concise", "display": False},
-                       overrides=["temperature=0.7"])
-    run_dir = tmp / "small"
-
-    async def go() -> None:
-        comps = await build_components(cfg)
-        prepare_run_dir(run_dir, cfg, resume=False)
-        try:
-            await run_tasks(cfg, run_dir, comps)
-        finally:
-            await comps.sandbox.close()
-
-    asyncio.run(go())
-    return run_dir
-
-
-def replicate(small: Path, big: Path, tasks: int) -> tuple[int, int]:
-    """A run of ``tasks`` tasks: the small run's records in turn under new ids; (tasks, candidates)."""
-    lines = [json.loads(x) for x in (small / "results.jsonl").read_text().splitlines() if x.strip()]
-    big.mkdir(parents=True)
-    shutil.copyfile(small / "config.yaml", big / "config.yaml")
-    cands = 0
-    with (big / "results.jsonl").open("w") as fh:
-        for i in range(tasks):
-            rec = dict(lines[i % len(lines)])
-            rec["task_id"] = f"synthetic/{i}"
-            cands += len(rec["candidates"])
-            fh.write(json.dumps(rec) + "\n")
-    return tasks, cands
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import replicate, small_run
 
 
 def folder_bytes(path: Path) -> tuple[int, int, int]:
@@ -102,9 +59,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="semtrace-viewer-scale-"))
     try:
         t0 = time.perf_counter()
-        small = small_run(tmp, args.width, args.depth)
+        small = small_run(tmp, args.width, args.depth, representation="concise")
         big = tmp / "big"
-        n, cands = replicate(small, big, args.tasks)
+        _, cands = replicate(small, big, args.tasks)
+        n = args.tasks
         print(f"run: {n} tasks, {cands} candidates ({cands / n:.1f} per task, width {args.width}, depth "
               f"{args.depth}); {(big / 'results.jsonl').stat().st_size / 1e6:.1f} MB of records "
               f"(made in {time.perf_counter() - t0:.1f} s)")
