@@ -129,16 +129,22 @@ def _percent() -> Any:
     return PercentFormatter(1.0, decimals=0)
 
 
-def depth_figure(table: Table, keys: list[str], out_dir: Path) -> Figure:
+def _curve_figure(table: Table, keys: list[str], out_dir: Path, x: str, y: str, name: str, title: str,
+                  xlabel: str, ylabel: str) -> Figure:
+    """One line per group: column ``y`` of ``table`` against its integer column ``x``."""
     plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
-        ci, di = table.columns.index("pass@1"), table.columns.index("depth")
+        yi, xi = table.columns.index(y), table.columns.index(x)
         for i, (label, rows) in enumerate(_labelled(table, keys).items()):
-            _plot(ax, i, label, [r[di] for r in rows], [r[ci] for r in rows])
+            _plot(ax, i, label, [r[xi] for r in rows], [r[yi] for r in rows])
         ax.xaxis.get_major_locator().set_params(integer=True)
-        return _finish(plt, fig, ax, "pass1_depth", "pass@1 against refinement depth", "depth (refinement rounds)",
-                       "pass@1", table.name, out_dir)
+        return _finish(plt, fig, ax, name, title, xlabel, ylabel, table.name, out_dir)
+
+
+def depth_figure(table: Table, keys: list[str], out_dir: Path) -> Figure:
+    return _curve_figure(table, keys, out_dir, "depth", "pass@1", "pass1_depth", "pass@1 against refinement depth",
+                         "depth (refinement rounds)", "pass@1")
 
 
 def tokens_figure(depth: Table, width: Table | None, keys: list[str], out_dir: Path) -> Figure:
@@ -166,15 +172,8 @@ def tokens_figure(depth: Table, width: Table | None, keys: list[str], out_dir: P
 
 
 def width_figure(table: Table, keys: list[str], out_dir: Path) -> Figure:
-    plt = _pyplot()
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots()
-        ki, wi = table.columns.index("pass@k (k=width)"), table.columns.index("width")
-        for i, (label, rows) in enumerate(_labelled(table, keys).items()):
-            _plot(ax, i, label, [r[wi] for r in rows], [r[ki] for r in rows])
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        return _finish(plt, fig, ax, "passk_width", "pass@k against width (k = width)", "width (chains)",
-                       "pass@k", table.name, out_dir)
+    return _curve_figure(table, keys, out_dir, "width", "pass@k (k=width)", "passk_width",
+                         "pass@k against width (k = width)", "width (chains)", "pass@k")
 
 
 def axis_figures(ablation: Ablation, runs: Sequence[RunData], summary: Table, keys: list[str],
