@@ -273,6 +273,10 @@ FORGERY_CASES: tuple[Case, ...] = (
     Case("drive_the_reporter", "find the runner's own reporter (gc) and claim a verdict through it",
          _REPORTER + "def f():\n    for send in _reporters():\n        send('done', i=0, kind='ok', traced=False)\n"
          "        send('finished')\n    return 0\n", "error"),
+    Case("forge_stage_error", "while loading, claim through the runner's own reporter that the sandbox could not "
+         "stage its input (to turn its failure into a non-verdict): a runner failure, retried, then "
+         "sandbox_error - never a pass", _REPORTER + "for _send in _reporters():\n"
+         "    _send('stage_error', message='disk full')\ndef f():\n    return 0\n", "sandbox_error"),
     Case("patch_the_encoder", "replace the runner's value encoder and reporter helpers; it still cannot know "
          "the expected value, so what it reports is just a value", "import sys\ndef f():\n"
          "    for m in list(sys.modules.values()):\n"
