@@ -6,9 +6,10 @@
 The supervisor (``supervisor.py``) starts this as a fresh interpreter, so its memory never held a request.
 Each job carries the candidate's code, the tests' *inputs* (call arguments, stdin, the source of the assert tests
 the judge could not take over), limits and a nonce — never an expected value, which stays with the supervisor.
-For each job the executor forks a child (new session, rlimits, the pipes the supervisor sent, stdin from
-/dev/null), says ``pid N``, reaps it, kills any descendant that escaped (it is a child subreaper) and says
-``exit N STATUS``.
+The executor keeps one child forked ahead, waiting for the next job (it reads the job itself, then takes a new
+session, rlimits, the pipes the supervisor sent, stdin from /dev/null); it says ``pid N`` when it forks one,
+reaps it, kills any descendant that escaped (it is a child subreaper), says ``exit N STATUS SECONDS`` (since the fork) and forks
+the next. So a ``pid`` line for the next job may follow an ``exit`` line in the same read.
 
 The child loads the program as module ``__candidate__`` and runs the tests in order, reporting each test's
 outcome on its report pipe: a *value* (encoded by ``judge.encode``) for call and stdio tests, which the
@@ -23,7 +24,6 @@ import json
 import os
 import random
 import resource
-import select
 import signal
 import socket
 import sys
@@ -363,9 +363,9 @@ def serve(fd: int) -> int:
     gc.freeze()  # what the warm interpreter holds stays out of the children's collections (fewer copied pages)
     sock.sendall(b"ready\n")
     while True:
-        # Fork once a job is waiting, and let the child read it: the executor never holds a request, so no
-        # candidate can find an earlier one's code, inputs or assert sources in memory it inherited.
-        select.select([sock], [], [])
+        # Fork the next child now, before its job arrives, and let the child read the job itself: the fork is off
+        # the request's critical path, and the executor still never holds a request, so no candidate can find an
+        # earlier one's code, inputs or assert sources in memory it inherited.
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
