@@ -10,8 +10,8 @@ at a time, and measures
 
   wall_ms   wall time per request (what throughput is the inverse of),
   cpu_ms    CPU time per request spent inside the sandbox containers (their cgroup's cpuacct/cpu.stat counter;
-            docker only): the cost of the runner itself, much less sensitive than wall time to other load on a
-            shared machine.
+            docker), or by the runner processes and their descendants (``/proc``, local): the cost of the runner
+            itself, much less sensitive than wall time to other load on a shared machine.
 
 Prints the medians per version and the ratios current/baseline (below 1.0: the current version is cheaper).
 Throughput ratios against an in-run baseline (``sandbox_throughput.py``) swing by 2x on a loaded machine; this
@@ -59,6 +59,32 @@ def container_cpu():
                     total += int(line.split()[1]) / 1e6
     return total
 
+def tree_cpu():
+    # CPU seconds of this process's live descendants (the local runners, their executors, their children), each
+    # with the children it has reaped: the local back end's runner cost
+    parent, times = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(pid)] = int(fields[1])
+        times[int(pid)] = sum(int(x) for x in fields[11:15]) / tick
+    me, total = os.getpid(), 0.0
+    for pid in times:
+        p = parent.get(pid)
+        while p is not None and p != me and p > 1:
+            p = parent.get(p)
+        if p == me:
+            total += times[pid]
+    return total
+
+def sandbox_cpu():
+    return container_cpu() if backend == "docker" else tree_cpu()
+
 async def main():
     sb = make_sandbox(backend, concurrency=conc)
     try:
@@ -70,11 +96,11 @@ async def main():
             async with sem:
                 res = await sb.run(r)
             failed += res.status != "passed"
-        c0, w0 = container_cpu() if backend == "docker" else 0.0, time.perf_counter()
+        c0, w0 = sandbox_cpu(), time.perf_counter()
         for _ in range(passes):
             await asyncio.gather(*(one(r) for r in reqs))
         wall = time.perf_counter() - w0
-        cpu = (container_cpu() - c0) if backend == "docker" else float("nan")
+        cpu = sandbox_cpu() - c0
     finally:
         await sb.close()
     n = passes * len(reqs)

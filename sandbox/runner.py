@@ -24,7 +24,7 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 try:  # imported as semtrace.sandbox.runner on the host, as a script inside the sandbox
     from . import executor as executor_mod  # type: ignore[no-redef]
@@ -38,8 +38,11 @@ except ImportError:
 PYTHON = sys.version.split()[0]
 
 
-def run_request(req: Dict[str, Any], executor: supervisor.Executor) -> Dict[str, Any]:
-    """Execute one ExecRequest (as a dict) and return the ExecResult (as a dict)."""
+def run_request(req: Dict[str, Any], executor: supervisor.Executor,
+                later: Optional[List[Callable[[], None]]] = None) -> Dict[str, Any]:
+    """Execute one ExecRequest (as a dict) and return the ExecResult (as a dict). With ``later``, the clean-up
+    (killing what the program left running, removing its working directory) is appended there instead of done
+    now: the serve loop answers first and cleans before it reads the next request."""
     started = time.monotonic()
     limits = req.get("limits") or {}
     cap = int(limits.get("output_bytes", 65536))
@@ -60,8 +63,10 @@ def run_request(req: Dict[str, Any], executor: supervisor.Executor) -> Dict[str,
             return error_result("runner: %s" % exc, stdout=out.text(), stderr=err.text())
         outcomes = [by_index[i] for i in sorted(by_index)]
     finally:
-        executor_mod.reap_orphans(keep=executor.pid)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if later is None:
+            _clean_up(workdir, executor)
+        else:
+            later.append(lambda: _clean_up(workdir, executor))
     status = next((o["status"] for o in outcomes if o["status"] != "passed"), "passed")
     if not tests and message:
         status = "error"
@@ -70,12 +75,18 @@ def run_request(req: Dict[str, Any], executor: supervisor.Executor) -> Dict[str,
             "traces": trace.traces if trace is not None else [], "python": PYTHON}
 
 
+def _clean_up(workdir: str, executor: supervisor.Executor) -> None:
+    executor_mod.reap_orphans(keep=executor.pid)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def error_result(message: str, stdout: str = "", stderr: str = "") -> Dict[str, Any]:
     return {"status": "sandbox_error", "tests": [], "stdout": stdout, "stderr": stderr, "duration": 0.0,
             "message": message, "traces": [], "python": PYTHON, "runner_error": message}
 
 
-def handle_line(line: bytes, executor: supervisor.Executor) -> Dict[str, Any]:
+def handle_line(line: bytes, executor: supervisor.Executor,
+                later: Optional[List[Callable[[], None]]] = None) -> Dict[str, Any]:
     try:
         req = json.loads(line)
     except ValueError as exc:
@@ -87,7 +98,7 @@ def handle_line(line: bytes, executor: supervisor.Executor) -> Dict[str, Any]:
             return error_result("runner: %s" % exc)
         return {"pong": True, "python": PYTHON, "pid": os.getpid()}
     try:
-        return run_request(req, executor)
+        return run_request(req, executor, later)
     except Exception as exc:  # a runner bug must come back as an infrastructure error, not a hang
         return error_result("runner: %s: %s" % (type(exc).__name__, exc))
 
@@ -148,17 +159,24 @@ def _empty_dir(path: str) -> bool:
 
 
 def serve_container(scratch: List[str]) -> int:
-    """``--serve``: one request line in, one result line out; after each request, empty every ``scratch`` dir."""
+    """``--serve``: one request line in, one result line out; after each answer and before the next request is
+    read, kill what the program left running, remove its working directory and empty every ``scratch`` dir (off
+    the request's critical path, never overlapping the next request)."""
     executor = _start()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         for line in stdin:
             if not line.strip():
                 continue
-            answer = json.dumps(handle_line(line, executor)).encode() + b"\n"
+            later: List[Callable[[], None]] = []
+            try:
+                answer = json.dumps(handle_line(line, executor, later)).encode() + b"\n"
+                stdout.write(answer)
+                stdout.flush()
+            finally:
+                for step in later:
+                    step()
             clean = all([_empty_dir(d) for d in scratch])
-            stdout.write(answer)
-            stdout.flush()
             if not clean:
                 sys.stderr.write("runner: cannot empty the scratch directories; exiting\n")
                 return 3
