@@ -13,51 +13,88 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from semtrace.sandbox.types import DEFAULT_MAX_EVENTS, Limits
+from semtrace.agents.config import STRATEGY_PRESETS, AgentSection, Strategy
+from semtrace.llms.config import LLMSection
+from semtrace.representations.config import TraceSection
+from semtrace.sandbox.config import LimitsConfig, SandboxSection
+from semtrace.sandbox.types import DEFAULT_MAX_EVENTS
 
-Strategy = Literal["greedy", "sequential", "parallel", "hybrid"]
-
-# strategy -> default width and depth, and which of them the strategy fixes
-STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
-    "greedy": {"width": 1, "depth": 0, "fixed": ("width", "depth")},
-    "sequential": {"width": 1, "depth": 2, "fixed": ()},
-    "parallel": {"width": 4, "depth": 0, "fixed": ("depth",)},
-    "hybrid": {"width": 4, "depth": 3, "fixed": ()},
-}
+__all__ = ["DEFAULT_MAX_EVENTS", "FLAT_KEYS", "STRATEGY_PRESETS", "AgentSection", "ConfigError", "LLMSection",
+           "LimitsConfig", "RunConfig", "SandboxSection", "Strategy", "TraceSection", "build_config",
+           "validate_config"]
 
 log = logging.getLogger(__name__)
-
-
 
 # keys of older configs that no longer exist -> the one-line hint; they never changed a result, so they are dropped
 REMOVED_KEYS: dict[str, str] = {
     "judge_rounds": "config key 'judge_rounds' was removed (it never had an effect); delete it from the config",
 }
 
+# the flat keys of older configs (and of the command line's flags and -o overrides) -> their place in a section.
+# They keep working everywhere a config is read; a flat key given beside its section's key wins (it is the more
+# specific: a flag, or an ablation grid's value over its base config).
+FLAT_KEYS: dict[str, str] = {
+    "model": "llm.model",
+    "llm_options": "llm.options",
+    "temperature": "llm.temperature",
+    "max_tokens": "llm.max_tokens",
+    "code_stop": "llm.code_stop",
+    "sandbox_options": "sandbox.options",
+    "representation": "trace.representation",
+    "trace_budget": "trace.budget",
+    "max_events": "trace.max_events",
+    "max_value_len": "trace.max_value_len",
+    **{k: f"agent.{k}" for k in ("strategy", "width", "depth", "stop_on_pass", "stop_on_timeout", "critique",
+                                 "history", "selector", "selector_inputs")},
+}
+SECTIONS = ("llm", "sandbox", "limits", "trace", "agent")
+
 
 class ConfigError(ValueError):
     """A bad configuration value; the message names the key and the fix."""
 
 
-class LimitsConfig(BaseModel):
-    """Every field of ``sandbox.types.Limits`` (same names, same defaults), validated; ``to_limits()`` hands the
-    sandbox the ``Limits`` object itself."""
+def canonical_key(key: str, value: Any = None) -> str:
+    """A config key in its sectioned, dotted form: ``depth`` -> ``agent.depth``, ``sandbox_options.image`` ->
+    ``sandbox.options.image``, ``sandbox`` with a back end name -> ``sandbox.backend``; others unchanged."""
+    head, dot, rest = key.partition(".")
+    if head in FLAT_KEYS:
+        return FLAT_KEYS[head] + dot + rest
+    if key == "sandbox" and not isinstance(value, dict | BaseModel):
+        return "sandbox.backend"
+    return key
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    wall_time: float = Field(Limits.wall_time, gt=0)
-    memory_mb: int = Field(Limits.memory_mb, gt=0)
-    output_bytes: int = Field(Limits.output_bytes, gt=0)
-    file_size_mb: int = Field(Limits.file_size_mb, gt=0)
-    processes: int = Field(Limits.processes, gt=0)
-    load_time: float = Field(Limits.load_time, gt=0)
-    value_bytes: int = Field(Limits.value_bytes, gt=0)
 
-    def to_limits(self) -> Limits:
-        return Limits(**self.model_dump())
+def nested(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every flat key moved into its section (sections first, then the flat keys over them)."""
+    out: dict[str, Any] = {}
+    flat = []
+    for key, value in data.items():
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        if canonical_key(key, value) != key:
+            flat.append((canonical_key(key, value), value))
+        else:
+            merge_into(out, {key: value})
+    for key, value in flat:
+        set_dotted(out, key, value)
+    return out
+
+
+def merge_into(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``extra`` into ``base`` (mappings merge key by key; anything else replaces)."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = merge_into(dict(base[key]), value)
+        else:
+            base[key] = value
+    return base
 
 
 class RunConfig(BaseModel):
-    """Everything that defines a run. Unknown keys are errors (a typo must not silently change an experiment)."""
+    """Everything that defines a run: the tasks at the top, then one section per component (``llm``, ``sandbox``,
+    ``limits``, ``trace``, ``agent``), each the component's own model, handed to it whole. Unknown keys are errors
+    (a typo must not silently change an experiment); the flat keys of older configs are read (``FLAT_KEYS``)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -68,37 +105,23 @@ class RunConfig(BaseModel):
     data_dir: str | None = None
     limit: int | None = Field(None, ge=1)
     tasks: list[str] | None = None
+    seed: int = 0  # the run's seed: every LLM call's seed derives from it (AgentSettings.seed_for)
 
-    model: str = "llamacpp:default"
-    llm_options: dict[str, Any] = Field(default_factory=dict)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(256, ge=16)
-    code_stop: bool = True  # stop code replies at the closing fence (saves the chatter after the program)
-    seed: int = 0
-
-    sandbox: str = "auto"
-    sandbox_options: dict[str, Any] = Field(default_factory=dict)
+    llm: LLMSection = Field(default_factory=LLMSection)
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
-
-    strategy: Strategy = "sequential"
-    width: int | None = Field(None, ge=1)
-    depth: int | None = Field(None, ge=0)
-    stop_on_pass: bool = True
-    stop_on_timeout: bool = True  # a visible run stops at its first timeout (false: run every visible test)
-    representation: str = "next"
-    trace_budget: int = Field(1024, ge=64)
-    max_events: int = Field(DEFAULT_MAX_EVENTS, ge=10)
-    max_value_len: int = Field(120, ge=10)
-    critique: bool = False
-    history: Literal["all", "last"] = "all"
-
-    selector: str = "visible_rate"
-    selector_inputs: int = Field(5, ge=1)
+    trace: TraceSection = Field(default_factory=TraceSection)
+    agent: AgentSection = Field(default_factory=AgentSection)
 
     task_concurrency: int | None = Field(None, ge=1)  # None: enough tasks in flight to keep the LLM busy
     keep_outcomes: Literal["compact", "all"] = "compact"  # per-test detail in results.jsonl (agents/record.py)
     out: str | None = None
     display: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        return nested(data) if isinstance(data, dict) else data
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -115,30 +138,19 @@ class RunConfig(BaseModel):
             v = [t for t in v if t != ""]
         return v
 
-    @model_validator(mode="after")
-    def _apply_strategy(self) -> RunConfig:
-        preset = STRATEGY_PRESETS[self.strategy]
-        for key in ("width", "depth"):
-            given = getattr(self, key)
-            if given is None:
-                object.__setattr__(self, key, preset[key])
-            elif key in preset["fixed"] and given != preset[key]:
-                raise ValueError(
-                    f"strategy '{self.strategy}' fixes {key}={preset[key]} (got {given}); "
-                    f"use strategy 'hybrid' (or 'sequential'/'parallel') for other widths and depths"
-                )
-        return self
-
-    @property
-    def resolved_width(self) -> int:
-        return int(self.width or 1)
-
-    @property
-    def resolved_depth(self) -> int:
-        return int(self.depth or 0)
-
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def flat(self) -> dict[str, Any]:
+        """The config as one level of knobs, each under its flat name (``depth``, ``model``, ``representation``,
+        ``sandbox``, ``sandbox_options``...): what reports group by."""
+        dumped = self.dump()
+        out = {k: v for k, v in dumped.items() if k not in SECTIONS or k == "limits"}
+        for flat_key, path in FLAT_KEYS.items():
+            section, _, key = path.partition(".")
+            out[flat_key] = dumped[section][key]
+        out["sandbox"] = dumped["sandbox"]["backend"]
+        return out
 
 
 def _absolute_file(text: str) -> str:
@@ -176,12 +188,12 @@ def with_absolute_paths(cfg: RunConfig) -> RunConfig:
     update: dict[str, Any] = {}
     if cfg.data_dir:
         update["data_dir"] = str(Path(cfg.data_dir).expanduser().resolve())
-    provider, sep, rest = cfg.model.partition(":")
+    provider, sep, rest = cfg.llm.model.partition(":")
     if sep and provider in ("scripted", "llamacpp"):
         path, q, query = rest.partition("?")
         absolute = _absolute_file(path)
         if absolute != path:
-            update["model"] = f"{provider}:{absolute}{q}{query}"
+            update["llm"] = cfg.llm.model_copy(update={"model": f"{provider}:{absolute}{q}{query}"})
     return cfg.model_copy(update=update) if update else cfg
 
 
@@ -200,7 +212,8 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested mappings (a mapping value merges into one already there)."""
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
@@ -209,7 +222,10 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             child = {}
             node[part] = child
         node = child
-    node[parts[-1]] = value
+    if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+        node[parts[-1]] = merge_into(dict(node[parts[-1]]), value)
+    else:
+        node[parts[-1]] = value
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -231,16 +247,18 @@ def build_config(
     overrides: list[str] | None = None,
     base: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Merge base dict, YAML file, flags (None values ignored) and ``key=value`` overrides into a RunConfig."""
-    data: dict[str, Any] = dict(base or {})
+    """Merge base dict, YAML file, flags (None values ignored) and ``key=value`` overrides into a RunConfig, each
+    layer over the ones before it (flat keys and section keys alike: ``-o depth=3`` = ``-o agent.depth=3``)."""
+    data: dict[str, Any] = nested(drop_removed_keys(dict(base or {})))
     if path is not None:
-        data.update(load_yaml(path))
-    for key, value in (flags or {}).items():
-        if value is not None:
-            data[key] = value
+        merge_into(data, nested(drop_removed_keys(load_yaml(path))))
+    merge_into(data, nested({k: v for k, v in (flags or {}).items() if v is not None}))
     for item in overrides or []:
         key, value = parse_override(item)
-        _set_dotted(data, key, value)
+        if key in REMOVED_KEYS:
+            log.warning(REMOVED_KEYS[key])
+            continue
+        set_dotted(data, canonical_key(key, value), value)
     return validate_config(data)
 
 
@@ -260,6 +278,14 @@ def validate_config(data: dict[str, Any]) -> RunConfig:
         loc = ".".join(str(x) for x in err["loc"]) or "config"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            valid = ", ".join(sorted(RunConfig.model_fields))
-            raise ConfigError(f"unknown config key '{loc}'; valid keys: {valid}") from None
+            raise ConfigError(f"unknown config key '{loc}'; valid keys: {_valid_keys(err['loc'][:-1])}") from None
         raise ConfigError(f"bad config value for '{loc}': {msg}") from None
+
+
+def _valid_keys(section: tuple[Any, ...]) -> str:
+    """The keys valid where an unknown one was given: a section's fields, or the top level's (with the flat keys)."""
+    if section and section[0] in SECTIONS:
+        model = RunConfig.model_fields[str(section[0])].annotation
+        names = sorted(getattr(model, "model_fields", {}))
+        return ", ".join(f"{section[0]}.{n}" for n in names)
+    return ", ".join(sorted(set(RunConfig.model_fields) | set(FLAT_KEYS)))

@@ -12,7 +12,15 @@ from semtrace.agents.build import build_components, load_tasks, make_run_llm, ma
 from semtrace.agents.display import live_progress
 from semtrace.agents.run import CONFIG_FILE, Progress, RunError, load_run_config, prepare_run_dir, run_tasks
 from semtrace.benchmarks.registry import get_benchmark
-from semtrace.config import ConfigError, RunConfig, parse_override, validate_config, with_benchmark_options
+from semtrace.config import (
+    ConfigError,
+    RunConfig,
+    canonical_key,
+    parse_override,
+    set_dotted,
+    validate_config,
+    with_benchmark_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +52,12 @@ def grid_points(base: RunConfig, grid: dict[str, list[Any]]) -> list[tuple[str, 
     for values in itertools.product(*(grid[k] for k in keys)):
         data = base.dump()
         for k, v in zip(keys, values):
-            data[k] = v
-        if "strategy" in grid or "width" in grid or "depth" in grid:
+            set_dotted(data, canonical_key(k, v), v)
+        named = {canonical_key(k) for k in keys}
+        if named & {"agent.strategy", "agent.width", "agent.depth"}:
             for k in ("width", "depth"):
-                if k not in grid:
-                    data[k] = None  # let the strategy preset fill it
+                if f"agent.{k}" not in named:
+                    data["agent"][k] = None  # let the strategy preset fill it
         if "benchmark" in grid and "benchmark_options" not in grid:  # keep the options the point's benchmark takes
             takes = get_benchmark(str(data["benchmark"])).valid_options()
             data["benchmark_options"] = {k: v for k, v in data["benchmark_options"].items() if k in takes}
@@ -79,7 +88,7 @@ async def run_grid(
             if resume and load_run_config(run_dir).dump() != cfg.dump():
                 raise RunError(f"'{run_dir}' holds a different config; use another --out for a new grid")
             prepare_run_dir(run_dir, cfg, resume=resume)
-            key = (cfg.model, json.dumps(cfg.llm_options, sort_keys=True))
+            key = (cfg.llm.model, json.dumps(cfg.llm.options, sort_keys=True))
             if key not in llms:
                 llms[key] = make_run_llm(cfg)
             tkey = (cfg.benchmark, json.dumps(cfg.benchmark_options, sort_keys=True), cfg.data_dir,

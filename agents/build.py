@@ -43,7 +43,7 @@ def select_tasks(tasks: list[Task], cfg: RunConfig) -> list[Task]:
 def load_tasks(cfg: RunConfig) -> list[Task]:
     from semtrace.benchmarks.registry import load_benchmark
 
-    sandbox_name = cfg.sandbox if cfg.sandbox in ("local", "docker") else "local"
+    sandbox_name = cfg.sandbox.backend if cfg.sandbox.backend in ("local", "docker") else "local"
     tasks = load_benchmark(cfg.benchmark, cfg.data_dir, sandbox=sandbox_name, options=cfg.benchmark_options)
     return select_tasks(tasks, cfg)
 
@@ -76,7 +76,7 @@ def _docker_ready(options: dict[str, Any]) -> str | None:
 
 async def check_docker(cfg: RunConfig) -> None:
     """``--sandbox docker`` fails here, before a run directory exists, when Docker cannot run anything."""
-    reason = await asyncio.to_thread(_docker_ready, cfg.sandbox_options)
+    reason = await asyncio.to_thread(_docker_ready, cfg.sandbox.options)
     if reason is not None:
         raise SandboxUnavailable(f"--sandbox docker: {reason}")
 
@@ -84,47 +84,47 @@ async def check_docker(cfg: RunConfig) -> None:
 async def make_run_sandbox(cfg: RunConfig) -> Sandbox:
     """``auto``: Docker when a daemon answers, else local with a one-line warning. ``docker`` never falls back
     (and fails at once, naming the fix, when no daemon answers)."""
-    if cfg.sandbox == "auto":
-        reason = await asyncio.to_thread(_docker_ready, cfg.sandbox_options)
+    if cfg.sandbox.backend == "auto":
+        reason = await asyncio.to_thread(_docker_ready, cfg.sandbox.options)
         if reason is None:
-            return make_sandbox("docker", **cfg.sandbox_options)
+            return make_sandbox("docker", **cfg.sandbox.options)
         log.warning(
             "Docker sandbox unavailable (%s); using the local sandbox (weaker isolation: host processes "
             "with rlimits)",
             reason.split(";")[0],
         )
-        local_options = {k: v for k, v in cfg.sandbox_options.items() if k == "concurrency"}
+        local_options = {k: v for k, v in cfg.sandbox.options.items() if k == "concurrency"}
         return make_sandbox("local", **local_options)
-    if cfg.sandbox == "docker":
+    if cfg.sandbox.backend == "docker":
         await check_docker(cfg)
-    return make_sandbox(cfg.sandbox, **cfg.sandbox_options)
+    return make_sandbox(cfg.sandbox.backend, **cfg.sandbox.options)
 
 
 def make_run_llm(cfg: RunConfig, **extra: Any) -> Any:
     from semtrace.llms.registry import make_llm
 
-    return make_llm(cfg.model, **{**cfg.llm_options, **extra})
+    return make_llm(cfg.llm.model, **{**cfg.llm.options, **extra})
 
 
 async def build_components(
     cfg: RunConfig, *, tasks: list[Task] | None = None, llm: Any = None, sandbox: Any = None
 ) -> Components:
-    if sandbox is None and cfg.sandbox not in ("auto", "local", "docker"):
-        SANDBOXES.resolve_class(cfg.sandbox)  # a dotted path must name a class: fail before loading anything
-    if sandbox is None and cfg.sandbox == "docker":
+    if sandbox is None and cfg.sandbox.backend not in ("auto", "local", "docker"):
+        SANDBOXES.resolve_class(cfg.sandbox.backend)  # a dotted path must name a class: fail before loading anything
+    if sandbox is None and cfg.sandbox.backend == "docker":
         await check_docker(cfg)  # before loading: calibrating a benchmark's time limits runs in this sandbox
     tasks = tasks if tasks is not None else load_tasks(cfg)
-    if cfg.resolved_width > 1 and cfg.temperature == 0.0:
+    if cfg.agent.resolved_width > 1 and cfg.llm.temperature == 0.0:
         log.warning(
             "width %d at temperature 0: a deterministic model gives every chain the same programs; "
             "set -o temperature=0.7 for diverse samples",
-            cfg.resolved_width,
+            cfg.agent.resolved_width,
         )
-    renderer = make_renderer(cfg.representation)
-    selector = make_selector(cfg.selector)
+    renderer = make_renderer(cfg.trace.representation)
+    selector = make_selector(cfg.agent.selector)
     llm = llm if llm is not None else make_run_llm(cfg)
-    if sandbox is None and cfg.sandbox == "docker":
-        sandbox = make_sandbox("docker", **cfg.sandbox_options)  # checked above
+    if sandbox is None and cfg.sandbox.backend == "docker":
+        sandbox = make_sandbox("docker", **cfg.sandbox.options)  # checked above
     elif sandbox is None:
         sandbox = await make_run_sandbox(cfg)
     return Components(

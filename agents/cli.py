@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def _default_out(flags: dict[str, Any], cfg: Any) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg.benchmark}-{cfg.representation}-{cfg.strategy}-{stamp}"
+    return Path("runs") / f"{cfg.benchmark}-{cfg.trace.representation}-{cfg.agent.strategy}-{stamp}"
 
 
 async def _run(cfg: Any, run_dir: Path, console: Console, *, resume: bool) -> dict[str, Any]:

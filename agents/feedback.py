@@ -62,7 +62,7 @@ def feedback_view(ctx: AgentContext, payload: ChainPayload) -> tuple[str, TraceV
 
 
 async def _rendering(ctx: AgentContext, payload: ChainPayload, view: TraceView) -> tuple[str, dict[str, int]]:
-    budget = ctx.settings.trace_budget
+    budget = ctx.settings.trace.budget
     if not capabilities(ctx.renderer).needs_llm:
         return ctx.renderer.render(view, budget=budget), {}
     counted = _LiveCountedLLM(ctx.llm_for(payload["round"]), ctx.stats)
@@ -86,7 +86,7 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
         usage: dict[str, int] = {}
         if view is not None:
             rendering, usage = await _rendering(ctx, payload, view)
-            rendering = views.shown_rendering(view, rendering, budget=ctx.settings.trace_budget)
+            rendering = views.shown_rendering(view, rendering, budget=ctx.settings.trace.budget)
     nxt = cast(ChainPayload, {**payload, "rendering": rendering, "feedback": feedback})
     patch: dict[str, Any] = {"id": payload["id"], "rendering": rendering, "feedback": feedback}
     if usage:

@@ -54,11 +54,11 @@ async def _ask(
     call's own scope (task, round, chain, purpose); from the completions and the clock for an LLM that keeps no
     ledger."""
     s = ctx.settings
-    stop = [CODE_END] if code and s.code_stop else None
+    stop = [CODE_END] if code and s.llm.code_stop else None
     start = time.perf_counter()
     with measure(ctx.llm, task_id=ctx.task.task_id, round=round_, chain=chain, purpose=purpose) as used:
         completions = await ctx.llm_for(round_).generate(
-            messages, n=n, temperature=s.temperature, max_tokens=s.max_tokens, seed=seed, stop=stop
+            messages, n=n, temperature=s.llm.temperature, max_tokens=s.llm.max_tokens, seed=seed, stop=stop
         )
     ctx.stats.add_completions(completions)
     latency = used.usage.latency if used.usage is not None else time.perf_counter() - start
@@ -84,7 +84,7 @@ def _result_dict(result: ExecResult) -> dict[str, Any]:
 async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command:
     """Round 0: the buggy program for repair tasks; ``width`` samples of the prompt for synthesis."""
     ctx = runtime.context
-    task, width = ctx.task, ctx.settings.width
+    task, width = ctx.task, ctx.settings.agent.resolved_width
     sends = []
     if task.kind == "repair" and task.starting_code is not None:
         for chain in range(width):
@@ -164,15 +164,15 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
     ctx = runtime.context
     task, s = ctx.task, ctx.settings
     spec = None
-    if s.needs_trace and payload["round"] < s.depth:  # trace the first failing test in the same request
+    if s.needs_trace and payload["round"] < s.agent.resolved_depth:  # trace the first failing test in the same request
         spec = TraceSpec(
             max_failing=1,
             include_passing=_uses_passing(ctx.renderer),
-            max_events=s.max_events,
-            max_value_len=s.max_value_len,
+            max_events=s.trace.max_events,
+            max_value_len=s.trace.max_value_len,
         )
-    # a looping program costs one timeout, not one per visible test (settings.stop_on_timeout)
-    request = _request(ctx, payload["code"], task.visible_tests, spec, stop_on_timeout=s.stop_on_timeout)
+    # a looping program costs one timeout, not one per visible test (settings.agent.stop_on_timeout)
+    request = _request(ctx, payload["code"], task.visible_tests, spec, stop_on_timeout=s.agent.stop_on_timeout)
     result = await ctx.exec_cache.run(ctx.sandbox, request, ctx.stats)
     visible = _result_dict(result)
     first = result.first_failure
@@ -229,7 +229,7 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
     if not all(i in by_test for i in wanted):
         # run only the tests to trace (a looping program then costs one timeout, not one per visible test)
         spec = TraceSpec(
-            tests=tuple(range(len(wanted))), max_events=s.max_events, max_value_len=s.max_value_len
+            tests=tuple(range(len(wanted))), max_events=s.trace.max_events, max_value_len=s.trace.max_value_len
         )
         tests = tuple(ctx.task.visible_tests[i] for i in wanted)
         result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
@@ -288,7 +288,7 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     ctx = runtime.context
     task, s = ctx.task, ctx.settings
     history = [*attempts_of(payload), _attempt(payload)]
-    messages = prompts.refine_messages(task.prompt, task.entry_point, history, s.history)
+    messages = prompts.refine_messages(task.prompt, task.entry_point, history, s.agent.history)
     new_round = payload["round"] + 1
     seed = s.seed_for(task.task_id, "refine", payload["chain"], new_round)
     try:

@@ -16,9 +16,9 @@ def after_execute(payload: ChainPayload, settings: AgentSettings) -> AfterExecut
     """Stop when every visible test passes (if ``stop_on_pass``) or the depth is reached; else trace (or go
     straight to rendering when the representation needs no trace)."""
     passed = payload.get("visible", {}).get("status") == "passed"
-    if passed and (settings.stop_on_pass or not payload.get("visible", {}).get("tests")):
+    if passed and (settings.agent.stop_on_pass or not payload.get("visible", {}).get("tests")):
         return "finish"
-    if payload["round"] >= settings.depth:
+    if payload["round"] >= settings.agent.resolved_depth:
         return "finish"
     if passed:  # stop_on_pass is off: keep refining a passing program, with no failing test to show
         return "render"
@@ -26,7 +26,7 @@ def after_execute(payload: ChainPayload, settings: AgentSettings) -> AfterExecut
 
 
 def after_render(payload: ChainPayload, settings: AgentSettings) -> AfterRender:
-    return "critique" if settings.critique and payload.get("failing") is not None else "refine"
+    return "critique" if settings.agent.critique and payload.get("failing") is not None else "refine"
 
 
 def after_finish(state: AgentState) -> AfterFinish:

@@ -83,40 +83,24 @@ class Progress:
 
 
 def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
-    return AgentSettings(
-        width=cfg.resolved_width,
-        depth=cfg.resolved_depth,
-        stop_on_pass=cfg.stop_on_pass,
-        stop_on_timeout=cfg.stop_on_timeout,
-        critique=cfg.critique,
-        history=cfg.history,
-        temperature=cfg.temperature,
-        max_tokens=cfg.max_tokens,
-        seed=cfg.seed,
-        code_stop=cfg.code_stop,
-        trace_budget=cfg.trace_budget,
-        max_events=cfg.max_events,
-        max_value_len=cfg.max_value_len,
-        limits=cfg.limits.to_limits(),
-        needs_trace=capabilities(renderer).needs_trace,
-        selector_inputs=cfg.selector_inputs,
-        keep_outcomes=cfg.keep_outcomes,
-    )
+    """The nodes' settings: the config's sections passed through whole, plus what the renderer declares."""
+    return AgentSettings(agent=cfg.agent, trace=cfg.trace, llm=cfg.llm, limits=cfg.limits.to_limits(), seed=cfg.seed,
+                         needs_trace=capabilities(renderer).needs_trace, keep_outcomes=cfg.keep_outcomes)
 
 
 def settings_view(cfg: RunConfig) -> dict[str, Any]:
     """The experiment's knobs, repeated in every record so records from several runs can be pooled."""
     return {
         "benchmark": cfg.benchmark,
-        "model": cfg.model,
-        "representation": cfg.representation,
-        "strategy": cfg.strategy,
-        "width": cfg.resolved_width,
-        "depth": cfg.resolved_depth,
-        "selector": cfg.selector,
-        "critique": cfg.critique,
-        "history": cfg.history,
-        "temperature": cfg.temperature,
+        "model": cfg.llm.model,
+        "representation": cfg.trace.representation,
+        "strategy": cfg.agent.strategy,
+        "width": cfg.agent.resolved_width,
+        "depth": cfg.agent.resolved_depth,
+        "selector": cfg.agent.selector,
+        "critique": cfg.agent.critique,
+        "history": cfg.agent.history,
+        "temperature": cfg.llm.temperature,
     }
 
 
@@ -128,7 +112,7 @@ def task_slots(cfg: RunConfig, llm_capacity: Any) -> int:
     if cfg.task_concurrency is not None:
         return cfg.task_concurrency
     capacity = llm_capacity if isinstance(llm_capacity, int) and llm_capacity > 0 else 8
-    return max(2, -(-4 * capacity // cfg.resolved_width))
+    return max(2, -(-4 * capacity // cfg.agent.resolved_width))
 
 
 def _cost(llm: Any) -> float | None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _select_scope(ctx: AgentContext) -> Any:
     """The ledger scope of a selector's LLM calls (after the last round): ``measure``'s block reads their usage."""
-    return measure(ctx.llm, task_id=ctx.task.task_id, round=ctx.settings.depth + 1, purpose="select")
+    return measure(ctx.llm, task_id=ctx.task.task_id, round=ctx.settings.agent.resolved_depth + 1, purpose="select")
 
 
 def _used(measured: Any, completions: list[Any]) -> dict[str, int]:
@@ -163,17 +163,17 @@ class MajorityOutput(Selector):
                 "info": {"reason": "one distinct program"},
             }
         task = ctx.task
-        messages = prompts.test_inputs_messages(task.prompt, task.entry_point, ctx.settings.selector_inputs)
+        messages = prompts.test_inputs_messages(task.prompt, task.entry_point, ctx.settings.agent.selector_inputs)
         with _select_scope(ctx) as used:
-            completions = await ctx.llm_for(ctx.settings.depth + 1).generate(
+            completions = await ctx.llm_for(ctx.settings.agent.resolved_depth + 1).generate(
                 messages,
                 n=1,
                 temperature=0.0,
-                max_tokens=ctx.settings.max_tokens,
+                max_tokens=ctx.settings.llm.max_tokens,
                 seed=ctx.settings.seed_for(task.task_id, "select-inputs"),
             )
         ctx.stats.add_completions(completions)
-        calls = parse_calls(completions[0].text, task.entry_point, ctx.settings.selector_inputs)
+        calls = parse_calls(completions[0].text, task.entry_point, ctx.settings.agent.selector_inputs)
         info: dict[str, Any] = {"inputs": calls, "usage": _used(used, completions)}
         if not calls:
             info["reason"] = "no usable inputs proposed; fell back to visible_rate"
@@ -201,11 +201,11 @@ class LLMJudge(Selector):
     ) -> Candidate:
         task, s = ctx.task, ctx.settings
         seed = s.seed_for(task.task_id, "judge", a.id, b.id)
-        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(
+        comps = await ctx.llm_for(ctx.settings.agent.resolved_depth + 1).generate(
             prompts.distinguish_messages(task.prompt, task.entry_point, a.code, b.code),
             n=1,
             temperature=0.0,
-            max_tokens=s.max_tokens,
+            max_tokens=s.llm.max_tokens,
             seed=seed,
         )
         ctx.stats.add_completions(comps)
@@ -220,11 +220,11 @@ class LLMJudge(Selector):
             log_.append({"a": a.id, "b": b.id, "winner": a.id, "input": calls[0], "reason": "same output"})
             return a
         call = f"{task.entry_point}({calls[0]})"
-        comps = await ctx.llm_for(ctx.settings.depth + 1).generate(
+        comps = await ctx.llm_for(ctx.settings.agent.resolved_depth + 1).generate(
             prompts.judge_messages(task.prompt, task.entry_point, call, out_a, out_b),
             n=1,
             temperature=0.0,
-            max_tokens=s.max_tokens,
+            max_tokens=s.llm.max_tokens,
             seed=seed + 1,
         )
         ctx.stats.add_completions(comps)

@@ -198,9 +198,9 @@ def _view(cfg: RunConfig, saved: dict[str, Any]) -> dict[str, Any]:
     """The run's knobs (``agents.run.settings_view``), taken from the saved summary when it holds them for this
     config (importing ``agents.run`` loads LangGraph, seconds a report does not need)."""
     view = saved.get("config")
-    if isinstance(view, dict) and view.get("benchmark") == cfg.benchmark and view.get("model") == cfg.model \
-            and view.get("representation") == cfg.representation and view.get("width") == cfg.resolved_width \
-            and view.get("depth") == cfg.resolved_depth:
+    flat = cfg.flat()
+    if isinstance(view, dict) and all(view.get(k) == flat[k] for k in ("benchmark", "model", "representation")) \
+            and view.get("width") == cfg.agent.resolved_width and view.get("depth") == cfg.agent.resolved_depth:
         return view
     from semtrace.agents.run import settings_view
 

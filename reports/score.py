@@ -239,10 +239,9 @@ async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", da
         counts: dict[str, int] = {}
         for r in rows:
             counts[r.task_id] = counts.get(r.task_id, 0) + 1
-        cfg = cfg.model_copy(update={"model": f"samples:{samples.resolve()}", "strategy": "parallel",
-                                     "width": max(counts.values()), "depth": 0, "selector": "first_pass",
-                                     "representation": "none"})
-        cfg = validate_config(cfg.dump())
+        cfg = validate_config({**cfg.dump(), "model": f"samples:{samples.resolve()}", "strategy": "parallel",
+                               "width": max(counts.values()), "depth": 0, "selector": "first_pass",
+                               "representation": "none"})  # (flat keys over the sections: they win)
     tasks = {t.task_id: t for t in load_tasks(cfg)}
     parsed = resolve_samples(samples, rows, tasks)
     box = await make_run_sandbox(cfg)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from semtrace.agents.records import summarize
+from semtrace.config import FLAT_KEYS
 from semtrace.reports.load import ReportError, RunData
 from semtrace.reports.model import Cell, Paired, Rate, Table
 
@@ -22,6 +23,7 @@ from semtrace.reports.model import Cell, Paired, Rate, Table
 KNOBS = ("benchmark", "model", "representation", "strategy", "width", "depth", "selector", "critique", "history",
          "temperature", "seed")
 NOT_KNOBS = frozenset({"out", "display", "data_dir", "task_concurrency", "sandbox", "sandbox_options"})
+FLAT_NAMES = {path: flat for flat, path in FLAT_KEYS.items()}  # ``--by agent.depth`` is ``--by depth``
 INTERVAL_NOTE = "[lo, hi] = 95% interval over tasks (Wilson for 0/1 outcomes; bootstrap over tasks for means)"
 ORACLE_NOTE = "oracle = the best chain by the hidden tests: an UPPER BOUND, not a method result"
 
@@ -34,7 +36,8 @@ def task_keys(runs: Sequence[RunData]) -> set[str]:
 def knob_value(run: RunData, key: str, tasks: frozenset[str] = frozenset()) -> Any:
     if key in run.view:
         return run.view[key]
-    dumped = run.config.dump()
+    dumped = run.config.flat()  # knobs by their flat names (``depth``, not ``agent.depth``)
+    key = FLAT_NAMES.get(key, key)
     if key not in dumped:
         if key in tasks:
             return None  # a task-level key: the run's tasks are split by it (group_runs)
@@ -51,7 +54,7 @@ def differing_knobs(runs: Sequence[RunData]) -> list[str]:
     """The knobs whose value differs between ``runs`` (KNOBS order, then other config keys alphabetically)."""
     if len(runs) < 2:
         return []
-    keys = list(KNOBS) + sorted(set(runs[0].config.dump()) - set(KNOBS) - NOT_KNOBS)
+    keys = list(KNOBS) + sorted(set(runs[0].config.flat()) - set(KNOBS) - NOT_KNOBS)
     return [k for k in keys if len({_text(knob_value(r, k)) for r in runs}) > 1]
 
 
@@ -84,7 +87,8 @@ def group_runs(runs: Sequence[RunData], by: list[str] | None = None) -> tuple[li
     for k in keys:
         for r in runs:
             knob_value(r, k, tasks)  # an unknown --by key fails here
-    split = [k for k in keys if k in tasks and all(k not in r.view and k not in r.config.dump() for r in runs)]
+    split = [k for k in keys
+             if k in tasks and all(k not in r.view and FLAT_NAMES.get(k, k) not in r.config.flat() for r in runs)]
     groups: dict[tuple[str, ...], tuple[list[RunData], tuple[tuple[str, str], ...]]] = {}
     for r in runs:
         values = {tuple((k, str((s.get("task_meta") or {}).get(k))) for k in split) for s in r.stats.values()}

@@ -53,7 +53,7 @@ _HEADER = struct.Struct(">BxxxL")  # docker's multiplexed stream frame: stream i
 
 
 class DockerOptions(BaseModel):
-    """The docker back end's configuration (``sandbox_options`` in a run config)."""
+    """The docker back end's configuration (``sandbox.options`` in a run config)."""
 
     model_config = ConfigDict(extra="forbid")
     image: str | None = Field(None, description="default: $SEMTRACE_SANDBOX_IMAGE, built, python:3.12-slim")
@@ -177,6 +177,8 @@ class DockerSandbox:
     """``async run(ExecRequest) -> ExecResult`` in a warm pool of isolated containers."""
 
     name = "docker"
+
+    options_model = DockerOptions
 
     def __init__(self, **options: Any) -> None:
         self.options = DockerOptions(**options)

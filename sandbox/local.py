@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 
+from pydantic import BaseModel, ConfigDict, Field
 from semtrace.sandbox.pool import RUNNER_DIR, WorkerDied, WorkerPool
 from semtrace.sandbox.types import ExecRequest, ExecResult
 
@@ -54,10 +55,19 @@ class _ProcessWorker:
         await self.proc.wait()
 
 
+class LocalOptions(BaseModel):
+    """The local back end's configuration (``sandbox.options`` in a run config)."""
+
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int | None = Field(None, ge=1, description="runner processes = requests at once (default: cores)")
+    python: str | None = Field(None, description="the interpreter candidates run under (default: this one)")
+
+
 class LocalSandbox:
     """``async run(ExecRequest) -> ExecResult`` with at most ``concurrency`` runs at once (default: cores)."""
 
     name = "local"
+    options_model = LocalOptions
 
     def __init__(self, concurrency: int | None = None, python: str | None = None) -> None:
         self.python = python or sys.executable

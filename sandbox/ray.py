@@ -12,7 +12,7 @@ next discovery gives it new ones. Each request it held is retried once on anothe
 ``sandbox_error``: never lost, and answered exactly once (only the retry's answer is returned). Nodes that join
 later get actors at the next discovery.
 
-Options (``sandbox_options``): ``address`` (``auto``: a running cluster; ``ray://host:port``: Ray Client, needs
+Options (``sandbox.options``): ``address`` (``auto``: a running cluster; ``ray://host:port``: Ray Client, needs
 ``ray[client]``; ``host:port`` of a GCS; ``local``: start a private one; default: Ray's own choice —
 ``$RAY_ADDRESS``, else a running local cluster, else a new one), ``backend`` (``docker`` | ``local``),
 ``cores_per_actor``, ``num_cpus`` (CPUs each actor holds in Ray's accounting; 0 by default), ``start_timeout``,
@@ -44,6 +44,8 @@ class RaySandbox:
     """``async run(ExecRequest) -> ExecResult`` on the sandbox pools of a Ray cluster's nodes."""
 
     name = "ray"
+
+    options_model = RayOptions
 
     def __init__(self, **options: Any) -> None:
         self.options = RayOptions(**options)
@@ -82,7 +84,7 @@ class RaySandbox:
             return
         address = self.options.address
         where = f"at '{address}'" if address else "(Ray's default address)"
-        hint = "start one with `ray start --head` or set sandbox_options.address"
+        hint = "start one with `ray start --head` or set sandbox.options.address"
         problem = _unreachable(address)
         if problem:  # Ray itself would retry for minutes before giving up
             raise SandboxUnavailable(f"ray sandbox: cannot connect to a Ray cluster {where}: {problem}; {hint}")

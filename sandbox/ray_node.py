@@ -14,7 +14,7 @@ from semtrace.sandbox.types import ExecRequest
 
 
 class RayOptions(BaseModel):
-    """The ray back end's own options; the rest of ``sandbox_options`` configures each node's back end."""
+    """The ray back end's own options; the rest of ``sandbox.options`` configures each node's back end."""
 
     model_config = ConfigDict(extra="allow")
     address: str | None = Field(None, description="auto, ray://host:port, host:port, local; default: Ray's")

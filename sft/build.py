@@ -59,11 +59,11 @@ class Pair:
 class BuildSettings:
     """The knobs that shape a prompt; the defaults are the agent's (``RunConfig``'s) so examples match a run."""
 
-    trace_budget: int = field(default_factory=lambda: _defaults().trace_budget)
-    max_events: int = field(default_factory=lambda: _defaults().max_events)
-    max_value_len: int = field(default_factory=lambda: _defaults().max_value_len)
+    trace_budget: int = field(default_factory=lambda: _defaults().trace.budget)
+    max_events: int = field(default_factory=lambda: _defaults().trace.max_events)
+    max_value_len: int = field(default_factory=lambda: _defaults().trace.max_value_len)
     limits: Limits = field(default_factory=lambda: _defaults().limits.to_limits())
-    stop_on_timeout: bool = field(default_factory=lambda: _defaults().stop_on_timeout)  # as the agent's visible run
+    stop_on_timeout: bool = field(default_factory=lambda: _defaults().agent.stop_on_timeout)  # as the agent's run
     history: History = "last"
     max_tokens: int | None = None
 

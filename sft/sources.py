@@ -118,15 +118,15 @@ def from_run(run_dir: str) -> Loaded:
         raise SourceError(f"run:{run_dir}: {RESULTS_FILE} holds no finished task; run it first "
                           f"(`semtrace run --resume {run_dir}`)")
     by_id = {t.task_id: t for t in load_tasks(cfg)}
-    out = Loaded([], settings={"trace_budget": cfg.trace_budget, "max_events": cfg.max_events,
-                               "max_value_len": cfg.max_value_len, "limits": cfg.limits.to_limits(),
-                               "history": cfg.history})
+    out = Loaded([], settings={"trace_budget": cfg.trace.budget, "max_events": cfg.trace.max_events,
+                               "max_value_len": cfg.trace.max_value_len, "limits": cfg.limits.to_limits(),
+                               "history": cfg.agent.history})
     for rec in records:
         task = by_id.get(rec["task_id"])
         if task is None:
             out.dropped.append(Dropped(rec["task_id"], None, f"task not in benchmark '{cfg.benchmark}'"))
             continue
-        found = run_pairs(rec, task, cfg.representation, f"run:{run_dir}")
+        found = run_pairs(rec, task, cfg.trace.representation, f"run:{run_dir}")
         if not found:
             out.dropped.append(Dropped(rec["task_id"], None, "no failing candidate with a passing descendant"))
         out.pairs.extend(found)

@@ -91,7 +91,7 @@ def make_ctx(tmp_path: Path, task: Task, sandbox: FakeSandbox, representation: s
     llm = RecordingLLM(str(write_rules(tmp_path / "rules.jsonl", rules)))
     options = {"needs_trace": capabilities(renderer).needs_trace, **settings}
     return AgentContext(task=task, llm=llm, sandbox=sandbox, renderer=renderer,
-                        selector=make_selector("first_pass"), settings=AgentSettings(**options), extract=extract)
+                        selector=make_selector("first_pass"), settings=AgentSettings.of(**options), extract=extract)
 
 
 def runtime(ctx: AgentContext) -> Runtime[AgentContext]:
@@ -366,16 +366,16 @@ NO_TEST = {"round": 0, "visible": {"status": "error", "tests": []}, "failing": N
 
 
 @pytest.mark.parametrize("chain, settings, expected", [
-        (FAILING, AgentSettings(depth=1), "trace"),
-        ({**FAILING, "round": 1}, AgentSettings(depth=1), "finish"),
-        (FAILING, AgentSettings(depth=0), "finish"),
-        (FAILING, AgentSettings(depth=1, needs_trace=False), "render"),
-        (PASSING, AgentSettings(depth=1), "finish"),
-        (PASSING, AgentSettings(depth=1, stop_on_pass=False), "render"),
-        ({**PASSING, "round": 1}, AgentSettings(depth=1, stop_on_pass=False), "finish"),
-        ({**PASSING, "visible": {"status": "passed", "tests": []}}, AgentSettings(depth=1, stop_on_pass=False),
+        (FAILING, AgentSettings.of(depth=1), "trace"),
+        ({**FAILING, "round": 1}, AgentSettings.of(depth=1), "finish"),
+        (FAILING, AgentSettings.of(depth=0), "finish"),
+        (FAILING, AgentSettings.of(depth=1, needs_trace=False), "render"),
+        (PASSING, AgentSettings.of(depth=1), "finish"),
+        (PASSING, AgentSettings.of(depth=1, stop_on_pass=False), "render"),
+        ({**PASSING, "round": 1}, AgentSettings.of(depth=1, stop_on_pass=False), "finish"),
+        ({**PASSING, "visible": {"status": "passed", "tests": []}}, AgentSettings.of(depth=1, stop_on_pass=False),
          "finish"),
-        (NO_TEST, AgentSettings(depth=1), "render"),
+        (NO_TEST, AgentSettings.of(depth=1), "render"),
 ])
 def test_after_execute(chain: dict[str, Any], settings: AgentSettings, expected: str) -> None:
     before = copy.deepcopy(chain)
@@ -388,7 +388,7 @@ def test_after_execute(chain: dict[str, Any], settings: AgentSettings, expected:
     [(FAILING, True, "critique"), (FAILING, False, "refine"), (PASSING, True, "refine"), (NO_TEST, True, "refine")],
 )
 def test_after_render(chain: dict[str, Any], critique: bool, expected: str) -> None:
-    assert after_render(chain, AgentSettings(depth=1, critique=critique)) == expected  # type: ignore[arg-type]
+    assert after_render(chain, AgentSettings.of(depth=1, critique=critique)) == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("state, expected", [

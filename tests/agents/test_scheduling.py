@@ -120,8 +120,8 @@ async def test_the_visible_run_asks_to_stop_at_the_first_timeout_unless_told_oth
         await call(nodes.execute, payload(APPEND), ctx)
         (sent,) = sandbox.requests
         assert sent.stop_on_timeout is expected and sent.tests == APPEND.visible_tests
-    assert AgentSettings().stop_on_timeout is True
-    assert build_config(flags={}, overrides=["stop_on_timeout=false"]).stop_on_timeout is False
+    assert AgentSettings().agent.stop_on_timeout is True
+    assert build_config(flags={}, overrides=["stop_on_timeout=false"]).agent.stop_on_timeout is False
 
 
 async def test_a_failing_test_that_timed_out_is_not_traced_again(tmp_path: Path):

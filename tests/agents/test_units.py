@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from runhelp import run_config
 from rich.console import Console
 from rules import repair_rules, write_rules
+from runhelp import run_config
 from semtrace.agents.ablate import grid_points, parse_grid, run_grid
 from semtrace.agents.context import AgentSettings
 from semtrace.agents.display import progress_table, results_table
@@ -25,10 +25,10 @@ def test_config_precedence_yaml_flags_overrides(tmp_path):
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("benchmark: humaneval\ndepth: 2\nlimits:\n  wall_time: 3\n")
     cfg = build_config(cfg_file, {"depth": 4, "width": None}, ["limits.wall_time=1.5", "critique=true"])
-    assert (cfg.benchmark, cfg.depth, cfg.limits.wall_time, cfg.critique) == ("humaneval", 4, 1.5, True)
-    assert cfg.width == 1  # the sequential preset fills what was not given
-    assert build_config(None, {"strategy": "parallel"}).depth == 0
-    assert build_config(None, {"strategy": "hybrid"}).resolved_width == 4
+    assert (cfg.benchmark, cfg.agent.depth, cfg.limits.wall_time, cfg.agent.critique) == ("humaneval", 4, 1.5, True)
+    assert cfg.agent.width == 1  # the sequential preset fills what was not given
+    assert build_config(None, {"strategy": "parallel"}).agent.depth == 0
+    assert build_config(None, {"strategy": "hybrid"}).agent.resolved_width == 4
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_config_precedence_yaml_flags_overrides(tmp_path):
         ({"overrides": ["widht=3"]}, "unknown config key 'widht'"),
         ({"overrides": ["depth"]}, "not key=value"),
         ({"flags": {"strategy": "greedy", "depth": 2}}, "strategy 'greedy' fixes depth=0"),
-        ({"flags": {"strategy": "beam"}}, "bad config value for 'strategy'"),
+        ({"flags": {"strategy": "beam"}}, "bad config value for 'agent.strategy'"),
         ({"path": "/nonexistent.yaml"}, "not found"),
     ],
 )
@@ -55,7 +55,7 @@ def test_merge_candidates_patches_by_id_without_mutating():
 
 
 def test_routes_are_pure_decisions():
-    s = AgentSettings(depth=2, critique=True)
+    s = AgentSettings.of(depth=2, critique=True)
     failing = {"round": 0, "visible": {"status": "failed", "tests": [{}]}, "failing": 0}
     assert after_execute(failing, s) == "trace"
     assert after_execute({**failing, "round": 2}, s) == "finish"
@@ -63,7 +63,7 @@ def test_routes_are_pure_decisions():
         after_execute({**failing, "visible": {"status": "passed", "tests": [{}]}, "failing": None}, s)
         == "finish"
     )
-    assert after_execute(failing, AgentSettings(depth=2, needs_trace=False)) == "render"
+    assert after_execute(failing, AgentSettings.of(depth=2, needs_trace=False)) == "render"
     assert after_render(failing, s) == "critique" and after_render(failing, AgentSettings()) == "refine"
     assert after_finish({"width": 2, "finished": [0]}) == "__end__"
     assert after_finish({"width": 2, "finished": [1, 0]}) == "select"

@@ -36,7 +36,7 @@ async def test_example_prompt_is_the_agents_round1_request(fix_tasks, data_dir, 
     sandbox = LocalSandbox(concurrency=2)
     try:
         built = await build_examples([task_pair(t, "benchmark:humaneval-fix") for t in tasks], [representation],
-                                     sandbox, BuildSettings(history=cfg.history))
+                                     sandbox, BuildSettings(history=cfg.agent.history))
     finally:
         await sandbox.close()
     examples = {e.task_id: e for e in built.examples[representation]}
