@@ -20,8 +20,8 @@ from semtrace.sandbox.types import ExecRequest, ExecResult
 log = logging.getLogger(__name__)
 
 RUNNER_DIR = Path(__file__).resolve().parent
-RUNNER_FILES = ("runner.py", "supervisor.py", "executor_handle.py", "verdicts.py", "executor.py", "protocol.py",
-                "convert.py", "judge.py", "literals.py", "digest.py", "tracer.py", "tracer_values.py")
+RUNNER_FILES = ("runner.py", "supervisor.py", "executor_handle.py", "verdicts.py", "executor.py", "child.py",
+                "protocol.py", "convert.py", "judge.py", "literals.py", "digest.py", "tracer.py", "tracer_values.py")
 
 
 class WorkerDied(RuntimeError):

@@ -208,6 +208,23 @@ async def test_trace_selection_and_reproducible_hashing(local_sandbox):
     assert again.traces == first.traces
 
 
+@pytest.mark.parametrize("loops", [3, 600])  # a trace sent ahead of its verdict, and one that waits for it
+async def test_traces_kept_are_the_ones_the_verdicts_ship(local_sandbox, loops):
+    from semtrace.sandbox.child import AHEAD_EVENTS
+    from semtrace.sandbox.types import TraceSpec
+
+    code = f"def f(x):\n    t = 0\n    for k in range({loops}):\n        t += k\n    return x\n"
+    tests = (a("assert f(1) == 1"), a("assert f(2) == 3"), a("assert f(3) == 3"), a("assert f(4) == 5"))
+    small = loops * 2 < AHEAD_EVENTS
+    assert small == (loops == 3)
+    first = await local_sandbox.run(req(code, *tests, trace=TraceSpec(max_events=5000)))
+    assert [t.status for t in first.tests] == ["passed", "failed", "passed", "failed"]
+    assert [t.test_index for t in first.traces] == [1]  # the passing test 0 was traced, its trace dropped
+    both = await local_sandbox.run(req(code, *tests, trace=TraceSpec(max_events=5000, include_passing=True)))
+    assert [t.test_index for t in both.traces] == [0, 1]  # then tracing stops: tests 2 and 3 go untraced
+    assert (len(both.traces[0].events) <= AHEAD_EVENTS) == small
+
+
 async def test_whole_stdout_comes_back_every_time():
     """The child flushes before it reports and the judge drains to EOF: 1,000 runs, never a line lost."""
     import asyncio
