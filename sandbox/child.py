@@ -15,6 +15,7 @@ import json
 import os
 import random
 import resource
+import select
 import signal
 import sys
 from typing import Any, Callable, Dict, List, Optional
@@ -208,14 +209,13 @@ def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> No
     send("loaded")
     spec = job.get("trace")
     tracing: Optional[List[int]] = None if spec is None else list(spec.get("tests") or [])
-    owed = False  # a verdict on a trace sent ahead is still to be read (before the next test is traced)
+    verdicts = _Verdicts(ctl)
     for test in tests:  # in order: the supervisor knows the test in flight is the one after the last "done"
         i = test["i"]
         trace = None
-        if owed:
-            owed = False
-            if os.read(ctl, 1) not in (b"t", b"n"):
-                tracing = None
+        verdicts.poll()
+        if verdicts.stop:
+            tracing = None
         try:
             if tracing is not None and (not tracing or i in tracing):
                 value, error, trace = tracer.trace_thunk(
@@ -249,18 +249,56 @@ def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> No
                  message="cannot report the output: %s" % type(exc).__name__)
         if trace is not None and len(trace.get("events") or ()) <= AHEAD_EVENTS:
             # a small trace goes now, with no wait for the verdict (the supervisor keeps it only if the verdict
-            # ships it); the verdict, which may also stop tracing, is read before the next test
+            # ships it); the verdicts, which may also stop tracing, are taken as they arrive
             send("trace", i=i, trace=trace)
-            owed = True
+            verdicts.owed += 1
         elif trace is not None:
-            verdict = os.read(ctl, 1)
-            if verdict in (b"t", b"T"):
+            if verdicts.wait() in (b"t", b"T"):
                 send("trace", i=i, trace=trace)
-            if verdict not in (b"t", b"n"):
+            if verdicts.stop:
                 tracing = None
     _flush()
     send("finished")
     _flush()
+
+
+class _Verdicts:
+    """The supervisor's verdicts on traced tests, one byte each, in order on the control pipe: ``t`` ship the
+    trace, ``n`` drop it; upper case (or the pipe closing): and trace no further tests. Read without waiting
+    while traces go ahead of their verdicts (a test or two may be traced in vain, never one waited on)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.owed, self.stop = fd, 0, False
+        os.set_blocking(fd, False)
+
+    def _take(self) -> bytes:
+        try:
+            got = os.read(self.fd, self.owed)
+        except BlockingIOError:
+            return b""
+        if not got:  # the supervisor closed the pipe
+            self.owed, self.stop = 0, True
+            return b""
+        self.owed -= len(got)
+        if any(b not in b"tn" for b in got):
+            self.stop = True
+        return got
+
+    def poll(self) -> None:
+        if self.owed:
+            self._take()
+
+    def wait(self) -> bytes:
+        """The verdict on the test just traced (after any still owed for earlier ones)."""
+        self.owed += 1
+        last = b""
+        waiter = select.poll()  # (not select.select: the descriptor's number may be past FD_SETSIZE)
+        waiter.register(self.fd, select.POLLIN)
+        while self.owed:
+            waiter.poll()
+            got = self._take()
+            last = got[-1:] or last
+        return last
 
 
 def _private_fds(fds: List[int]) -> List[int]:
