@@ -2,6 +2,10 @@
 
 ``to_jsonable(obj)`` turns dataclasses, tuples, dicts and primitives into JSON-able values;
 ``from_jsonable(cls, data)`` rebuilds an instance from them, driven by the dataclass's type hints.
+
+Both are compiled once per type: the type hints are read into one small function per type (``_decoder``) and a
+dataclass's field names are looked up once per class (``_field_names``), so a trace of a few hundred events is
+decoded without re-reading ``typing`` for every event (the orchestrator decodes every sandbox result).
 """
 
 from __future__ import annotations
@@ -10,13 +14,28 @@ import dataclasses
 import enum
 import types
 import typing
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Union, get_args, get_origin
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None for any other class)."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
+
 
 def to_jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    cls = type(obj)
+    if cls in _PLAIN:
+        return obj
+    names = _field_names(cls)
+    if names is not None:
+        return {name: to_jsonable(getattr(obj, name)) for name in names}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, (list, tuple)):
@@ -32,45 +51,111 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def from_jsonable(tp: Any, data: Any) -> Any:
+    return _decoder(tp)(data)
+
+
+Decoder = Callable[[Any], Any]
+
+
+def _same(data: Any) -> Any:
+    return data
+
+
+@lru_cache(maxsize=None)
+def _decoder(tp: Any) -> Decoder:
+    """The function that rebuilds a value of type ``tp`` from its JSON form (built once per type)."""
     origin = get_origin(tp)
-    if tp is Any or data is None and (origin in (Union, types.UnionType) or tp is type(None)):
-        return data
+    if tp is Any:
+        return _same
     if origin in (Union, types.UnionType):
-        for arg in get_args(tp):
-            if arg is type(None):
-                continue
-            try:
-                return from_jsonable(arg, data)
-            except (TypeError, ValueError, KeyError):
-                continue
-        raise ValueError(f"{data!r} does not fit {tp}")
+        return _union(tp)
+    if tp is type(None):
+        return _plain(type(None), None)
     if origin is typing.Literal:
-        if data not in get_args(tp):
-            raise ValueError(f"{data!r} is not one of {get_args(tp)}")
-        return data
+        allowed = get_args(tp)
+
+        def literal(data: Any) -> Any:
+            if data not in allowed:
+                raise ValueError(f"{data!r} is not one of {allowed}")
+            return data
+
+        return literal
     if origin is tuple:
         args = get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_jsonable(args[0], x) for x in data)
-        return tuple(from_jsonable(a, x) for a, x in zip(args, data))
+            item = _decoder(args[0])
+            return _same_type_items(item, tuple)
+        items = tuple(_decoder(a) for a in args)
+        return lambda data: tuple(dec(x) for dec, x in zip(items, data))
     if origin is list:
         (arg,) = get_args(tp)
-        return [from_jsonable(arg, x) for x in data]
+        return _same_type_items(_decoder(arg), list)
     if origin is dict:
         kt, vt = get_args(tp)
-        return {from_jsonable(kt, k) if kt is not str else k: from_jsonable(vt, v) for k, v in data.items()}
+        key, value = (None if kt is str else _decoder(kt)), _decoder(vt)
+        if key is None:
+            return lambda data: {k: value(v) for k, v in data.items()}
+        return lambda data: {key(k): value(v) for k, v in data.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass(tp)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp
+    if tp is float:
+        return _plain(float, lambda d: float(d) if isinstance(d, int) else d)
+    if tp is int:
+        return _plain(int, lambda d: int(d) if isinstance(d, str) else d)
+    if isinstance(tp, type) and tp is not object:
+        return _plain(tp, None)
+    return _same
+
+
+def _same_type_items(item: Decoder, make: type) -> Decoder:
+    if item is _same:
+        return lambda data: make(data)
+    return lambda data: make(item(x) for x in data)
+
+
+def _plain(tp: type, convert: Decoder | None) -> Decoder:
+    """A plain type: a conversion first (int -> float, str -> int), then the value must be an instance of it."""
+
+    def plain(data: Any) -> Any:
+        if convert is not None:
+            data = convert(data)
+        if not isinstance(data, tp):
+            raise TypeError(f"expected {tp.__name__}, got {type(data).__name__}")
+        return data
+
+    return plain
+
+
+def _union(tp: Any) -> Decoder:
+    """A union: None stays None; otherwise the first member the value fits."""
+    members = [_decoder(a) for a in get_args(tp) if a is not type(None)]
+
+    def union(data: Any) -> Any:
+        if data is None:
+            return None
+        for member in members:
+            try:
+                return member(data)
+            except (TypeError, ValueError, KeyError):
+                continue
+        raise ValueError(f"{data!r} does not fit {tp}")
+
+    return union
+
+
+def _dataclass(tp: type) -> Decoder:
+    """A dataclass from an object: each field present decoded by its type's decoder (fields are read on first use,
+    so a dataclass may refer to itself)."""
+    fields: list[tuple[tuple[str, Decoder], ...]] = []
+
+    def dataclass(data: Any) -> Any:
         if not isinstance(data, dict):
             raise TypeError(f"{tp.__name__} needs an object, got {type(data).__name__}")
-        hints = _hints(tp)
-        kwargs = {f.name: from_jsonable(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
-        return tp(**kwargs)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(data)
-    if tp is float and isinstance(data, int):
-        return float(data)
-    if tp is int and isinstance(data, str):
-        return int(data)
-    if isinstance(tp, type) and tp is not object and not isinstance(data, tp):
-        raise TypeError(f"expected {tp.__name__}, got {type(data).__name__}")
-    return data
+        if not fields:
+            hints = _hints(tp)
+            fields.append(tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(tp)))
+        return tp(**{name: dec(data[name]) for name, dec in fields[0] if name in data})
+
+    return dataclass
