@@ -215,6 +215,34 @@ class GatedLLM:
                 return await self.llm.generate(messages, **kwargs)
 
 
+class GatedSandbox:
+    """The run's sandbox seen through a priority gate sized to its declared ``capacity``: requests wait here, in
+    priority order, rather than in the back end's arrival order. Priorities: ``(round, 0, task)`` for a chain's
+    runs (lagging chains first, as the LLM gate orders calls), ``(round, 1, task)`` for the scorer's run of a
+    round-``round`` candidate (after the chains' runs of that round: a chain waits on its run, a score is needed
+    only when the task ends)."""
+
+    def __init__(
+        self, sandbox: Sandbox, gate: PriorityGate | None, priority: tuple[int, ...], profile: Profile | None = None
+    ) -> None:
+        self.sandbox, self.gate, self.priority, self.profile = sandbox, gate, priority, profile
+
+    async def run(self, request: ExecRequest) -> ExecResult:
+        if self.gate is None:
+            return await self.sandbox.run(request)
+        asked = time.perf_counter()
+        async with self.gate.slot(self.priority):
+            if self.profile is not None:
+                self.profile.add("sandbox_queue", asked, time.perf_counter())
+            return await self.sandbox.run(request)
+
+
+def sandbox_gate(sandbox: Any) -> PriorityGate | None:
+    """The priority gate for a sandbox that declares its ``capacity`` (None: requests go straight in)."""
+    capacity = getattr(sandbox, "capacity", None)
+    return PriorityGate(capacity) if isinstance(capacity, int) and capacity > 0 else None
+
+
 ExtractFn = Callable[[str, str], "str | None"]
 
 
@@ -231,6 +259,10 @@ class AgentContext:
     stats: RunStats = field(default_factory=RunStats)
     gate: PriorityGate | None = None
     ordinal: int = 0  # the task's position in the run (earlier tasks first among equal rounds)
+    sandbox_gate: PriorityGate | None = None  # shared by the run's tasks and its scorer (GatedSandbox)
 
     def llm_for(self, round_: int) -> GatedLLM:
         return GatedLLM(self.llm, self.gate, (round_, self.ordinal), self.stats.profile)
+
+    def sandbox_for(self, round_: int) -> GatedSandbox:
+        return GatedSandbox(self.sandbox, self.sandbox_gate, (round_, 0, self.ordinal), self.stats.profile)

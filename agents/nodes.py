@@ -173,7 +173,7 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         )
     # a looping program costs one timeout, not one per visible test (settings.agent.stop_on_timeout)
     request = _request(ctx, payload["code"], task.visible_tests, spec, stop_on_timeout=s.agent.stop_on_timeout)
-    result = await ctx.exec_cache.run(ctx.sandbox, request, ctx.stats)
+    result = await ctx.exec_cache.run(ctx.sandbox_for(payload["round"]), request, ctx.stats)
     visible = _result_dict(result)
     first = result.first_failure
     failing = first.index if first is not None else None
@@ -232,7 +232,9 @@ async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
             tests=tuple(range(len(wanted))), max_events=s.trace.max_events, max_value_len=s.trace.max_value_len
         )
         tests = tuple(ctx.task.visible_tests[i] for i in wanted)
-        result = await ctx.exec_cache.run(ctx.sandbox, _request(ctx, payload["code"], tests, spec), ctx.stats)
+        result = await ctx.exec_cache.run(
+            ctx.sandbox_for(payload["round"]), _request(ctx, payload["code"], tests, spec), ctx.stats
+        )
         by_test = {
             wanted[t.test_index]: {**t.to_dict(), "test_index": wanted[t.test_index]}
             for t in result.traces

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from semtrace.agents.checkpoints import RunSaver
-from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats
+from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats, sandbox_gate
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import reduce_record, summarize, task_record
 from semtrace.agents.rundir import (
@@ -209,7 +209,9 @@ async def run_tasks(
     settings = settings_from(cfg, comps.renderer)
     view = settings_view(cfg)
     exec_cache = ExecCache()
-    scorer = Scorer(comps.sandbox, comps.tasks, settings.limits, progress.stats)  # hidden tests: outside the graph
+    sandbox_slots = sandbox_gate(comps.sandbox)  # the sandbox's queue, in priority order (GatedSandbox)
+    # hidden tests: outside the graph
+    scorer = Scorer(comps.sandbox, comps.tasks, settings.limits, progress.stats, gate=sandbox_slots)
     llm_capacity = getattr(comps.llm, "concurrency", None)
     slots = asyncio.Semaphore(task_slots(cfg, llm_capacity))
     gate = PriorityGate(int(llm_capacity)) if isinstance(llm_capacity, int) and llm_capacity > 0 else None
@@ -234,6 +236,7 @@ async def run_tasks(
                     stats=progress.stats,
                     gate=gate,
                     ordinal=ordinals[task.task_id],
+                    sandbox_gate=sandbox_slots,
                 )
                 started = time.monotonic()
                 try:

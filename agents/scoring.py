@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from semtrace.agents.context import AgentContext, ExecCache, RunStats
+from semtrace.agents.context import AgentContext, ExecCache, GatedSandbox, PriorityGate, RunStats
 from semtrace.agents.record import compact, first_failure
 from semtrace.agents.state import final_candidates
 from semtrace.benchmarks.task import Task
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class Scorer:
     """Runs a program on its task's hidden tests, stopping at the first failure (pass/fail is all scoring needs;
     a looping program costs one timeout). Each distinct (program, hidden tests) pair runs once per run: results
-    are cached by a digest of both, and concurrent requests for the same pair share one execution."""
+    are cached by a digest of both, and concurrent requests for the same pair share one execution. With the run's
+    sandbox ``gate``, a round-r candidate's run queues after the chains' runs of round r (``GatedSandbox``)."""
 
     def __init__(
         self,
@@ -39,8 +40,9 @@ class Scorer:
         limits: Limits,
         stats: RunStats | None = None,
         maxsize: int = 4096,
+        gate: PriorityGate | None = None,
     ) -> None:
-        self.sandbox, self.limits, self.maxsize = sandbox, limits, maxsize
+        self.sandbox, self.limits, self.maxsize, self.gate = sandbox, limits, maxsize, gate
         self.stats = stats if stats is not None else RunStats()
         self._tasks = {t.task_id: t for t in tasks}
         self._digests: dict[str, str] = {}
@@ -72,11 +74,13 @@ class Scorer:
     def key(self, task: Task, code: str) -> str:
         return hashlib.sha256(json.dumps([code, self.tests_digest(task)]).encode()).hexdigest()
 
-    async def score(self, task: Task, code: str) -> ExecResult | None:
-        """The hidden-test result of ``code`` (None when the task has no hidden tests)."""
+    async def score(self, task: Task, code: str, round_: int = 0, ordinal: int = 0) -> ExecResult | None:
+        """The hidden-test result of ``code`` (None when the task has no hidden tests); ``round_`` and ``ordinal``
+        (the candidate's round, the task's place in the run) only order it in the sandbox's queue."""
         if not self._task(task).hidden_tests:
             return None
-        return await self._cache.run(self.sandbox, self.request(task, code), self.stats, key=self.key(task, code))
+        sandbox = GatedSandbox(self.sandbox, self.gate, (round_, 1, ordinal), self.stats.profile)
+        return await self._cache.run(sandbox, self.request(task, code), self.stats, key=self.key(task, code))
 
 
 def hidden_outcome(result: ExecResult | None, keep: str) -> dict[str, Any]:
@@ -88,8 +92,9 @@ def hidden_outcome(result: ExecResult | None, keep: str) -> dict[str, Any]:
     return compact(data, first_failure(data), keep, stdio=False)
 
 
-def new_codes(chunk: Any) -> Iterator[str]:
-    """The programs of the candidates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
+def new_codes(chunk: Any) -> Iterator[tuple[str, int]]:
+    """The programs of the candidates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``),
+    each with its round."""
     if not isinstance(chunk, dict):
         return
     for value in chunk.values():
@@ -97,7 +102,7 @@ def new_codes(chunk: Any) -> Iterator[str]:
             if isinstance(update, dict):
                 for cand in update.get("candidates") or []:
                     if isinstance(cand, dict) and isinstance(cand.get("code"), str):
-                        yield cand["code"]
+                        yield cand["code"], int(cand.get("round") or 0)
 
 
 async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
@@ -111,8 +116,8 @@ async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> d
         log.info("task %s: continuing from its checkpoint (next: %s)", task.task_id, ",".join(snapshot.next))
     graph_input = None if snapshot.next else {"task_id": task.task_id}
     async for chunk in app.astream(graph_input, config, context=ctx, stream_mode="updates"):
-        for code in new_codes(chunk):
-            start(code)
+        for code, round_ in new_codes(chunk):
+            start(code, round_)
     return dict((await app.aget_state(config)).values)
 
 
@@ -121,14 +126,14 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) ->
     task (for scoring); the graph sees only ``ctx.task``, its public view."""
     jobs: dict[str, asyncio.Future[ExecResult | None]] = {}
 
-    def start(code: str) -> None:
+    def start(code: str, round_: int) -> None:
         if code not in jobs:
-            jobs[code] = asyncio.ensure_future(scorer.score(task, code))
+            jobs[code] = asyncio.ensure_future(scorer.score(task, code, round_, ctx.ordinal))
 
     try:
         state = await _graph_state(app, task, ctx, start)
         for cand in state.get("candidates") or []:
-            start(cand["code"])  # made before a kill (in the checkpoint, not in this session's stream)
+            start(cand["code"], int(cand.get("round") or 0))  # made before a kill (in the checkpoint only)
         scores = {code: await job for code, job in jobs.items()}
     except BaseException:
         for job in jobs.values():

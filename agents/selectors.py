@@ -133,7 +133,7 @@ async def _outputs(ctx: AgentContext, cand: Candidate, tests: tuple[TestCase, ..
         prelude=ctx.task.prelude,
         limits=ctx.settings.limits,
     )
-    result = await ctx.exec_cache.run(ctx.sandbox, req, ctx.stats)
+    result = await ctx.exec_cache.run(ctx.sandbox_for(cand.round), req, ctx.stats)
     by_index = {t.index: t for t in result.tests}
     out = []
     for i in range(len(tests)):

@@ -67,14 +67,14 @@ class FixedLatencyLLM:
 
 
 class ProfiledSandbox:
-    """The run's sandbox behind a queue of its own size (so the real pool never waits), timing each request's wait
-    for a slot (``sandbox_queue``) and its run by purpose: ``sandbox_visible`` (execute: visible tests, traced in
+    """The run's sandbox, declaring its size as ``capacity`` (so the run loop's priority gate, which times each
+    request's wait as ``sandbox_queue``, admits no more than the pool runs), timing each request's run by purpose: ``sandbox_visible`` (execute: visible tests, traced in
     the same run), ``sandbox_trace`` (the trace node's re-runs), ``scorer`` (hidden tests). ``timeouts`` sums the
     visible runs with a timeout: tests that timed out, and tests run after the first timeout (with their limits)."""
 
     def __init__(self, inner: Any, slots: int, profile: Any) -> None:
         self.inner, self.profile = inner, profile
-        self._slots = asyncio.Semaphore(slots)
+        self.capacity = slots
         self.runner_seconds: dict[str, float] = {}
         self.timeouts = {"requests": 0, "timed_out": 0, "after_first": 0, "after_first_limit_s": 0.0}
 
@@ -88,12 +88,9 @@ class ProfiledSandbox:
 
     async def run(self, request: Any) -> Any:
         kind = self.purpose(request)
-        asked = time.perf_counter()
-        async with self._slots:
-            began = time.perf_counter()
-            self.profile.add("sandbox_queue", asked, began)
-            result = await self.inner.run(request)
-            self.profile.add(kind, began, time.perf_counter())
+        began = time.perf_counter()
+        result = await self.inner.run(request)
+        self.profile.add(kind, began, time.perf_counter())
         self.runner_seconds[kind] = self.runner_seconds.get(kind, 0.0) + result.duration
         if kind == "sandbox_visible":
             timed_out = [t for t in result.tests if t.status == "timeout"]
