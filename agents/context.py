@@ -219,8 +219,9 @@ class GatedSandbox:
     """The run's sandbox seen through a priority gate sized to its declared ``capacity``: requests wait here, in
     priority order, rather than in the back end's arrival order. Priorities: ``(round, 0, task)`` for a chain's
     runs (lagging chains first, as the LLM gate orders calls), ``(round, 1, task)`` for the scorer's run of a
-    round-``round`` candidate (after the chains' runs of that round: a chain waits on its run, a score is needed
-    only when the task ends)."""
+    round-``round`` candidate: after the chains' runs of that round (a chain, and the LLM, waits on its run), before
+    later rounds' (so tasks finish, and their records are written, as the run goes; measured with scores after
+    every chain's run instead, the LLM's work ended sooner but the run did not, and no task finished until then)."""
 
     def __init__(
         self, sandbox: Sandbox, gate: PriorityGate | None, priority: tuple[int, ...], profile: Profile | None = None

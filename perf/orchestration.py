@@ -124,14 +124,16 @@ def breakdown(profile: Any, start: float, end: float, sandbox_slots: int) -> lis
     """One line per kind: seconds summed over everything in flight, mean in flight over the run, and in flight by
     tenth of the run (where the tail's time goes)."""
     wall = end - start
-    lines = [f"  {'kind':<16}{'count':>7}{'total s':>10}{'mean s':>9}{'in flight':>10}   in flight by tenth of the run"]
+    lines = [f"  {'kind':<16}{'count':>7}{'total s':>10}{'mean s':>9}{'max s':>8}{'in flight':>10}   "
+             "in flight by tenth of the run"]
     for kind, what in BREAKDOWN:
         spans = profile.spans.get(kind, [])
         total = profile.total(kind)
         occ = profile.occupancy(kind, start, end)
         mean = total / len(spans) if spans else 0.0
+        longest = max((b - a for a, b in spans), default=0.0)
         lines.append(
-            f"  {kind:<16}{len(spans):>7}{total:>10.1f}{mean:>9.3f}{total / wall:>10.2f}   "
+            f"  {kind:<16}{len(spans):>7}{total:>10.1f}{mean:>9.3f}{longest:>8.3f}{total / wall:>10.2f}   "
             f"[{', '.join(f'{x:.1f}' for x in occ)}]  {what}"
         )
     return lines

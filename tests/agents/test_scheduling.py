@@ -5,14 +5,16 @@ profile spans. Real nodes, the ``fake`` sandbox (every request recorded) and the
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from semtrace.agents import nodes
 from semtrace.agents.checkpoints import RunSaver
-from semtrace.agents.context import AgentSettings, ExecCache, RunStats
+from semtrace.agents.context import AgentSettings, ExecCache, RunStats, sandbox_gate
 from semtrace.agents.profile import Profile
+from semtrace.agents.scoring import Scorer
 from semtrace.benchmarks.demo import load
 from semtrace.config import build_config
 from semtrace.sandbox.fake import FakeSandbox
@@ -112,6 +114,38 @@ async def test_the_cache_holds_on_the_real_sandbox_under_concurrency():
     assert (stats.sandbox_runs, stats.exec_cache_hits) == (2, 5)
 
 
+async def test_the_sandbox_queue_runs_lagging_chains_first_and_a_rounds_scores_after_its_chains(tmp_path: Path):
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def answer(req: ExecRequest) -> ExecResult:
+        order.append(req.code)
+        if req.code == "blocker":
+            await release.wait()
+        return PASSED
+
+    sandbox = FakeSandbox(default=answer, capacity=1)
+    gate = sandbox_gate(sandbox)
+    assert gate is not None and gate.capacity == 1 and sandbox_gate(FakeSandbox(default=PASSED)) is None
+    first = make_ctx(tmp_path, APPEND, sandbox, depth=3)
+    first.sandbox_gate = gate
+    later = replace(first, ordinal=5)  # a task started after it
+    scorer = Scorer(sandbox, [APPEND], Limits(), gate=gate)
+    jobs = [asyncio.ensure_future(first.sandbox_for(0).run(request("blocker")))]
+    await asyncio.sleep(0.01)  # holds the one slot
+    jobs += [
+        asyncio.ensure_future(first.sandbox_for(2).run(request("chain, round 2"))),
+        asyncio.ensure_future(scorer.score(APPEND, "score, round 1", 1, first.ordinal)),
+        asyncio.ensure_future(later.sandbox_for(1).run(request("later task's chain, round 1"))),
+        asyncio.ensure_future(first.sandbox_for(1).run(request("chain, round 1"))),
+    ]
+    await asyncio.sleep(0.01)
+    assert order == ["blocker"]
+    release.set()
+    await asyncio.gather(*jobs)
+    assert order == ["blocker", "chain, round 1", "later task's chain, round 1", "score, round 1", "chain, round 2"]
+
+
 async def test_the_visible_run_asks_to_stop_at_the_first_timeout_unless_told_otherwise(tmp_path: Path):
     for setting, expected in ((None, True), (False, False)):
         sandbox = FakeSandbox(default=PASSED)
@@ -178,7 +212,7 @@ async def test_a_profiled_run_records_where_its_time_goes(tmp_path: Path, demo_r
     finally:
         await comps.sandbox.close()
     assert summary["errors"] == 0
-    assert {"llm_gate", "llm", "render", "checkpoint"} <= set(profile.spans)
+    assert {"llm_gate", "llm", "render", "checkpoint", "sandbox_queue"} <= set(profile.spans)  # local: gated
     assert all(b >= a for spans in profile.spans.values() for a, b in spans)
     start = min(a for spans in profile.spans.values() for a, _ in spans)
     end = max(b for spans in profile.spans.values() for _, b in spans)
