@@ -54,18 +54,44 @@ def describe(exc: BaseException) -> str:
     return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
 
 
+def _bound_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` for reports, bound now, before any candidate code runs: a candidate that replaces
+    ``json.dumps``, ``json.JSONEncoder``'s methods or ``json.encoder.c_make_encoder`` later does not reach it."""
+    from json import encoder as json_encoder
+
+    make = json_encoder.c_make_encoder
+    if make is None:  # no C accelerator: the pure-Python encoder (its methods looked up now, all the same)
+        dumps = json.JSONEncoder().encode
+        return lambda obj: dumps(obj)
+    encode = make({}, _unencodable, json_encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    join = "".join
+    return lambda obj: join(encode(obj, 0))
+
+
+def _unencodable(obj: Any) -> Any:
+    raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
+
+
+_DUMPS = _bound_encoder()
+_WRITE = os.write
+_MEMORYVIEW = memoryview
+
+
 def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
-    """The child's only way to talk to the supervisor; the descriptor and nonce live in this closure."""
+    """The child's only way to talk to the supervisor; the descriptor and nonce live in this closure. What it
+    calls to encode and write was bound at import (``_DUMPS``, ``_WRITE``): patching ``json`` or ``os`` cannot
+    rewrite a report on its way (``patch_the_reporters_helpers`` in the conformance suite)."""
+    dumps, write, view_of = _DUMPS, _WRITE, _MEMORYVIEW
 
     def send(ev: str, **fields: Any) -> None:
-        data = (json.dumps({"n": nonce, "ev": ev, **fields}) + "\n").encode()  # the nonce first: checked unparsed
+        data = (dumps({"n": nonce, "ev": ev, **fields}) + "\n").encode()  # the nonce first: checked unparsed
         if len(data) > value_bytes and ev == "done":
-            data = (json.dumps({"n": nonce, "ev": ev, "i": fields.get("i"), "kind": "raised", "status": "error",
-                                "message": "the output is too large to judge or record: %d bytes (limit %d)"
-                                % (len(data), value_bytes)}) + "\n").encode()
-        view = memoryview(data)
+            data = (dumps({"n": nonce, "ev": ev, "i": fields.get("i"), "kind": "raised", "status": "error",
+                           "message": "the output is too large to judge or record: %d bytes (limit %d)"
+                           % (len(data), value_bytes)}) + "\n").encode()
+        view = view_of(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[write(fd, view):]
 
     return send
 
@@ -346,8 +372,23 @@ def child_main(job: Dict[str, Any], fds: List[int]) -> None:
             send("stage_error", message=staged)
         else:
             _child_tests(job, send, ctl)
+    except Exception:  # the runner's own code failed (or a candidate broke it): the verdict stays the supervisor's
+        _say_internal_error()  # (a test without its report is an error), but the cause is not silent
     finally:
         os._exit(0)
+
+
+def _say_internal_error() -> None:
+    """One line on the child's stderr (the request's ``stderr``) naming the exception and where it was raised."""
+    try:
+        kind, exc, tb = sys.exc_info()
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = "" if tb is None else " at %s:%d" % (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno)
+        name = getattr(kind, "__name__", "exception")
+        os.write(2, ("\nsemtrace child: internal error%s: %s: %s\n" % (where, name, str(exc)[:300])).encode())
+    except BaseException:
+        pass
 
 
 def _close(fd: int) -> None:

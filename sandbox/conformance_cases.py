@@ -257,6 +257,27 @@ _MEMORY_HUNT = (
     "        found = found or _in_memory_of(pid)\n"
     "    return found or 'not found'\n"
 )
+_PATCH_HELPERS = (
+    "import builtins, json, os\n"
+    "from json import encoder as _enc\n"
+    "def _forge(text):\n"
+    "    return text.replace('\"kind\": \"raised\"', '\"kind\": \"ok\"')\n"
+    "def _forge_obj(obj):\n"
+    "    if isinstance(obj, dict) and obj.get('kind') == 'raised':\n"
+    "        obj = {{k: v for k, v in obj.items() if k not in ('status', 'message')}}\n"
+    "        obj['kind'] = 'ok'\n"
+    "    return obj\n"
+    "_dumps, _encode, _iterencode, _make = json.dumps, json.JSONEncoder.encode, json.JSONEncoder.iterencode, "
+    "_enc.c_make_encoder\n"
+    "json.dumps = lambda obj, *a, **k: _dumps(_forge_obj(obj), *a, **k)\n"
+    "json.JSONEncoder.encode = lambda self, obj: _encode(self, _forge_obj(obj))\n"
+    "json.JSONEncoder.iterencode = lambda self, obj, *a, **k: _iterencode(self, _forge_obj(obj), *a, **k)\n"
+    "if _make is not None:\n"
+    "    _enc.c_make_encoder = lambda *a: (lambda obj, level, _e=_make(*a): _e(_forge_obj(obj), level))\n"
+    "_write, _view = os.write, builtins.memoryview\n"
+    "os.write = lambda fd, data: _write(fd, _forge(bytes(data).decode('utf-8', 'replace')).encode()) and len(data)\n"
+    "builtins.memoryview = lambda data: _view(_forge(bytes(data).decode('utf-8', 'replace')).encode())\n"
+)
 _SECRET_TEST = TestCase(kind="call", func="f", args="", expected=repr(SECRET_EXPECTED))
 
 FORGERY_CASES: tuple[Case, ...] = (
@@ -285,6 +306,10 @@ FORGERY_CASES: tuple[Case, ...] = (
          "        if hasattr(m, '_reporter'):\n"
          "            m.describe = lambda e: 'passed'\n"
          "    return 0\n", "failed", _SECRET_TEST),
+    Case("patch_the_reporters_helpers", "replace json.dumps, JSONEncoder's methods, json.encoder.c_make_encoder, "
+         "os.write and builtins.memoryview to rewrite the runner's own report of a failed assert (one the judge "
+         "cannot take over) into a pass on its way out", _PATCH_HELPERS + "def f():\n    return 0\n", "failed",
+         TestCase(kind="assert", source="assert f() == 1 and f() == 2")),
     Case("hunt_expected_value", "look for the expected value in its own objects and in every process's memory",
          _MEMORY_HUNT + "def f():\n    return _hunt()\n", "failed", _SECRET_TEST,
          limits=replace(LIMITS, wall_time=20.0)),
