@@ -403,6 +403,11 @@ def main() -> int:
         f" sandbox processes {r['sandbox_cpu_s']:.1f} s; load average {r['load'][0]:.1f} on {os.cpu_count()} cores"
         f" at the end"
     )
+    floor = (r["orchestrator_cpu_s"] + r["sandbox_cpu_s"]) / (os.cpu_count() or 1)
+    print(
+        f"  CPU floor: (orchestrator + sandbox CPU) / {os.cpu_count()} cores = {floor:.1f} s = "
+        f"{floor / r['ideal_llm_bound_s']:.2f}x the LLM-bound ideal (no schedule on this machine beats it)"
+    )
     print(
         f"  runner-reported seconds {', '.join(f'{k} {v:.1f}' for k, v in sorted(r['runner_seconds'].items()))}"
     )
