@@ -55,15 +55,36 @@ def from_jsonable(tp: Any, data: Any) -> Any:
 
 
 Decoder = Callable[[Any], Any]
+_DECODERS: dict[tuple[Any, str], Decoder] = {}
 
 
 def _same(data: Any) -> Any:
     return data
 
 
-@lru_cache(maxsize=None)
 def _decoder(tp: Any) -> Decoder:
-    """The function that rebuilds a value of type ``tp`` from its JSON form (built once per type)."""
+    """The function that rebuilds a value of type ``tp`` from its JSON form, built once per type. Keyed by the
+    type and its repr: ``int | str`` and ``str | int`` are equal (and hash alike) but are tried in their own order."""
+    try:
+        key = (tp, repr(tp))
+        known = _DECODERS.get(key)
+    except TypeError:  # an annotation that cannot be hashed (Annotated with a dict): built each time
+        return _build(tp)
+    if known is None:
+        known = _DECODERS[key] = _build(tp)
+    return known
+
+
+def _part(tp: Any) -> Decoder:
+    """The decoder of a part of a type (an item, a member, a field). One that cannot be built (``typing.Dict``
+    bare) fails when it is used, with the error it fails with, as the uncompiled decoder did."""
+    try:
+        return _decoder(tp)
+    except Exception:  # noqa: BLE001 - raised again, at the same moment as before, by the call below
+        return lambda data: _decoder(tp)(data)
+
+
+def _build(tp: Any) -> Decoder:
     origin = get_origin(tp)
     if tp is Any:
         return _same
@@ -83,16 +104,15 @@ def _decoder(tp: Any) -> Decoder:
     if origin is tuple:
         args = get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            item = _decoder(args[0])
-            return _same_type_items(item, tuple)
-        items = tuple(_decoder(a) for a in args)
+            return _same_type_items(_part(args[0]), tuple)
+        items = tuple(_part(a) for a in args)
         return lambda data: tuple(dec(x) for dec, x in zip(items, data))
     if origin is list:
         (arg,) = get_args(tp)
-        return _same_type_items(_decoder(arg), list)
+        return _same_type_items(_part(arg), list)
     if origin is dict:
         kt, vt = get_args(tp)
-        key, value = (None if kt is str else _decoder(kt)), _decoder(vt)
+        key, value = (None if kt is str else _part(kt)), _part(vt)
         if key is None:
             return lambda data: {k: value(v) for k, v in data.items()}
         return lambda data: {key(k): value(v) for k, v in data.items()}
@@ -129,8 +149,8 @@ def _plain(tp: type, convert: Decoder | None) -> Decoder:
 
 
 def _union(tp: Any) -> Decoder:
-    """A union: None stays None; otherwise the first member the value fits."""
-    members = [_decoder(a) for a in get_args(tp) if a is not type(None)]
+    """A union: None stays None; otherwise the first member, in the union's order, the value fits."""
+    members = [_part(a) for a in get_args(tp) if a is not type(None)]
 
     def union(data: Any) -> Any:
         if data is None:
@@ -155,7 +175,7 @@ def _dataclass(tp: type) -> Decoder:
             raise TypeError(f"{tp.__name__} needs an object, got {type(data).__name__}")
         if not fields:
             hints = _hints(tp)
-            fields.append(tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(tp)))
+            fields.append(tuple((f.name, _part(hints[f.name])) for f in dataclasses.fields(tp)))
         return tp(**{name: dec(data[name]) for name, dec in fields[0] if name in data})
 
     return dataclass

@@ -158,8 +158,9 @@ class ExecCache:
 
 
 class PriorityGate:
-    """At most ``capacity`` LLM calls in flight; waiting calls go least-progress first (lowest round, then the
-    earliest task), so lagging chains catch up and a run does not end on a long tail of one slow task."""
+    """At most ``capacity`` holders at once (LLM calls, or sandbox requests: ``GatedLLM``, ``GatedSandbox``); the
+    waiting go lowest priority tuple first (least progress: lowest round, then the earliest task), so lagging
+    chains catch up and a run does not end on a long tail of one slow task."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity

@@ -133,7 +133,8 @@ async def _outputs(ctx: AgentContext, cand: Candidate, tests: tuple[TestCase, ..
         prelude=ctx.task.prelude,
         limits=ctx.settings.limits,
     )
-    result = await ctx.exec_cache.run(ctx.sandbox_for(cand.round), req, ctx.stats)
+    # selection comes after a chain's last round: queued as the LLM gate queues it (behind lagging chains)
+    result = await ctx.exec_cache.run(ctx.sandbox_for(ctx.settings.agent.resolved_depth + 1), req, ctx.stats)
     by_index = {t.index: t for t in result.tests}
     out = []
     for i in range(len(tests)):

@@ -68,8 +68,9 @@ class FixedLatencyLLM:
 
 class ProfiledSandbox:
     """The run's sandbox, declaring its size as ``capacity`` (so the run loop's priority gate, which times each
-    request's wait as ``sandbox_queue``, admits no more than the pool runs), timing each request's run by purpose: ``sandbox_visible`` (execute: visible tests, traced in
-    the same run), ``sandbox_trace`` (the trace node's re-runs), ``scorer`` (hidden tests). ``timeouts`` sums the
+    request's wait as ``sandbox_queue``, admits no more than the pool runs), timing each request's run by purpose:
+    ``sandbox_visible`` (execute: visible tests, traced in the same run), ``sandbox_trace`` (the trace node's
+    re-runs), ``scorer`` (hidden tests). ``timeouts`` sums the
     visible runs with a timeout: tests that timed out, and tests run after the first timeout (with their limits)."""
 
     def __init__(self, inner: Any, slots: int, profile: Any) -> None:

@@ -21,9 +21,10 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 try:  # imported as semtrace.sandbox.child on the host, as a script inside the sandbox
-    from . import judge, tracer  # type: ignore[no-redef]
+    from . import judge, protocol, tracer  # type: ignore[no-redef]
 except ImportError:
     import judge  # type: ignore[no-redef]
+    import protocol  # type: ignore[no-redef]
     import tracer  # type: ignore[no-redef]
 
 ANNOTATIONS = __import__("__future__").annotations.compiler_flag
@@ -54,33 +55,15 @@ def describe(exc: BaseException) -> str:
     return "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
 
 
-def _bound_encoder() -> Callable[[Any], str]:
-    """``json.dumps`` for reports, bound now, before any candidate code runs: a candidate that replaces
-    ``json.dumps``, ``json.JSONEncoder``'s methods or ``json.encoder.c_make_encoder`` later does not reach it."""
-    from json import encoder as json_encoder
-
-    make = json_encoder.c_make_encoder
-    if make is None:  # no C accelerator: the pure-Python encoder (its methods looked up now, all the same)
-        dumps = json.JSONEncoder().encode
-        return lambda obj: dumps(obj)
-    encode = make({}, _unencodable, json_encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
-    join = "".join
-    return lambda obj: join(encode(obj, 0))
-
-
-def _unencodable(obj: Any) -> Any:
-    raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
-
-
-_DUMPS = _bound_encoder()
+_DUMPS = protocol.report_encoder()
 _WRITE = os.write
 _MEMORYVIEW = memoryview
 
 
 def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
     """The child's only way to talk to the supervisor; the descriptor and nonce live in this closure. What it
-    calls to encode and write was bound at import (``_DUMPS``, ``_WRITE``): patching ``json`` or ``os`` cannot
-    rewrite a report on its way (``patch_the_reporters_helpers`` in the conformance suite)."""
+    calls to encode and write was bound at import (``_DUMPS``, ``_WRITE``), so a plain patch of ``json`` or ``os``
+    does not reach a report on its way out (``patch_the_reporters_helpers``); introspection still can (README)."""
     dumps, write, view_of = _DUMPS, _WRITE, _MEMORYVIEW
 
     def send(ev: str, **fields: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 
 import pytest
 
@@ -52,3 +53,27 @@ def test_registry_unknown_name_lists_valid_ones():
     assert reg.resolve("json:loads") is json.loads
     with pytest.raises(RegistryError, match="unknown widget 'c'; valid: a, b"):
         reg.resolve("c")
+
+
+def test_the_compiled_decoders_keep_each_unions_order_and_fail_where_they_always_failed():
+    """One decoder is built per type; ``int | str`` and ``str | int`` are equal types but try their members in
+    their own order, and a part that cannot be built fails only when a value needs it."""
+    from semtrace.jsonable import from_jsonable
+
+    assert from_jsonable(int | str, "5") == 5 and from_jsonable(str | int, "5") == "5"
+    assert from_jsonable(str | int, "5") == "5" and from_jsonable(int | str, "5") == 5  # either order first
+    assert from_jsonable(tuple[str | int, ...], ["1", 2]) == ("1", 2)
+
+    @dataclasses.dataclass(frozen=True)
+    class Loose:
+        a: int
+        b: typing.Dict = None  # type: ignore[assignment] - a bare Dict cannot decode anything
+
+    assert from_jsonable(Loose, {"a": 1}) == Loose(a=1)
+    with pytest.raises(ValueError):
+        from_jsonable(Loose, {"a": 1, "b": {"x": 1}})
+    assert from_jsonable(typing.Union[typing.Dict, int], 5) == 5
+    assert from_jsonable(list[typing.Dict], []) == []
+    assert from_jsonable(typing.Annotated[int, {"unhashable": True}], 3) == 3
+    with pytest.raises(ValueError, match=r"3 is not one of \(2, 1\)"):
+        from_jsonable(typing.Literal[2, 1], 3)
