@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.sqlite import SqliteSaver
-
-T = TypeVar("T")
 
 
 class RunSaver(SqliteSaver):
@@ -45,11 +43,8 @@ class RunSaver(SqliteSaver):
         finally:
             conn.close()
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return fn(*args, **kwargs)
-
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._call(self.get_tuple, config)
+        return self.get_tuple(config)
 
     async def alist(
         self,
@@ -59,8 +54,7 @@ class RunSaver(SqliteSaver):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        rows = await self._call(lambda: list(self.list(config, filter=filter, before=before, limit=limit)))
-        for row in rows:
+        for row in list(self.list(config, filter=filter, before=before, limit=limit)):  # read whole, then yielded
             yield row
 
     async def aput(
@@ -70,17 +64,17 @@ class RunSaver(SqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await self._call(self.put, config, checkpoint, metadata, new_versions)
+        return self.put(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        await self._call(self.put_writes, config, writes, task_id, task_path)
+        self.put_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await self._call(self.delete_thread, thread_id)
+        self.delete_thread(thread_id)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, Any]:
-        return await self._call(self.get_delta_channel_history, config=config, channels=channels)
+        return self.get_delta_channel_history(config=config, channels=channels)

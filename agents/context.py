@@ -195,6 +195,26 @@ class PriorityGate:
         self.active -= 1
 
 
+def gate_for(capacity: Any) -> PriorityGate | None:
+    """A gate for a declared ``concurrency`` (an LLM's, a sandbox's); None (no queue of ours) without one."""
+    return PriorityGate(capacity) if isinstance(capacity, int) and capacity > 0 else None
+
+
+@contextlib.asynccontextmanager
+async def gated(
+    gate: PriorityGate | None, priority: tuple[int, ...], profile: Profile | None, waited: str
+) -> AsyncIterator[None]:
+    """A slot of ``gate`` (at once without a gate), the wait for it recorded as a ``waited`` span."""
+    if gate is None:
+        yield
+        return
+    asked = time.perf_counter()
+    async with gate.slot(priority):
+        if profile is not None:
+            profile.add(waited, asked, time.perf_counter())
+        yield
+
+
 class GatedLLM:
     """The run's LLM seen through the priority gate (what nodes, selectors and LLM-written renderers call)."""
 
@@ -205,20 +225,14 @@ class GatedLLM:
         self.name = getattr(llm, "name", "llm")
 
     async def generate(self, messages: Any, **kwargs: Any) -> Any:
-        if self.gate is None:
-            with span(self.profile, "llm"):
-                return await self.llm.generate(messages, **kwargs)
-        asked = time.perf_counter()
-        async with self.gate.slot(self.priority):
-            if self.profile is not None:
-                self.profile.add("llm_gate", asked, time.perf_counter())
+        async with gated(self.gate, self.priority, self.profile, "llm_gate"):
             with span(self.profile, "llm"):
                 return await self.llm.generate(messages, **kwargs)
 
 
 class GatedSandbox:
-    """The run's sandbox seen through a priority gate sized to its declared ``capacity``: requests wait here, in
-    priority order, rather than in the back end's arrival order. Priorities: ``(round, 0, task)`` for a chain's
+    """The run's sandbox seen through a priority gate sized to its declared ``concurrency``: requests wait here,
+    in priority order, rather than in the back end's arrival order. Priorities: ``(round, 0, task)`` for a chain's
     runs (lagging chains first, as the LLM gate orders calls), ``(round, 1, task)`` for the scorer's run of a
     round-``round`` candidate: after the chains' runs of that round (a chain, and the LLM, waits on its run), before
     later rounds' (so tasks finish, and their records are written, as the run goes; measured with scores after
@@ -230,19 +244,13 @@ class GatedSandbox:
         self.sandbox, self.gate, self.priority, self.profile = sandbox, gate, priority, profile
 
     async def run(self, request: ExecRequest) -> ExecResult:
-        if self.gate is None:
-            return await self.sandbox.run(request)
-        asked = time.perf_counter()
-        async with self.gate.slot(self.priority):
-            if self.profile is not None:
-                self.profile.add("sandbox_queue", asked, time.perf_counter())
+        async with gated(self.gate, self.priority, self.profile, "sandbox_queue"):
             return await self.sandbox.run(request)
 
 
 def sandbox_gate(sandbox: Any) -> PriorityGate | None:
-    """The priority gate for a sandbox that declares its ``capacity`` (None: requests go straight in)."""
-    capacity = getattr(sandbox, "capacity", None)
-    return PriorityGate(capacity) if isinstance(capacity, int) and capacity > 0 else None
+    """The priority gate for a sandbox that declares its ``concurrency`` (None: requests go straight in)."""
+    return gate_for(getattr(sandbox, "concurrency", None))
 
 
 ExtractFn = Callable[[str, str], "str | None"]

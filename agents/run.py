@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from semtrace.agents.checkpoints import RunSaver
-from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, PriorityGate, RunStats, sandbox_gate
+from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, RunStats, gate_for, sandbox_gate
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import reduce_record, summarize, task_record
 from semtrace.agents.rundir import (
@@ -214,7 +214,7 @@ async def run_tasks(
     scorer = Scorer(comps.sandbox, comps.tasks, settings.limits, progress.stats, gate=sandbox_slots)
     llm_capacity = getattr(comps.llm, "concurrency", None)
     slots = asyncio.Semaphore(task_slots(cfg, llm_capacity))
-    gate = PriorityGate(int(llm_capacity)) if isinstance(llm_capacity, int) and llm_capacity > 0 else None
+    gate = gate_for(llm_capacity)
     ordinals = {t.task_id: i for i, t in enumerate(comps.tasks)}
 
     async with RunSaver.open(str(run_dir / CHECKPOINTS_FILE)) as saver:

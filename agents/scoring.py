@@ -92,9 +92,8 @@ def hidden_outcome(result: ExecResult | None, keep: str) -> dict[str, Any]:
     return compact(data, first_failure(data), keep, stdio=False)
 
 
-def new_codes(chunk: Any) -> Iterator[tuple[str, int]]:
-    """The programs of the candidates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``),
-    each with its round."""
+def new_candidates(chunk: Any) -> Iterator[dict[str, Any]]:
+    """The candidates with a program in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
     if not isinstance(chunk, dict):
         return
     for value in chunk.values():
@@ -102,12 +101,12 @@ def new_codes(chunk: Any) -> Iterator[tuple[str, int]]:
             if isinstance(update, dict):
                 for cand in update.get("candidates") or []:
                     if isinstance(cand, dict) and isinstance(cand.get("code"), str):
-                        yield cand["code"], int(cand.get("round") or 0)
+                        yield cand
 
 
 async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
-    """Run (or continue from its checkpoint) the task's graph, calling ``start(code)`` for every candidate as its
-    update arrives; the final state."""
+    """Run (or continue from its checkpoint) the task's graph, calling ``start(candidate)`` for every candidate as
+    its update arrives; the final state."""
     config = {"configurable": {"thread_id": task.task_id}, "recursion_limit": 10_000}
     snapshot = await app.aget_state(config)
     if snapshot.values and not snapshot.next and "selection" in snapshot.values:
@@ -116,8 +115,8 @@ async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> d
         log.info("task %s: continuing from its checkpoint (next: %s)", task.task_id, ",".join(snapshot.next))
     graph_input = None if snapshot.next else {"task_id": task.task_id}
     async for chunk in app.astream(graph_input, config, context=ctx, stream_mode="updates"):
-        for code, round_ in new_codes(chunk):
-            start(code, round_)
+        for cand in new_candidates(chunk):
+            start(cand)
     return dict((await app.aget_state(config)).values)
 
 
@@ -126,14 +125,15 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) ->
     task (for scoring); the graph sees only ``ctx.task``, its public view."""
     jobs: dict[str, asyncio.Future[ExecResult | None]] = {}
 
-    def start(code: str, round_: int) -> None:
-        if code not in jobs:
-            jobs[code] = asyncio.ensure_future(scorer.score(task, code, round_, ctx.ordinal))
+    def start(cand: dict[str, Any]) -> None:  # scored once per program; queued by its first candidate's round
+        if cand["code"] not in jobs:
+            round_ = int(cand.get("round") or 0)
+            jobs[cand["code"]] = asyncio.ensure_future(scorer.score(task, cand["code"], round_, ctx.ordinal))
 
     try:
         state = await _graph_state(app, task, ctx, start)
         for cand in state.get("candidates") or []:
-            start(cand["code"], int(cand.get("round") or 0))  # made before a kill (in the checkpoint only)
+            start(cand)  # made before a kill (in the checkpoint, not in this session's stream)
         scores = {code: await job for code, job in jobs.items()}
     except BaseException:
         for job in jobs.values():

@@ -67,7 +67,7 @@ class FixedLatencyLLM:
 
 
 class ProfiledSandbox:
-    """The run's sandbox, declaring its size as ``capacity`` (so the run loop's priority gate, which times each
+    """The run's sandbox, declaring its size as ``concurrency`` (so the run loop's priority gate, which times each
     request's wait as ``sandbox_queue``, admits no more than the pool runs), timing each request's run by purpose:
     ``sandbox_visible`` (execute: visible tests, traced in the same run), ``sandbox_trace`` (the trace node's
     re-runs), ``scorer`` (hidden tests). ``timeouts`` sums the
@@ -75,7 +75,7 @@ class ProfiledSandbox:
 
     def __init__(self, inner: Any, slots: int, profile: Any) -> None:
         self.inner, self.profile = inner, profile
-        self.capacity = slots
+        self.concurrency = slots
         self.runner_seconds: dict[str, float] = {}
         self.timeouts = {"requests": 0, "timed_out": 0, "after_first": 0, "after_first_limit_s": 0.0}
 

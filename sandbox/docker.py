@@ -183,7 +183,6 @@ class DockerSandbox:
     def __init__(self, **options: Any) -> None:
         self.options = DockerOptions(**options)
         self.concurrency = self.options.concurrency or os.cpu_count() or 1
-        self.capacity = self.concurrency  # declared: runs at once (sandbox.base.Sandbox)
         self.run_id = uuid.uuid4().hex[:12]
         self._client: Any = None
         self.image: str | None = None

@@ -35,15 +35,16 @@ class FakeSandbox:
     """``FakeSandbox({(code, tests): result, ...}, default=None)``; ``add(code, tests, result)`` adds an entry.
 
     A value (or ``default``) may be a function ``request -> ExecResult`` (sync or async) instead of a result.
-    ``capacity``: declare how many requests it runs at once (``sandbox.base.Sandbox``), so a run queues requests
+    ``concurrency``: declare how many requests it runs at once (``sandbox.base.Sandbox``), so a run queues requests
     in front of it in priority order; by default it declares none and takes every request at once.
     """
 
     def __init__(
-        self, results: Mapping[Key, Answer] | None = None, default: Answer | None = None, capacity: int | None = None
+        self, results: Mapping[Key, Answer] | None = None, default: Answer | None = None,
+        concurrency: int | None = None,
     ) -> None:
-        if capacity is not None:
-            self.capacity = capacity
+        if concurrency is not None:
+            self.concurrency = concurrency
         self._results: dict[str, Answer] = {}
         self.default = default
         self.requests: list[ExecRequest] = []

@@ -71,10 +71,10 @@ class LocalSandbox:
 
     def __init__(self, concurrency: int | None = None, python: str | None = None) -> None:
         self.python = python or sys.executable
-        self.capacity = concurrency or os.cpu_count() or 1  # declared: runs at once (sandbox.base.Sandbox)
+        self.concurrency = concurrency or os.cpu_count() or 1  # declared: runs at once (sandbox.base.Sandbox)
         self._workdir = tempfile.TemporaryDirectory(prefix="semtrace-local-")
         self._pool = WorkerPool(lambda: _ProcessWorker.start(self.python, self._workdir.name),
-                                self.capacity, name="local sandbox")
+                                self.concurrency, name="local sandbox")
 
     async def run(self, request: ExecRequest) -> ExecResult:
         return await self._pool.run(request)

@@ -124,7 +124,7 @@ async def test_the_sandbox_queue_runs_lagging_chains_first_and_a_rounds_scores_a
             await release.wait()
         return PASSED
 
-    sandbox = FakeSandbox(default=answer, capacity=1)
+    sandbox = FakeSandbox(default=answer, concurrency=1)
     gate = sandbox_gate(sandbox)
     assert gate is not None and gate.capacity == 1 and sandbox_gate(FakeSandbox(default=PASSED)) is None
     first = make_ctx(tmp_path, APPEND, sandbox, depth=3)
