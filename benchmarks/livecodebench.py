@@ -26,7 +26,8 @@ global, so it can only yield a string (anything else is a DataError naming the t
 Visible/hidden split: visible = the public tests (feedback and selection); hidden = public + private tests,
 in that order (LiveCodeBench's score runs both). Options: ``release``, ``since`` / ``until`` (``YYYY-MM-DD``,
 inclusive, compared with the contest date as LiveCodeBench does), ``difficulty`` and ``platform``
-(comma-separated choices).
+(comma-separated choices). An option given with no value (``livecodebench?release``) is an error naming the
+option and its valid values; leave an option out for no filter (every release).
 """
 
 from __future__ import annotations
@@ -217,8 +218,20 @@ def task_from_row(row: dict[str, Any], path: Path, line: int | None = None) -> T
 
 # ------------------------------------------------------------------------------------------------ options
 
+def _given(option: str, text: str | None, valid: str) -> str | None:
+    """``text`` of an option that was given, or None when it was not; an empty value (``?release`` or
+    ``?release=``) is an error: it would silently mean "no filter"."""
+    if text is None:
+        return None
+    if not str(text).strip():
+        raise OptionError(f"livecodebench: option '{option}' has no value; give {valid}, or leave the option "
+                          f"out for {'every release' if option == 'release' else 'no filter'}")
+    return str(text).strip()
+
+
 def _date(option: str, text: str | None) -> datetime | None:
-    if text is None or text == "":
+    text = _given(option, text, "a date YYYY-MM-DD")
+    if text is None:
         return None
     try:
         return datetime.strptime(str(text), "%Y-%m-%d")
@@ -228,18 +241,20 @@ def _date(option: str, text: str | None) -> datetime | None:
 
 
 def _choices(option: str, text: str | None, valid: tuple[str, ...]) -> set[str] | None:
-    if text is None or text == "":
+    text = _given(option, text, f"one or more of {', '.join(valid)} (comma-separated)")
+    if text is None:
         return None
-    chosen = {c.strip().lower() for c in str(text).split(",") if c.strip()}
+    chosen = {c.strip().lower() for c in text.split(",") if c.strip()}
     bad = sorted(chosen - set(valid))
-    if bad:
+    if bad or not chosen:
         raise OptionError(f"livecodebench: option '{option}' takes {', '.join(valid)} (comma-separated); "
-                          f"got {', '.join(bad)}")
+                          f"got {', '.join(bad) or repr(text)}")
     return chosen
 
 
 def _release(release: str | None) -> tuple[str, ...] | None:
-    if release is None or release == "" or release == "release_latest":
+    release = _given("release", release, "one of release_v1..release_v6, release_latest, v1..v6")
+    if release is None or release == "release_latest":
         return None
     if release not in RELEASE_FILES:
         raise OptionError(f"livecodebench: unknown release {release!r} (valid: release_v1..release_v6, "
@@ -308,6 +323,7 @@ def load(root: Path, *, release: str | None = None, since: str | None = None, un
          difficulty: str | None = None, platform: str | None = None) -> list[Task]:
     """The tasks of ``root/livecodebench`` (or the Hub), filtered by contest date, difficulty and platform;
     rows outside the filters are not decoded."""
+    _release(release)  # every option is checked before a file is read or fetched
     start, end = _date("since", since), _date("until", until)
     levels = _choices("difficulty", difficulty, DIFFICULTIES)
     sites = _choices("platform", platform, PLATFORMS)

@@ -229,3 +229,21 @@ async def test_a_leetcode_style_program_without_imports_runs_as_in_lcb(local_san
             "        return [min(nums + [inf]), max(Counter(nums))]\n")  # inf, Counter: not imported
     result = await local_sandbox.run(request_for(task, code))
     assert result.status == "passed"
+
+
+@pytest.mark.parametrize("spec, option, valid", [
+    ("livecodebench?release", "release", "release_v1..release_v6, release_latest, v1..v6"),
+    ("livecodebench?release=", "release", "release_v1..release_v6, release_latest, v1..v6"),
+    ("livecodebench?since=", "since", "a date YYYY-MM-DD"),
+    ("livecodebench?difficulty", "difficulty", "easy, medium, hard"),
+    ("livecodebench?platform=,", "platform", "leetcode, codeforces, atcoder"),
+])
+def test_an_option_without_a_value_is_one_clear_error(spec: str, option: str, valid: str) -> None:
+    from semtrace.benchmarks.cli import app
+    from typer.testing import CliRunner
+
+    res = CliRunner().invoke(app, ["verify", spec, "--data", str(FIXTURES)])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"option '{option}'" in lines[0] and valid in lines[0], res.output
+    assert "Traceback" not in res.output and "tasks" not in res.output
