@@ -37,8 +37,9 @@ def paired_comparisons(runs: list[RunData], groups: list[Group], baseline: Path 
         for r in others:
             problem = pair_problem(r, base)
             if problem is not None:
-                raise ReportError(f"cannot pair {r.name} with the baseline {base.name}: {problem}; compare runs "
-                                  f"of the same tasks and seed")
+                fix = ("finish the runs first" if "no finished task" in problem
+                       else "compare runs of the same tasks and seed")
+                raise ReportError(f"cannot pair {r.name} with the baseline {base.name}: {problem}; {fix}")
             out += compare(r, base, _label(r, groups), _label(base, groups))
         return out, []
     if len(runs) == 2:
@@ -56,6 +57,11 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, by: list[str] | None = 
     """Tables (summary, by_depth, by_width, cost, paired), paired comparisons against ``baseline`` and, with
     ``plots``, the figures written under ``out_dir`` (PNG and SVG)."""
     runs, ablations = load_runs([Path(d) for d in run_dirs])
+    unfinished = [r for r in runs if not r.stats]
+    if len(unfinished) == len(runs):
+        raise ReportError(f"nothing to report: no finished task in {_unfinished(unfinished)}; report a run "
+                          f"once tasks have finished (continue a stopped one with `semtrace run --resume DIR`)")
+    empty_notes = [f"no finished task in {_unfinished(unfinished)}: its rows show no rates"] if unfinished else []
     keys, groups = group_runs(runs, by)
     tables = build_tables(keys, groups)
     paired, notes = paired_comparisons(runs, groups, baseline)
@@ -68,4 +74,14 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, by: list[str] | None = 
         figures = make_figures(tables, keys, runs, ablations, Path(out_dir))
     files = [f for fig in figures for f in fig.files]
     return ReportResult(out_dir=Path(out_dir), tables=tables, plots=files, paired=paired, figures=figures,
-                        summaries={r.name: r.summary for r in runs}, notes=[] if paired else notes)
+                        summaries={r.name: r.summary for r in runs},
+                        notes=[*empty_notes, *([] if paired else notes)])
+
+
+def _unfinished(runs: list[RunData]) -> str:
+    """The runs (with their errored tasks, if any) that have no finished task, for one line."""
+    def one(r: RunData) -> str:
+        return f"{r.name} ({len(r.errored)} errored: see {r.path / 'errors.jsonl'})" if r.errored else r.name
+
+    shown = ", ".join(one(r) for r in runs[:3])
+    return shown + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")

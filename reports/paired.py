@@ -6,7 +6,8 @@ at the full depth, when a run has several chains); wins/losses/ties; the mean di
 (``benchmarks.metrics.mcnemar_exact``). Tasks a run did not finish score 0, as in its own rates.
 
 Two runs are paired only when they ran the same benchmark's same tasks with the same seed; otherwise
-``pair_problem`` says which of these differs.
+``pair_problem`` says which of these differs. Runs with no task in common (e.g. a run with no finished task) have
+nothing to pair: ``pair_problem`` says so, and no difference or p-value is made up for them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ def pair_problem(run: RunData, baseline: RunData) -> str | None:
     if run.config.seed != baseline.config.seed:
         return f"their seeds differ ({run.name}: seed {run.config.seed}, {baseline.name}: seed {baseline.config.seed})"
     ids_a, ids_b = run.task_ids, baseline.task_ids
+    if not ids_a & ids_b:
+        empty = [r.name for r in (run, baseline) if not r.task_ids]
+        if empty:
+            return (f"{' and '.join(empty)} {'has' if len(empty) == 1 else 'have'} no finished task, so there is "
+                    f"nothing to pair")
+        return (f"they have no task in common, so there is nothing to pair ({_sample(ids_a)} in {run.name}; "
+                f"{_sample(ids_b)} in {baseline.name})")
     if run.total_tasks != baseline.total_tasks or ids_a != ids_b:
         only_a, only_b = sorted(ids_a - ids_b), sorted(ids_b - ids_a)
         parts = []

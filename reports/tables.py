@@ -148,7 +148,8 @@ def summary_table(keys: list[str], groups: list[Group]) -> Table:
         tokens = sum(int(v.get("prompt_tokens", 0)) + int(v.get("completion_tokens", 0))
                      for v in [s.get("usage") or {}])
         rows.append((*_knob_cells(keys, g), total, Rate.of(last.get("pass@1")), Rate.of(s.get("selected")),
-                     *((Rate.of(last.get("oracle@width")),) if multi else ()), _per_task(total, tokens),
+                     *((Rate.of(last.get("oracle@width")),) if multi else ()),
+                     _per_task(total, tokens) if s.get("tasks") else None,  # no finished task: '-', not 0
                      s.get("cost")))
     notes = [INTERVAL_NOTE, "pass@1: mean over chains at the full depth; selected: the selector's final answer"]
     if multi:
