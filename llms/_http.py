@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from semtrace.llms.base import (
     RateLimited,
     ServerError,
     Timeout,
+    Unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -77,23 +79,71 @@ def error_from_status(status: int, message: str, *, provider: str, original: Bas
     return BadRequest(text, provider=provider, original=original)
 
 
+UNREACHABLE_FIX = ("is the server running at that URL? It is the back end's base_url option "
+                   "(in a run: -o llm.options.base_url=URL)")
+
+
+def describe(name: str, url: str | None) -> str:
+    """How errors name an endpoint: ``"openai:gpt-4o-mini at https://api.openai.com/v1"``."""
+    return f"{name} at {url.rstrip('/')}" if url else name
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _connect_failure(exc: BaseException) -> BaseException | None:
+    """The root cause when ``exc`` failed to open a connection at all (refused, unknown host, no route): the
+    HTTP client's ``ConnectError`` (httpx and its forks) or the OSError under it; None for failures after the
+    connection was made (reset, closed without a response)."""
+    chain = _chain(exc)
+    if not any(type(e).__name__ == "ConnectError" or isinstance(e, (ConnectionRefusedError, socket.gaierror))
+               for e in chain):
+        return None
+    return chain[-1]
+
+
 def map_sdk_error(exc: BaseException, sdk: ModuleType, provider: str,
-                  status_detail: Callable[[Any], tuple[str, str | None]]) -> LLMError:
+                  status_detail: Callable[[Any], tuple[str, str | None]], *, endpoint: str | None = None,
+                  timeout: float | None = None, connect_timeout: float | None = None) -> LLMError:
     """An exception of a Stainless-generated SDK (``openai``, ``anthropic``: same exception classes) as an
     LLMError, keeping the original. ``status_detail(exc)`` reads (message, error code) from an APIStatusError's
-    body, the one thing the providers' wire formats do differently."""
+    body, the one thing the providers' wire formats do differently. ``endpoint`` (``describe(name, url)``) starts
+    the message; ``timeout``/``connect_timeout`` (seconds) are named in a timeout's."""
     if isinstance(exc, LLMError):
+        if endpoint and not exc.endpoint:
+            exc.endpoint = endpoint
         return exc
     if isinstance(exc, sdk.APITimeoutError):
-        return Timeout(f"request timed out: {exc}", provider=provider, original=exc)
+        if any(type(e).__name__ == "ConnectTimeout" for e in _chain(exc)):
+            limit = f" within {connect_timeout:g}s (the connect_timeout option)" if connect_timeout else ""
+            return Timeout(f"could not connect{limit}", provider=provider, original=exc, endpoint=endpoint)
+        limit = f" within {timeout:g}s" if timeout else ""
+        return Timeout(f"no answer{limit}; if the server is only slow, raise the back end's timeout option (in a "
+                       "run: -o llm.options.timeout=SECONDS)", provider=provider, original=exc, endpoint=endpoint)
     if isinstance(exc, sdk.APIConnectionError):
+        root = _connect_failure(exc)
+        if root is not None:
+            err = Unreachable(f"cannot connect ({type(root).__name__}: {root}); {UNREACHABLE_FIX}",
+                              provider=provider, original=exc, endpoint=endpoint)
+            err.reason = f"{type(root).__name__}: {root}"
+            return err
         cause = exc.__cause__ or exc
-        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc)
+        return ServerError(f"connection failed: {type(cause).__name__}: {cause}", provider=provider, original=exc,
+                           endpoint=endpoint)
     if isinstance(exc, sdk.APIStatusError):
         message, code = status_detail(exc)
-        return error_from_status(exc.status_code, message, provider=provider,
-                                 original=exc, headers=exc.response.headers, code=code)
-    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc)
+        err = error_from_status(exc.status_code, message, provider=provider,
+                                original=exc, headers=exc.response.headers, code=code)
+        err.endpoint = endpoint
+        return err
+    return BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=provider, original=exc,
+                       endpoint=endpoint)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

@@ -4,10 +4,12 @@ System messages are joined into the top-level ``system`` field, as the API wants
 the same role are merged (the API expects user/assistant turns). The API has no ``n``: ``n > 1`` is made of
 concurrent calls (``native_n = False``, so ``ManagedLLM`` retries and caches each sample on its own). The
 API has no seed either: a seed only selects the cache entry. Options: ``base_url`` (else
-``$ANTHROPIC_BASE_URL``), ``api_key`` (else ``$ANTHROPIC_API_KEY``), ``timeout`` (default 120), ``top_p``,
+``$ANTHROPIC_BASE_URL``), ``api_key`` (else ``$ANTHROPIC_API_KEY``), ``timeout`` seconds to wait for an answer
+(default 120; ``ManagedLLM`` retries a timeout once), ``connect_timeout`` (default 10), ``top_p``,
 ``top_k``, ``sampling`` (default True; False omits ``temperature`` for models that refuse sampling parameters).
 Sampling parameters travel in the request body through ``extra_body``: recent SDKs no longer list them as
-arguments of ``messages.create`` while the API still accepts them.
+arguments of ``messages.create`` while the API still accepts them. Every error names the endpoint
+(``anthropic:MODEL at URL``); a URL where nothing listens is ``Unreachable`` at once (no retry).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import weakref
 from typing import Any
 
-from semtrace.llms._http import map_sdk_error
+from semtrace.llms._http import describe, map_sdk_error
 from semtrace.llms.base import BadResponse, Completion, LLMConfigError, LLMError, Message, Usage
 
 try:
@@ -34,9 +36,10 @@ def _status_detail(exc: Any) -> tuple[str, str | None]:
     return str(err.get("message") or getattr(exc, "message", exc)), err.get("type")
 
 
-def map_anthropic_error(exc: BaseException, provider: str = "anthropic") -> LLMError:
-    """An ``anthropic`` SDK exception as an LLMError (the original is kept)."""
-    return map_sdk_error(exc, anthropic, provider, _status_detail)
+def map_anthropic_error(exc: BaseException, provider: str = "anthropic", **where: Any) -> LLMError:
+    """An ``anthropic`` SDK exception as an LLMError (the original is kept); ``where``: ``map_sdk_error``'s
+    ``endpoint``, ``timeout``, ``connect_timeout``."""
+    return map_sdk_error(exc, anthropic, provider, _status_detail, **where)
 
 
 def to_anthropic(messages: list[Message]) -> tuple[str | None, list[dict[str, str]]]:
@@ -58,7 +61,8 @@ class AnthropicChat:
     native_n = False
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0, top_p: float | None = None, top_k: int | None = None,
+                 timeout: float = 120.0, connect_timeout: float = 10.0, top_p: float | None = None,
+                 top_k: int | None = None,
                  sampling: bool = True) -> None:
         self.model = model
         self.name = f"anthropic:{model}"
@@ -66,7 +70,13 @@ class AnthropicChat:
         self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not self.api_key:
             raise LLMConfigError("anthropic: no API key; set ANTHROPIC_API_KEY or pass api_key=...")
-        self.timeout = float(timeout)
+        try:
+            self.timeout, self.connect_timeout = float(timeout), float(connect_timeout)
+        except (TypeError, ValueError):
+            self.timeout = self.connect_timeout = -1.0
+        if not (self.timeout > 0 and self.connect_timeout > 0):
+            raise LLMConfigError(f"anthropic: timeout and connect_timeout must be > 0 seconds, got {timeout} and "
+                                 f"{connect_timeout}")
         self.send_sampling = bool(sampling)
         self.sampling = {k: v for k, v in {"top_p": top_p, "top_k": top_k}.items() if v is not None}
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
@@ -78,7 +88,8 @@ class AnthropicChat:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = anthropic.AsyncAnthropic(api_key=self.api_key, base_url=self.base_url, timeout=self.timeout,
+            client = anthropic.AsyncAnthropic(api_key=self.api_key, base_url=self.base_url,
+                                              timeout=anthropic.Timeout(self.timeout, connect=self.connect_timeout),
                                               max_retries=0)
             self._clients[loop] = client
         return client
@@ -93,10 +104,13 @@ class AnthropicChat:
             body["stop_sequences"] = list(stop)
         if self.send_sampling:
             body["extra_body"] = {"temperature": temperature, **self.sampling}
+        client = self._client()
+        where = describe(self.name, self.base_url or str(client.base_url))
         try:
-            resp = await self._client().messages.create(**body)
+            resp = await client.messages.create(**body)
         except (anthropic.AnthropicError, ValueError) as exc:  # ValueError: a body that is not JSON
-            raise map_anthropic_error(exc, self.provider) from exc
+            raise map_anthropic_error(exc, self.provider, endpoint=where, timeout=self.timeout,
+                                      connect_timeout=self.connect_timeout) from exc
         try:
             text = "".join(getattr(block, "text", "") for block in resp.content
                            if getattr(block, "type", "") == "text")
@@ -105,7 +119,7 @@ class AnthropicChat:
             model = resp.model if isinstance(resp.model, str) else self.model
         except (AttributeError, TypeError, ValueError) as exc:
             raise BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=self.provider,
-                              original=exc) from exc
+                              original=exc, endpoint=where) from exc
         return Completion(text=text, finish_reason=finish, usage=usage, model=model)
 
     async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,

@@ -58,16 +58,30 @@ class LLMConfigError(ValueError):
 
 
 class LLMError(Exception):
-    """An infrastructure failure talking to an LLM; keeps the provider and the original exception."""
+    """An infrastructure failure talking to an LLM; keeps the provider and the original exception.
+
+    ``endpoint`` says where (``"openai:gpt-4o-mini at https://api.openai.com/v1"``; the back end's name alone when it
+    has no URL) and starts the message, so every error names the model and the server. ``fatal`` (class default,
+    or set on one error by ``ManagedLLM``) means every other request to this endpoint would fail the same way (it
+    cannot be reached, answered nothing at all, refuses the key, has no quota): a caller sending many requests,
+    such as a run, should stop instead of failing them one by one."""
 
     transient: bool = False
+    fatal: bool = False
 
     def __init__(self, message: str, *, provider: str = "", original: BaseException | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, endpoint: str | None = None) -> None:
         super().__init__(message)
+        self.message = message
         self.provider = provider
         self.original = original
         self.retry_after = retry_after
+        self.endpoint = endpoint
+
+    def __str__(self) -> str:
+        if self.endpoint and not self.message.startswith(self.endpoint):
+            return f"{self.endpoint}: {self.message}"
+        return self.message
 
 
 class RateLimited(LLMError):
@@ -82,12 +96,20 @@ class ServerError(LLMError):
     transient = True
 
 
+class Unreachable(LLMError):
+    """No connection could be made (refused, unknown host): nothing serves at that URL, so retrying is pointless;
+    the message names the URL and the option that sets it. ``reason``: the connection's own error, in words."""
+
+    fatal = True
+    reason: str = ""
+
+
 class ContextTooLong(LLMError):
     pass
 
 
 class AuthFailed(LLMError):
-    pass
+    fatal = True
 
 
 class BadResponse(LLMError):
@@ -104,3 +126,5 @@ class BadRequest(LLMError):
 
 class QuotaExceeded(LLMError):
     """The account is out of quota or credit (e.g. OpenAI's 429 ``insufficient_quota``): retrying will not help."""
+
+    fatal = True

@@ -2,8 +2,10 @@
 
 A back end only has to implement ``generate`` (one attempt, raising ``LLMError`` subclasses). This module
 adds, per sample index: a cache lookup; for the misses, calls under a per-back-end semaphore, retried with
-tenacity on transient errors (exponential backoff with jitter, ``Retry-After`` honoured, bounded attempts,
-each retry logged at WARNING and counted); then the cache write and the accounting.
+tenacity on transient errors (exponential backoff with jitter, ``Retry-After`` honoured, bounded attempts and
+bounded total time, each retry logged at WARNING and counted); then the cache write and the accounting. A final
+error names the endpoint (the back end's, else this LLM's name); a transient one after which nothing at all was
+answered during the whole retry window is marked ``fatal`` (the server is down or hung, not this request slow).
 
 Optional back-end attributes read here: ``cacheable`` (default True), ``free`` (local: cost 0),
 ``native_n`` (default True: one call returns n samples; False: one call per sample), ``seed_per_sample``
@@ -23,18 +25,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from semtrace.llms.accounting import Accounting, UsageTotals, current_scope
-from semtrace.llms.base import LLM, BadResponse, Completion, LLMConfigError, LLMError, Message
+from semtrace.llms.base import LLM, BadResponse, Completion, LLMConfigError, LLMError, Message, RateLimited, Timeout
 from semtrace.llms.cache import ResponseCache, cache_key
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 log = logging.getLogger(__name__)
 
 
 class RetryPolicy(BaseModel):
-    """Retries for transient errors (rate limits, timeouts, 5xx, dropped connections)."""
+    """Retries for transient errors (rate limits, timeouts, 5xx, dropped connections). A connection that cannot be
+    made at all (``Unreachable``) is not transient: it fails at once."""
 
     model_config = ConfigDict(frozen=True)
     max_attempts: int = Field(6, ge=1)
+    timeout_attempts: int = Field(2, ge=1)   # attempts when they time out: each one already waited `timeout`
+    max_total: float = Field(300.0, ge=0)    # no retry after this many seconds since the first attempt began
     initial: float = Field(1.0, ge=0)        # first backoff, seconds
     max_wait: float = Field(60.0, ge=0)      # cap of one backoff
     jitter: float = Field(1.0, ge=0)         # up to this many seconds of random jitter
@@ -62,6 +67,7 @@ class ManagedLLM:
         self.cache = cache if getattr(backend, "cacheable", True) else None
         self.accounting = accounting if accounting is not None else Accounting()
         self._force_per_sample = False
+        self._answered = float("-inf")  # monotonic time of the last answer from the back end (see _final)
         self._sems: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
             weakref.WeakKeyDictionary()
 
@@ -95,11 +101,41 @@ class ManagedLLM:
                 groups.append([i])
         return [(g, None if seed is None else seed + g[0]) for g in groups]
 
+    def _limit(self, exc: BaseException | None) -> int:
+        """Attempts allowed for a request whose last attempt raised ``exc``."""
+        if isinstance(exc, Timeout):
+            return min(self.retry.max_attempts, self.retry.timeout_attempts)
+        return self.retry.max_attempts
+
+    def _stop(self, state: RetryCallState, first_start: float) -> bool:
+        """Stop after ``max_attempts`` (``timeout_attempts`` when the last one timed out), or when the next
+        attempt would begin more than ``max_total`` seconds after the first one did."""
+        exc = state.outcome.exception() if state.outcome else None
+        if state.attempt_number >= self._limit(exc):
+            return True
+        upcoming = float(getattr(state, "upcoming_sleep", 0.0) or 0.0)
+        return time.monotonic() - first_start + upcoming > self.retry.max_total
+
+    def _final(self, exc: BaseException, attempts: int, first_start: float) -> None:
+        """Name the endpoint on a final error; mark a transient one (timeouts, 5xx, dropped connections; not rate
+        limits: a throttling server works) fatal when nothing this LLM sent was answered since its first attempt
+        began: the server is down or hung, not this request slow."""
+        if not isinstance(exc, LLMError):
+            return
+        if not exc.endpoint:
+            exc.endpoint = self.name
+        if exc.transient and not isinstance(exc, RateLimited) and self._answered < first_start:
+            elapsed = time.monotonic() - first_start
+            exc.fatal = True
+            exc.message = (f"{exc.message}; {attempts} attempt{'s' * (attempts > 1)} over {elapsed:.0f}s and no "
+                           "request to it was answered meanwhile: is the server down, hung or overloaded?")
+
     async def _call(self, messages: list[Message], n: int, seed: int | None, kwargs: dict[str, Any],
                     scope: tuple[str | None, int | None]) -> list[Completion]:
         attempts = 0
         waited = 0.0
         spent = 0.0
+        first_start: float | None = None
 
         def before_sleep(state: RetryCallState) -> None:
             nonlocal waited
@@ -107,29 +143,40 @@ class ManagedLLM:
             delay = state.next_action.sleep if state.next_action else 0.0
             waited += delay
             log.warning("%s: %s: %s; retry %d/%d in %.1fs", self.name, type(exc).__name__, exc,
-                        state.attempt_number, self.retry.max_attempts - 1, delay)
+                        state.attempt_number, self._limit(exc) - 1, delay)
 
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.retry.max_attempts), wait=self._wait,
-                                 retry=retry_if_exception(_transient), before_sleep=before_sleep, reraise=True)
+        def stop(state: RetryCallState) -> bool:
+            return self._stop(state, first_start if first_start is not None else time.monotonic())
+
+        retrying = AsyncRetrying(stop=stop, wait=self._wait, retry=retry_if_exception(_transient),
+                                 before_sleep=before_sleep, reraise=True)
         try:
             async for attempt in retrying:
                 with attempt:
                     async with self._semaphore():
                         attempts += 1
                         t0 = time.perf_counter()
+                        if first_start is None:
+                            first_start = time.monotonic()
                         try:
                             out = await self.backend.generate(messages, n=n, seed=seed, **kwargs)
+                        except LLMError as exc:
+                            if not exc.transient and not exc.fatal:  # the server answered, with an error
+                                self._answered = time.monotonic()
+                            raise
                         finally:
                             spent += time.perf_counter() - t0
+                        self._answered = time.monotonic()
                     if not out:
-                        raise BadResponse(f"{self.name}: asked for {n} completions, got none",
-                                          provider=self.provider)
+                        raise BadResponse(f"asked for {n} completions, got none", provider=self.provider,
+                                          endpoint=self.name)
                     out = list(out)[:n]  # fewer than n: the server ignored n; generate() asks for the rest
         except asyncio.CancelledError:  # the caller gave up: count what was sent, not an error
             self.accounting.add(UsageTotals(requests=attempts, retries=max(0, attempts - 1), latency=spent,
                                             retry_wait=waited), scope)
             raise
-        except Exception:
+        except Exception as exc:
+            self._final(exc, attempts, first_start if first_start is not None else time.monotonic())
             self.accounting.record_call(model=self.model, prompt_tokens=0, completion_tokens=0, completions=0,
                                         requests=attempts, retries=max(0, attempts - 1), latency=spent,
                                         retry_wait=waited, failed=True, scope=scope)
@@ -194,8 +241,8 @@ class ManagedLLM:
                                 self.name)
                 self._force_per_sample = True
         if any(c is None for c in results):
-            raise BadResponse(f"{self.name}: asked for {n} completions, got {sum(c is not None for c in results)}",
-                              provider=self.provider)
+            raise BadResponse(f"asked for {n} completions, got {sum(c is not None for c in results)}",
+                              provider=self.provider, endpoint=self.name)
         return [c for c in results if c is not None]
 
     async def close(self) -> None:

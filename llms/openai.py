@@ -3,11 +3,14 @@
 Options: ``base_url`` (else ``$OPENAI_BASE_URL``, else api.openai.com; several servers of one model as a list or a
 comma-separated string: requests go to the one with the fewest outstanding, a failing one is out of service until
 it answers again, see ``_http.Endpoints``; ``endpoint_backoff``/``endpoint_max_backoff`` seconds), ``api_key`` (else ``$OPENAI_API_KEY``;
-``"EMPTY"`` for a custom ``base_url``), ``timeout`` seconds (default 120), ``organization``, ``top_p``,
+``"EMPTY"`` for a custom ``base_url``), ``timeout`` seconds to wait for an answer (default 120: a server that
+accepts and never answers fails after that; ``ManagedLLM`` retries a timeout once), ``connect_timeout`` seconds
+to open a connection (default 10), ``organization``, ``top_p``,
 ``presence_penalty``, ``frequency_penalty``, ``max_tokens_param`` (``max_completion_tokens`` for o-series
 models), ``extra_body`` (a dict sent as-is). The SDK's own retries are off: ``ManagedLLM`` retries and counts.
 A server that returns fewer choices than ``n`` (many compatible servers ignore ``n``) gets the back end
-switched to one request per sample; ``ManagedLLM`` asks for the missing samples.
+switched to one request per sample; ``ManagedLLM`` asks for the missing samples. Every error names the endpoint
+(``openai:MODEL at URL``); a URL where nothing listens is ``Unreachable`` at once (no retry).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import weakref
 from typing import Any
 
-from semtrace.llms._http import Endpoint, Endpoints, endpoint_urls, map_sdk_error, split_evenly
+from semtrace.llms._http import Endpoint, Endpoints, describe, endpoint_urls, map_sdk_error, split_evenly
 from semtrace.llms.base import (
     BadResponse,
     Completion,
@@ -27,6 +30,7 @@ from semtrace.llms.base import (
     Message,
     ServerError,
     Timeout,
+    Unreachable,
     Usage,
 )
 
@@ -46,9 +50,10 @@ def _status_detail(exc: Any) -> tuple[str, str | None]:
     return str(inner.get("message") or getattr(exc, "message", exc)), getattr(exc, "code", None) and str(exc.code)
 
 
-def map_openai_error(exc: BaseException, provider: str) -> LLMError:
-    """An ``openai`` SDK exception as an LLMError (the original is kept)."""
-    return map_sdk_error(exc, openai, provider, _status_detail)
+def map_openai_error(exc: BaseException, provider: str, **where: Any) -> LLMError:
+    """An ``openai`` SDK exception as an LLMError (the original is kept); ``where``: ``map_sdk_error``'s
+    ``endpoint``, ``timeout``, ``connect_timeout``."""
+    return map_sdk_error(exc, openai, provider, _status_detail, **where)
 
 
 class OpenAIChat:
@@ -60,14 +65,15 @@ class OpenAIChat:
     seed_per_sample = False
 
     def __init__(self, model: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
-                 timeout: float = 120.0, organization: str | None = None, max_tokens_param: str = "max_tokens",
+                 timeout: float = 120.0, connect_timeout: float = 10.0, organization: str | None = None,
+                 max_tokens_param: str = "max_tokens",
                  extra_body: dict[str, Any] | None = None, endpoint_backoff: float = 1.0,
                  endpoint_max_backoff: float = 30.0, **sampling: Any) -> None:
         unknown = set(sampling) - self._sampling_keys()
         if unknown:
             raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; "
                             f"valid: {', '.join(sorted(self._sampling_keys()))}, base_url, api_key, timeout, "
-                            "organization, max_tokens_param, extra_body, endpoint_backoff, endpoint_max_backoff")
+                            "connect_timeout, organization, max_tokens_param, extra_body, endpoint_backoff, endpoint_max_backoff")
         self.model = model
         self.name = f"{self.provider}:{model}"
         try:
@@ -86,7 +92,13 @@ class OpenAIChat:
             raise LLMConfigError(f"{self.provider}: no API key; set OPENAI_API_KEY or pass api_key=... "
                              "(or base_url=... for a local server)")
         self.api_key = key
-        self.timeout = float(timeout)
+        try:
+            self.timeout, self.connect_timeout = float(timeout), float(connect_timeout)
+        except (TypeError, ValueError):
+            self.timeout = self.connect_timeout = -1.0
+        if not (self.timeout > 0 and self.connect_timeout > 0):
+            raise LLMConfigError(f"{self.provider}: timeout and connect_timeout must be > 0 seconds, got "
+                                 f"{timeout} and {connect_timeout}")
         self.organization = organization
         self.max_tokens_param = max_tokens_param
         self.sampling = dict(sampling)
@@ -104,42 +116,59 @@ class OpenAIChat:
         per_url = self._clients.setdefault(asyncio.get_running_loop(), {})
         client = per_url.get(url)
         if client is None:
-            client = openai.AsyncOpenAI(api_key=self.api_key, base_url=url or None, timeout=self.timeout,
+            client = openai.AsyncOpenAI(api_key=self.api_key, base_url=url or None,
+                                        timeout=openai.Timeout(self.timeout, connect=self.connect_timeout),
                                         organization=self.organization, max_retries=0)
             per_url[url] = client
         return client
 
-    async def _send(self, body: dict[str, Any]) -> Any:
+    def where(self, url: str = "") -> str:
+        """This back end at ``url`` (the SDK's default URL when none was given), as errors name it."""
+        return describe(self.name, url or str(self._client(url).base_url))
+
+    async def _send(self, body: dict[str, Any]) -> tuple[Any, str]:
         """One request, to the least-busy endpoint in service; a server failure (refused, reset, timeout, 5xx)
-        takes that endpoint out and the request goes at once to the next one in service. With none left the
-        error is a transient ``ServerError`` (``retry_after``: until an endpoint may be probed), so the caller's
-        retries wait for one to come back."""
+        takes that endpoint out and the request goes at once to the next one in service. With none left: the one
+        endpoint's own error; ``Unreachable`` when every endpoint refused this request's connection; else a
+        transient ``ServerError`` (``retry_after``: until an endpoint may be probed), so the caller's retries
+        wait for one to come back. Every error names the endpoint (``describe``). Returns (response, the
+        answering endpoint as errors name it)."""
         tried: set[Endpoint] = set()
+        refused = 0
         last: LLMError | None = None
         while True:
             endpoint = self.endpoints.pick(tried)
             if endpoint is None:
-                if last is not None and (len(self.endpoints.all) == 1 or len(tried) == 1):
+                single = len(self.endpoints.all) == 1
+                if last is not None and (single or (len(tried) == 1 and not isinstance(last, Unreachable))):
                     raise last  # the one endpoint's own error (with its Retry-After)
-                where = ", ".join(e.url for e in self.endpoints.all)
-                raise ServerError(f"no endpoint in service ({where}); last error: {last}", provider=self.provider,
-                                  original=last, retry_after=self.endpoints.next_due())
+                where = describe(self.name, ", ".join(e.url for e in self.endpoints.all))
+                if refused == len(self.endpoints.all):
+                    reason = getattr(last, "reason", "") or str(last)
+                    raise Unreachable(f"cannot connect to any of its servers (last: {reason}); is one running? "
+                                      "They are the back end's base_url option (in a run: "
+                                      "-o 'llm.options.base_url=[URL, ...]')",
+                                      provider=self.provider, original=last, endpoint=where)
+                raise ServerError(f"no endpoint in service; last error: {last}", provider=self.provider,
+                                  original=last, retry_after=self.endpoints.next_due(), endpoint=where)
             tried.add(endpoint)
             try:
                 resp = await self._client(endpoint.url).chat.completions.create(**body)
             except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
-                err = map_openai_error(exc, self.provider)
-                down = isinstance(err, (ServerError, Timeout))
+                err = map_openai_error(exc, self.provider, endpoint=self.where(endpoint.url),
+                                       timeout=self.timeout, connect_timeout=self.connect_timeout)
+                down = isinstance(err, (ServerError, Timeout, Unreachable))
                 self.endpoints.done(endpoint, ok=not down)
                 if not down:
                     raise err from exc
+                refused += isinstance(err, Unreachable)
                 last = err
                 continue
             except BaseException:
                 self.endpoints.release(endpoint)  # cancelled: says nothing about the server
                 raise
             self.endpoints.done(endpoint, ok=True)
-            return resp
+            return resp, self.where(endpoint.url)
 
     def _request(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
                  seed: int | None, stop: list[str] | None) -> dict[str, Any]:
@@ -163,7 +192,7 @@ class OpenAIChat:
 
     async def _once(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
                     seed: int | None, stop: list[str] | None) -> list[Completion]:
-        resp = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop))
+        resp, where = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop))
         try:
             choices = sorted(resp.choices, key=lambda c: c.index or 0)
             usage = resp.usage
@@ -173,11 +202,11 @@ class OpenAIChat:
             model = getattr(resp, "model", None) or self.model
         except (AttributeError, TypeError, ValueError) as exc:
             raise BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=self.provider,
-                              original=exc) from exc
+                              original=exc, endpoint=where) from exc
         if not isinstance(model, str):
             model = self.model
         if not texts:
-            raise BadResponse("the response has no choices", provider=self.provider)
+            raise BadResponse("the response has no choices", provider=self.provider, endpoint=where)
         p_split, c_split = split_evenly(prompt, len(texts)), split_evenly(completion, len(texts))
         return [Completion(text=t, finish_reason=f, usage=Usage(p, c), model=model)
                 for (t, f), p, c in zip(texts, p_split, c_split)]

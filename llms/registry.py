@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic import ValidationError
 from semtrace.llms.accounting import Accounting, Price
 from semtrace.llms.base import LLM, LLMConfigError
 from semtrace.llms.cache import ResponseCache
@@ -44,7 +45,8 @@ EXTRAS = {"openai": "openai", "anthropic": "anthropic", "vllm": "openai", "vllm-
 
 # Options consumed by the wrapper; everything else goes to the back end's constructor.
 WRAPPER_KEYS = {"concurrency", "cache", "cache_path", "max_attempts", "retry_initial", "retry_max_wait",
-                "retry_jitter", "retry_after_cap", "retry", "accounting", "prices"}
+                "retry_jitter", "retry_after_cap", "retry_timeout_attempts", "retry_max_total", "retry",
+                "accounting", "prices"}
 
 
 class MissingSDK(ImportError):
@@ -130,7 +132,7 @@ def make_llm(spec: str, *, concurrency: int = 8, cache: bool = True, cache_path:
 
     Wrapper options (also accepted in the spec's query string): ``concurrency``, ``cache`` (bool),
     ``cache_path``, ``retry`` (a RetryPolicy) or ``max_attempts``/``retry_initial``/``retry_max_wait``/
-    ``retry_jitter``/``retry_after_cap``, ``accounting`` (share one Accounting between LLMs), ``prices``.
+    ``retry_jitter``/``retry_after_cap``/``retry_timeout_attempts``/``retry_max_total``, ``accounting`` (share one Accounting between LLMs), ``prices``.
     Every other option goes to the back end (``base_url``, ``api_key``, ``timeout``, ``top_k``, ``n_ctx`` ...).
     """
     provider, model, query = parse_spec(spec)
@@ -142,10 +144,15 @@ def make_llm(spec: str, *, concurrency: int = 8, cache: bool = True, cache_path:
     retry = wrapper.get("retry", retry) or RetryPolicy()
     tweaks = {name: wrapper[key] for key, name in [("max_attempts", "max_attempts"), ("retry_initial", "initial"),
                                                    ("retry_max_wait", "max_wait"), ("retry_jitter", "jitter"),
-                                                   ("retry_after_cap", "retry_after_cap")] if key in wrapper}
+                                                   ("retry_after_cap", "retry_after_cap"),
+                                                   ("retry_timeout_attempts", "timeout_attempts"),
+                                                   ("retry_max_total", "max_total")] if key in wrapper}
     if tweaks:
-        retry = retry.model_copy(update=tweaks)
-        retry = RetryPolicy.model_validate(retry.model_dump())
+        try:
+            retry = RetryPolicy.model_validate({**retry.model_dump(), **tweaks})
+        except ValidationError as exc:
+            bad = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise LLMConfigError(f"bad retry option for '{spec}': {bad}") from exc
     accounting = wrapper.get("accounting", accounting)
     prices = wrapper.get("prices", prices)
     if accounting is None:

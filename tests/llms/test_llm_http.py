@@ -64,15 +64,26 @@ async def test_transient_fault_is_retried_and_succeeds(provider, fault, server, 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 @pytest.mark.parametrize("fault", sorted(TRANSIENT))
 async def test_persistent_transient_fault_gives_up_after_max_attempts(provider, fault, server, fast_retry):
+    """Bounded attempts: ``max_attempts`` (4 here), or ``timeout_attempts`` (2) when they time out, since each one
+    already waited the whole timeout. The final error names the endpoint and, as nothing was answered during
+    the whole window, is fatal (the server is down or hung)."""
     server.faults = [fault] * 10
     llm = _llm(provider, server, fast_retry)
     with pytest.raises(TRANSIENT[fault]) as info:
         await llm.generate(MSGS)
     assert info.value.provider == provider
     assert info.value.original is not None
-    assert server.count() == fast_retry.max_attempts == 4
+    attempts = fast_retry.timeout_attempts if fault == "slow" else fast_retry.max_attempts
+    assert (fast_retry.max_attempts, fast_retry.timeout_attempts) == (4, 2)
+    assert server.count() == attempts
     total = llm.accounting.total()
-    assert (total.requests, total.retries, total.errors, total.completions) == (4, 3, 1, 0)
+    assert (total.requests, total.retries, total.errors, total.completions) == (attempts, attempts - 1, 1, 0)
+    url = server.anthropic_url if provider == "anthropic" else server.openai_url
+    assert str(info.value).startswith(f"{provider}:test-model at {url}: ")
+    if fault == "429":  # a throttling server works: its rate limits never stop a run
+        assert not info.value.fatal
+    else:
+        assert info.value.fatal and "no request to it was answered meanwhile" in str(info.value)
     await llm.close()
 
 
@@ -85,6 +96,9 @@ async def test_final_errors_fail_fast_with_the_right_class(provider, fault, serv
         await llm.generate(MSGS)
     assert server.count() == 1
     assert info.value.provider == provider
+    url = server.anthropic_url if provider == "anthropic" else server.openai_url
+    assert str(info.value).startswith(f"{provider}:test-model at {url}: ")
+    assert info.value.fatal == (fault == "401")  # a refused key fails every request; a bad reply only this one
     if fault in SDK_ERRORS[provider]:
         assert isinstance(info.value.original, SDK_ERRORS[provider][fault])
     assert llm.accounting.total().retries == 0
