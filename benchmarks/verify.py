@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from semtrace.benchmarks.task import Task
+from semtrace.sandbox.assert_judge import LIMIT
 from semtrace.sandbox.base import Sandbox
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase
 
@@ -41,6 +42,8 @@ class VerifyReport:
     programs: int = 0
     known_broken_reasons: dict[str, str] = field(default_factory=dict)
     self_reported_asserts: int = 0  # tests whose verdict the candidate's process reports (see sandbox/README.md)
+    assert_judged: int = 0  # tests run in the supervisor's assert judge (the rest: judged from one reported value)
+    unjudgeable: tuple[Mismatch, ...] = ()  # tests the assert judge could not judge for the reference, and why
 
     @property
     def ok(self) -> bool:
@@ -56,6 +59,8 @@ class VerifyReport:
             "starting_code": {"passed": self.starting_passed, "total": self.starting_total},
             "known_broken": list(self.known_broken),
             "self_reported_asserts": self.self_reported_asserts,
+            "assert_judged": self.assert_judged,
+            "unjudgeable": [{"task_id": m.task_id, "test": m.status, "why": m.message} for m in self.unjudgeable],
             "mismatches": [{"task_id": m.task_id, "which": m.which, "status": m.status, "message": m.message}
                            for m in self.mismatches],
         }
@@ -96,9 +101,12 @@ async def verify_tasks(benchmark: str, tasks: list[Task], sandbox: Sandbox, *,
     counts = {"reference": [0, 0], "starting_code": [0, 0]}
 
     retry: list[Task] = []
+    unjudgeable: list[Mismatch] = []
 
     def record(task: Task, which: str, result: ExecResult) -> None:
         counts[which][1] += 1
+        unjudgeable.extend(Mismatch(task.task_id, which, str(t.index), t.message) for t in result.tests
+                           if t.message.startswith(LIMIT))
         passed = result.passed and bool(result.tests)
         counts[which][0] += passed
         if passed != (which == "reference"):
@@ -134,16 +142,27 @@ async def verify_tasks(benchmark: str, tasks: list[Task], sandbox: Sandbox, *,
         starting_passed=counts["starting_code"][0], starting_total=counts["starting_code"][1],
         known_broken=tuple(sorted(known, key=order.__getitem__)), mismatches=tuple(mismatches),
         seconds=loop.time() - start, programs=len(jobs), known_broken_reasons=known,
-        self_reported_asserts=sum(self_reported_asserts(t) for t in tasks))
+        self_reported_asserts=sum(self_reported_asserts(t) for t in tasks),
+        assert_judged=sum(assert_judged(t) for t in tasks), unjudgeable=tuple(unjudgeable))
 
 
 def self_reported_asserts(task: Task) -> int:
-    """How many of the task's tests stay asserts the judge cannot take over (judged against the reference, or
-    the starting code when there is none: the AST pass depends on the names the program defines)."""
+    """How many of the task's tests the candidate's process would judge itself: 0 since every assert runs in the
+    supervisor's assert judge; kept so that a user's data can be shown to have none."""
     from semtrace.sandbox.convert import self_reported
 
     code = task.reference or task.starting_code or ""
     return self_reported([t.to_dict() for t in all_tests(task)], task.entry_point or None, code, task.test_setup)
+
+
+def assert_judged(task: Task) -> int:
+    """How many of the task's tests run in the assert judge (the AST pass depends on the names the program
+    defines: counted against the reference, or the starting code when there is none)."""
+    from semtrace.sandbox.convert import judged_by_assert_judge
+
+    code = task.reference or task.starting_code or ""
+    return judged_by_assert_judge([t.to_dict() for t in all_tests(task)], task.entry_point or None, code,
+                                  task.test_setup)
 
 
 def program_count(tasks: list[Task]) -> int:

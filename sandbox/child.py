@@ -21,8 +21,9 @@ import sys
 from typing import Any, Callable, Dict, List, Optional
 
 try:  # imported as semtrace.sandbox.child on the host, as a script inside the sandbox
-    from . import judge, protocol, tracer  # type: ignore[no-redef]
+    from . import calls, judge, protocol, tracer  # type: ignore[no-redef]
 except ImportError:
+    import calls  # type: ignore[no-redef]
     import judge  # type: ignore[no-redef]
     import protocol  # type: ignore[no-redef]
     import tracer  # type: ignore[no-redef]
@@ -68,7 +69,10 @@ def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
 
     def send(ev: str, **fields: Any) -> None:
         data = (dumps({"n": nonce, "ev": ev, **fields}) + "\n").encode()  # the nonce first: checked unparsed
-        if len(data) > value_bytes and ev == "done":
+        if len(data) > value_bytes and ev == "answer":
+            data = (dumps({"n": nonce, "ev": ev, "s": fields.get("s"), "error": "the value is too large to judge: "
+                           "%d bytes (limit %d)" % (len(data), value_bytes)}) + "\n").encode()
+        elif len(data) > value_bytes and ev == "done":
             data = (dumps({"n": nonce, "ev": ev, "i": fields.get("i"), "kind": "raised", "status": "error",
                            "message": "the output is too large to judge or record: %d bytes (limit %d)"
                            % (len(data), value_bytes)}) + "\n").encode()
@@ -79,9 +83,17 @@ def _reporter(fd: int, nonce: str, value_bytes: int) -> Callable[..., None]:
     return send
 
 
+class _Remote:
+    """What an assert test needs here: the judge's call pipe, the answer sender and the objects it holds."""
+
+    def __init__(self, fd: int, answer: Callable[..., None]) -> None:
+        self.fd, self.answer, self.table = fd, answer, calls.Handles()
+
+
 def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Optional[str],
-             prelude: Any = None) -> Any:
-    """Perform one test; return what the supervisor judges (the value, or the stdout of a stdio test)."""
+             prelude: Any = None, remote: Optional[_Remote] = None) -> Any:
+    """Perform one test; return what the supervisor judges (the value, or the stdout of a stdio test). An assert
+    test (``remote``) is the judge's: this side only answers its calls (``calls.serve``)."""
     kind = test["kind"]
     if kind == "call":
         if test.get("expr"):
@@ -89,8 +101,10 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
         fn = ns[test.get("func") or entry or "candidate"]
         args, kwargs = eval(compile("__semtrace_collect__(%s)" % test.get("args", ""), "<test>", "eval"), ns)
         return fn(*args, **kwargs)
-    if kind == "assert":
-        exec(compile(test["source"], "<test>", "exec"), ns)
+    if kind == "remote":
+        if remote is None:
+            raise RuntimeError("an assert test without the judge's call pipe")
+        calls.serve(remote.fd, remote.answer, ns, remote.table, _flush)
         return None
     old_in, old_out = sys.stdin, sys.stdout
     sys.stdin = _stdin_for(test)
@@ -184,7 +198,7 @@ def _flush() -> None:
             pass
 
 
-def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> None:
+def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int, remote: Optional[_Remote]) -> None:
     """Load the program, run the job's tests in order, report each; then ``finished``."""
     path = job["path"]
     try:
@@ -228,27 +242,23 @@ def _child_tests(job: Dict[str, Any], send: Callable[..., None], ctl: int) -> No
         try:
             if tracing is not None and (not tracing or i in tracing):
                 value, error, trace = tracer.trace_thunk(
-                    lambda: _run_one(test, ns, code_obj, entry, prelude), path,
+                    lambda: _run_one(test, ns, code_obj, entry, prelude, remote), path,
                     int(spec.get("max_events", 10000)), int(spec.get("max_value_len", 200)), i)
                 if error is not None:
                     raise error
             else:
-                value = _run_one(test, ns, code_obj, entry, prelude)
-            if test["kind"] == "assert":
-                msg: Dict[str, Any] = {"kind": "ok"}
+                value = _run_one(test, ns, code_obj, entry, prelude, remote)
+            if test["kind"] == "remote":  # the verdict is the judge's; this only says the calls are over
+                msg: Dict[str, Any] = {"kind": "served"}
             else:
                 msg = {"kind": "value", "value": _value_form(test, value, bool(job.get("record"))),
                        "repr": judge.safe_repr(value)}
         except BaseException as exc:
             if isinstance(exc, MemoryError):
                 status = "oom"
-            elif isinstance(exc, AssertionError) and test["kind"] == "assert":
-                status = "assertion"
             else:
                 status = "error"
             text = describe(exc)
-            if isinstance(exc, AssertionError) and not str(exc):
-                text = "AssertionError: %s" % test.get("source", "").strip()[:500]
             msg = {"kind": "raised", "status": status, "message": text}
         _flush()
         try:
@@ -334,13 +344,14 @@ def child_main(job: Dict[str, Any], fds: List[int]) -> None:
         os.setsid()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
-        res_w, out_w, err_w, ctl_r = fds
+        res_w, out_w, err_w, ctl_r = fds[:4]
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        res, ctl = _private_fds([res_w, ctl_r])
-        os.register_at_fork(after_in_child=lambda: [_close(res), _close(ctl)])
+        private = _private_fds([res_w, ctl_r] + list(fds[4:6]))  # + the judge's call and answer pipes
+        res, ctl = private[:2]
+        os.register_at_fork(after_in_child=lambda: [_close(fd) for fd in private])
         if hasattr(sys, "set_int_max_str_digits"):
             sys.set_int_max_str_digits(0)
         os.chdir(os.path.dirname(job["path"]))
@@ -350,11 +361,13 @@ def child_main(job: Dict[str, Any], fds: List[int]) -> None:
         except OSError as exc:  # the sandbox's disk, not the candidate: the supervisor makes it a runner failure
             staged = describe(exc)
         set_limits(job.get("limits") or {}, float(job.get("cpu", 60.0)))
-        send = _reporter(res, job.pop("nonce"), int(job.get("value_bytes") or 256 * MB))
+        nonce, value_bytes = job.pop("nonce"), int(job.get("value_bytes") or 256 * MB)
+        send = _reporter(res, nonce, value_bytes)
+        remote = _Remote(private[2], _reporter(private[3], nonce, value_bytes)) if len(private) == 4 else None
         if staged:
             send("stage_error", message=staged)
         else:
-            _child_tests(job, send, ctl)
+            _child_tests(job, send, ctl, remote)
     except Exception:  # the runner's own code failed (or a candidate broke it): the verdict stays the supervisor's
         _say_internal_error()  # (a test without its report is an error), but the cause is not silent
     finally:

@@ -12,8 +12,8 @@ itself. ``to_call_test`` rewrites the patterns whose verdict the supervisor can 
 
 where L is a literal the restricted evaluator accepts (``judge.eval_expected``) and X any expression. A plain
 call of a function ``f(args)`` keeps the ``func``/``args`` form (the tracer and the renderers show it as a call);
-anything else travels as ``expr``. Every other assert stays an assert: the supervisor then accepts the child's
-claimed verdict, and ``self_reported`` counts them.
+anything else travels as ``expr``. Every other assert stays an assert and runs in the assert judge
+(``assert_judge.py``), the candidate answering its calls with values; ``judged_by_assert_judge`` counts them.
 """
 
 from __future__ import annotations
@@ -107,8 +107,41 @@ def candidate_names(code: str, entry_point: Optional[str]) -> FrozenSet[str]:
     return _NAMES[key]
 
 
+_SETUPS: Dict[str, Tuple[str, FrozenSet[str]]] = {}
+
+
+def split_setup(setup: str) -> Tuple[str, FrozenSet[str]]:
+    """(the part of ``test_setup`` the child runs, the names only the assert judge defines).
+
+    ``test_setup`` is the test's code: its functions (helpers, QuixBugs' ``testN`` bodies, asserts and expected
+    values included) and its data (``METADATA``, prebuilt inputs) run only in the assert judge. The child runs
+    the rest — imports, classes (the program's inputs are built from them: QuixBugs' ``Node``) and other
+    statements (LiveCodeBench's method binding) — so no expected value in it reaches the candidate's process."""
+    if setup not in _SETUPS:
+        if len(_SETUPS) > 4096:
+            _SETUPS.clear()
+        try:
+            tree = ast.parse(setup)
+        except SyntaxError:  # the child reports it when it loads
+            _SETUPS[setup] = (setup, frozenset())
+            return _SETUPS[setup]
+        kept: List[str] = []
+        judged: "set[str]" = set()
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                judged.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                judged.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            else:
+                kept.append(ast.get_source_segment(setup, node) or ast.unparse(node))
+        _SETUPS[setup] = ("\n".join(kept) + ("\n" if kept else ""), frozenset(judged))
+    return _SETUPS[setup]
+
+
 def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, setup: str) -> Dict[str, Any]:
-    """Return ``test`` as a supervisor-judged ``call`` test when its assert has one of the patterns above."""
+    """Return ``test`` as a supervisor-judged ``call`` test when its assert has one of the patterns above (and
+    its value needs nothing that only the assert judge defines)."""
     if test.get("kind") != "assert":
         return test
     key = (test.get("source", ""), candidate_names(code, entry_point))
@@ -117,11 +150,24 @@ def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, se
             _CACHE.clear()
         _CACHE[key] = _convert(key[0], set(key[1]))
     fields = _CACHE[key]
+    judged = split_setup(setup)[1] if setup else frozenset()
+    if fields is not None and judged and _uses(fields, judged):
+        return test
     if fields is None:
         return test
     converted = dict(test)
     converted.update(fields, kind="call", source=test.get("source", ""))
     return converted
+
+
+def _uses(fields: Dict[str, Any], names: FrozenSet[str]) -> bool:
+    """Whether a converted test's value (evaluated in the child) reads one of ``names``."""
+    source = fields.get("expr") or "%s(%s)" % (fields.get("func") or "f", fields.get("args") or "")
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return True
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
 
 
 def _decided_in_child(node: ast.AST) -> bool:
@@ -180,5 +226,11 @@ def _convert(source: str, names: "set[str]") -> Optional[Dict[str, Any]]:
 
 
 def self_reported(tests: List[Dict[str, Any]], entry_point: Optional[str], code: str, setup: str) -> int:
-    """How many of ``tests`` would stay asserts (verdict claimed by the child) for this program."""
+    """How many of ``tests`` the child would judge itself: none, since every assert the AST pass does not convert
+    runs in the assert judge (``assert_judge.py``). Kept so that a user's data can be shown to have none."""
+    return 0
+
+
+def judged_by_assert_judge(tests: List[Dict[str, Any]], entry_point: Optional[str], code: str, setup: str) -> int:
+    """How many of ``tests`` run in the assert judge (the rest are judged from one reported value)."""
     return sum(to_call_test(dict(t), entry_point, code, setup)["kind"] == "assert" for t in tests)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import decimal
 import itertools
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 try:  # imported as semtrace.sandbox.judge on the host, as a script inside the sandbox
     from .digest import BIG_INT_BITS, Digest, digest, digest_form, unlimited_digits  # type: ignore[no-redef]
@@ -59,8 +59,9 @@ class Opaque:
 
 
 class _Budget:
-    def __init__(self) -> None:
+    def __init__(self, opaque: Optional[Callable[[Any], Any]] = None) -> None:
         self.left = MAX_ENCODED_ITEMS
+        self.opaque = opaque
 
 
 def _bounded_repr(value: Any, limit: int) -> Optional[str]:
@@ -98,8 +99,10 @@ def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
     return text
 
 
-def encode(value: Any, _budget: Optional[_Budget] = None) -> Any:
-    budget = _budget or _Budget()
+def encode(value: Any, _budget: Optional[_Budget] = None, opaque: Optional[Callable[[Any], Any]] = None) -> Any:
+    """``value`` in tagged JSON; an object that is not an exact builtin (or a subclass read through the builtin's
+    own slots) becomes ``{"opaque": ...}``, or what ``opaque(obj)`` returns (the call channel's handles)."""
+    budget = _budget or _Budget(opaque)
     budget.left -= 1
     if budget.left < 0:
         raise OverflowError("value too large to judge")
@@ -141,6 +144,8 @@ def encode(value: Any, _budget: Optional[_Budget] = None) -> Any:
         return {"set": [encode(x, budget) for x in set.__iter__(value)]}
     if isinstance(value, frozenset):
         return {"frozenset": [encode(x, budget) for x in frozenset.__iter__(value)]}
+    if budget.opaque is not None:
+        return budget.opaque(value)
     opaque = {"opaque": t.__name__, "repr": safe_repr(value, 200)}
     if getattr(t, "__module__", "") != "__candidate__":
         # Truthiness of a library object (a re.Match, ...) is part of `assert f(x)` tests; a type the candidate
@@ -162,17 +167,18 @@ def big_int(text: str) -> int:
             return int(text)
 
 
-def decode(data: Any) -> Any:
-    """Tagged JSON -> builtins; anything not in ``encode``'s form raises ``BadValue``."""
+def decode(data: Any, ref: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
+    """Tagged JSON -> builtins; anything not in ``encode``'s form raises ``BadValue``. ``ref`` turns the call
+    channel's object references (``{"handle": ...}``, ``{"ref": ...}``) into objects; without it they are bad."""
     try:
-        return _decode(data)
+        return _decode(data, ref)
     except BadValue:
         raise
     except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise BadValue("the reported value is malformed: %s" % type(exc).__name__) from None
 
 
-def _decode(data: Any) -> Any:
+def _decode(data: Any, ref: Optional[Callable[[Dict[str, Any]], Any]] = None) -> Any:
     if not isinstance(data, dict):
         if data is not None and not isinstance(data, (bool, int, float, str)):
             raise BadValue("untagged %s" % type(data).__name__)
@@ -183,6 +189,8 @@ def _decode(data: Any) -> Any:
         return Digest(data["digest"])
     if "opaque" in data:
         return Opaque(str(data["opaque"]), str(data.get("repr", "")), data.get("truth"))
+    if ref is not None and ("handle" in data or "ref" in data):
+        return ref(data)
     (tag, payload), = data.items()
     if tag == "hex":
         return int(payload, 16)
@@ -191,15 +199,15 @@ def _decode(data: Any) -> Any:
     if tag == "float":
         return float(payload)
     if tag == "list":
-        return [_decode(x) for x in payload]
+        return [_decode(x, ref) for x in payload]
     if tag == "tuple":
-        return tuple(_decode(x) for x in payload)
+        return tuple(_decode(x, ref) for x in payload)
     if tag == "set":
-        return set(_decode(x) for x in payload)
+        return set(_decode(x, ref) for x in payload)
     if tag == "frozenset":
-        return frozenset(_decode(x) for x in payload)
+        return frozenset(_decode(x, ref) for x in payload)
     if tag == "dict":
-        return {_decode(k): _decode(v) for k, v in payload}
+        return {_decode(k, ref): _decode(v, ref) for k, v in payload}
     if tag == "bytes":
         return bytes.fromhex(payload)
     if tag == "complex":

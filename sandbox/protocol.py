@@ -19,9 +19,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 HEADER = 24  # bytes: "J" + decimal body length, space padded, newline
 REPORT_EVENTS = ("loaded", "load_error", "stage_error", "done", "trace", "finished")
-# what a child may say about one test; only "ok" is a claimed verdict (assert tests only)
-DONE_KINDS = ("value", "raised", "ok")
-RAISED = ("error", "oom", "assertion")
+# what a child may say about one test: never a verdict ("served": the assert judge's calls are over)
+DONE_KINDS = ("value", "raised", "served")
+RAISED = ("error", "oom")
 
 
 class ProtocolError(RuntimeError):

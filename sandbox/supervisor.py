@@ -20,11 +20,14 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 try:  # imported as semtrace.sandbox.supervisor on the host, as a script inside the sandbox
-    from . import protocol  # type: ignore[no-redef]
+    from . import convert, protocol  # type: ignore[no-redef]
+    from .assert_judge import JudgeProcess  # type: ignore[no-redef]
     from .executor_handle import Executor, RunnerFailure  # type: ignore[no-redef]
     from .verdicts import TraceState, judge_report, outcome  # type: ignore[no-redef]
 except ImportError:
+    import convert  # type: ignore[no-redef]
     import protocol  # type: ignore[no-redef]
+    from assert_judge import JudgeProcess  # type: ignore[no-redef]
     from executor_handle import Executor, RunnerFailure  # type: ignore[no-redef]
     from verdicts import TraceState, judge_report, outcome  # type: ignore[no-redef]
 
@@ -119,6 +122,15 @@ class Batch:
         self.exit_status: Optional[int] = None
         self.awaiting_trace: Optional[int] = None
         self.stage_error = ""  # the child could not stage its stdio inputs (the sandbox's disk): a runner failure
+        # assert tests: run by the assert judge (forked at the first one), the child only answers its calls
+        self.remote = {i for i in indices if tests[i]["kind"] == "assert"}
+        self.judge: Optional[JudgeProcess] = None
+        self.judge_fds: List[int] = []  # the judge's ends of the call channel until it is forked
+        self.nonce = ""
+        self.verdict: Optional[Dict[str, Any]] = None  # the judge's verdict on the assert test in flight
+        self.served: Optional[bool] = None  # the child's end of that test's calls (whether it was traced)
+        self.since = 0.0  # when the test in flight began
+        self.backlog: List[protocol.Report] = []  # the child's reports that came before the judge's verdict
 
     @property
     def inflight(self) -> Optional[int]:
@@ -131,37 +143,44 @@ class Batch:
         tests = []
         for i in self.indices:
             test = self.tests[i]
+            if i in self.remote:  # the child only answers the assert judge's calls: no source, no expected value
+                tests.append({"kind": "remote", "i": i})
+                continue
             sent = {k: test[k] for k in INPUT_FIELDS if test.get(k)}
             sent["i"] = i
-            if test["kind"] == "assert":  # the one case whose source (expected value included) must be run
-                sent["source"] = test.get("source", "")
             if test.get("compare") == "digest":
                 sent["form"] = "digest"
             if test.get("compare") == "lcb" and test["kind"] == "stdio":
                 sent["any_exit"] = True  # LiveCodeBench grades what a stdio program printed, whatever its exit code
             tests.append(sent)
         return {"nonce": nonce, "code": req["code"], "path": self.path, "entry_point": req.get("entry_point"),
-                "test_setup": req.get("test_setup") or "", "prelude": req.get("prelude") or "", "tests": tests, "trace": spec,
+                "test_setup": convert.split_setup(req.get("test_setup") or "")[0], "prelude": req.get("prelude") or "", "tests": tests, "trace": spec,
                 "record": bool(req.get("record")),
                 "limits": {k: limits.get(k) for k in ("memory_mb", "file_size_mb", "processes")},
                 "cpu": self.load_time + sum(self.timeouts.values()),
                 "value_bytes": int(limits.get("value_bytes") or 256 * 1024 * 1024)}
 
     def run(self, executor: Executor) -> None:
-        nonce = os.urandom(16).hex()
+        nonce = self.nonce = os.urandom(16).hex()
         pipes = [os.pipe() for _ in range(4)]  # report, stdout, stderr: child writes; control: child reads
         (res_r, res_w), (out_r, out_w), (err_r, err_w), (ctl_r, ctl_w) = pipes
+        child_fds = [res_w, out_w, err_w, ctl_r]
+        if self.remote:  # the assert judge's call channel: calls (child reads), answers (child writes)
+            (call_r, call_w), (ans_r, ans_w) = os.pipe(), os.pipe()
+            child_fds += [call_r, ans_w]
+            self.judge_fds = [call_w, ans_r]
         ooms = _oom_kills()
         try:
-            executor.launch(self.job(nonce), [res_w, out_w, err_w, ctl_r])
+            executor.launch(self.job(nonce), child_fds)
         finally:
-            for fd in (res_w, out_w, err_w, ctl_r):
+            for fd in child_fds:
                 os.close(fd)
         try:
             status = self._watch(executor, nonce, res_r, out_r, err_r, ctl_w)
         finally:
             for fd in (res_r, out_r, err_r, ctl_w):
                 os.close(fd)
+            self._close_judge()
         if self.stage_error:
             raise RunnerFailure("could not stage a stdio test's input: %s" % self.stage_error[:300])
         if self.ended is None and not self.finished:
@@ -177,13 +196,25 @@ class Batch:
         deadline = started + self.load_time
         drain_until: Optional[float] = None
         closed = False  # reports are no longer accepted
+
+        def after(new_deadline: Optional[float]) -> None:  # a report or verdict was taken: finish, or a new test
+            nonlocal closed, drain_until, deadline, started
+            started = step = time.monotonic()
+            if self.finished:
+                closed = True
+                drain_until = min(drain_until or step + DRAIN_SECONDS, step + DRAIN_SECONDS)
+            elif new_deadline is not None:
+                deadline = step + new_deadline
+
         while True:
             now = time.monotonic()
             if not closed and self.exit_status is None and now >= deadline:
                 self.ended, self.reason, closed = "timeout", "", True
                 self._kill(executor)
                 drain_until = now + DRAIN_SECONDS
-            if drain_until is not None and (now >= drain_until or (self.exit_status is not None and not readers)):
+            judge_fd = self.judge.fd if self.judge is not None else -1  # (open until the judge is stopped)
+            if drain_until is not None and (now >= drain_until or (
+                    self.exit_status is not None and not any(fd != judge_fd for fd in readers))):
                 break
             if executor.lines and self.exit_status is None:  # already buffered (read while learning the pid)
                 self._executor_lines(executor)
@@ -194,7 +225,24 @@ class Batch:
             watch_exec = self.exit_status is None and (closed or res_r not in readers)
             fds = list(readers) + ([exec_fd] if watch_exec else [])
             ready = select.select(fds, [], [], max(0.0, min(until - now, 1.0)))[0]
+            if self.judge is not None and self.judge.fd not in readers and not self.judge.reader.eof:
+                readers[self.judge.fd] = self.judge.reader  # (forked while a report was handled)
             for fd in ready:
+                if self.judge is not None and fd == self.judge.fd:
+                    lines = self.judge.reader.feed()
+                    if self.judge.reader.eof:
+                        del readers[fd]
+                    for line in lines:
+                        if closed:
+                            break
+                        after(self._on_verdict(line, ctl_w))
+                        while self.backlog and self.served is None and not closed:  # reports that waited
+                            after(self._on_report(self.backlog.pop(0), time.monotonic() - started, ctl_w))
+                    if self.judge.reader.eof and not closed and self._judge_lost():
+                        self.ended, closed = "error", True
+                        self._kill(executor)
+                        drain_until = time.monotonic() + DRAIN_SECONDS
+                    continue
                 if fd == exec_fd:
                     executor.pump()
                     self._executor_lines(executor)
@@ -226,14 +274,10 @@ class Batch:
                     rep = protocol.Report.parse(line, nonce)
                     if rep is None:
                         continue  # not from the runner's reporter: a forged or garbled line
-                    step = time.monotonic()
-                    new_deadline = self._on_report(rep, step - started, ctl_w)
-                    started = step
-                    if self.finished:
-                        closed = True
-                        drain_until = min(drain_until or step + DRAIN_SECONDS, step + DRAIN_SECONDS)
-                    elif new_deadline is not None:
-                        deadline = step + new_deadline
+                    if self.served is not None:  # the judge's verdict is due first: later reports wait for it
+                        self.backlog.append(rep)
+                        continue
+                    after(self._on_report(rep, time.monotonic() - started, ctl_w))
         if self.exit_status is None:  # once reaped, the pid may belong to someone else: never kill it then
             self._kill(executor)
             self._await_executor(executor, lambda: self.exit_status is not None, "report the program's exit")
@@ -281,7 +325,10 @@ class Batch:
         """Handle one valid report; return the next deadline's length when a new test is in flight."""
         if rep.ev == "loaded" and not self.loaded:
             self.loaded = True
-            return self.timeouts[self.indices[0]] if self.indices else None
+            if not self.indices:
+                return None
+            self._begin(self.indices[0])
+            return self.timeouts[self.indices[0]]
         if rep.ev == "stage_error" and not self.loaded:  # (sent before any candidate code ran)
             self.stage_error, self.finished = rep.message or "unknown", True
             return None
@@ -307,18 +354,96 @@ class Batch:
             return None
         if rep.ev != "done" or rep.i != inflight:
             return None  # not the test in flight: a forged or confused line
+        if inflight in self.remote:  # the verdict is the judge's; the child only says its calls are over
+            if rep.kind != "served":
+                self.done[inflight] = outcome(inflight, "error", "the program's process failed while it answered "
+                                              "the judge's calls: %s" % (rep.message or "malformed report"), None, took)
+                self.finished = True  # out of step with the judge: this child runs nothing more
+                return None
+            self.served = rep.traced
+            return self._settle(ctl_w) if self.verdict is not None else None
         result = judge_report(self.tests[inflight], rep, took, bool(self.req.get("record")))
-        self.done[inflight] = result
+        return self._advance(inflight, result, rep.traced, ctl_w)
+
+    def _advance(self, i: int, result: Dict[str, Any], traced: bool, ctl_w: int) -> Optional[float]:
+        """Test ``i`` is decided: ship or drop its trace, start the next; the next deadline's length."""
+        self.done[i] = result
         self.position += 1
-        if rep.traced and self.trace is not None:
-            verdict = self.trace.verdict(inflight, result["status"])
-            self.awaiting_trace = inflight if verdict in (b"t", b"T") else None
+        if traced and self.trace is not None:
+            verdict = self.trace.verdict(i, result["status"])
+            self.awaiting_trace = i if verdict in (b"t", b"T") else None
             try:
                 os.write(ctl_w, verdict)
             except OSError:
                 pass
         nxt = self.inflight
-        return self.timeouts[nxt] if nxt is not None else None
+        if nxt is None:
+            return None
+        self._begin(nxt)
+        return self.timeouts[nxt]
+
+    def _begin(self, i: int) -> None:
+        """Test ``i`` is in flight; an assert test goes to the judge (forked for this batch at its first)."""
+        self.since = time.monotonic()
+        if i not in self.remote:
+            return
+        if self.judge is None:
+            try:
+                self.judge = JudgeProcess(self.req, self.tests, self.judge_fds[0], self.judge_fds[1], self.nonce,
+                                          self.load_time + sum(self.timeouts.values()))
+            except OSError as exc:
+                raise RunnerFailure("cannot fork the assert judge: %s" % exc) from None
+            finally:
+                self._close_judge_fds()
+        self.judge.start(i)
+
+    def _on_verdict(self, line: bytes, ctl_w: int) -> Optional[float]:
+        """The judge's verdict on the assert test in flight (settled once the child's calls are over too)."""
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return None
+        inflight = self.inflight
+        if not isinstance(data, dict) or data.get("i") != inflight or inflight not in self.remote:
+            return None
+        if data.get("gone"):  # the child stopped answering: its exit explains the test, or it claimed to be done
+            if self.served is None:
+                return None
+            data = {"status": "error", "message": "the program stopped answering the judge's calls"}
+        self.verdict = data
+        return self._settle(ctl_w) if self.served is not None else None
+
+    def _settle(self, ctl_w: int) -> Optional[float]:
+        i, data, traced = self.inflight, self.verdict or {}, bool(self.served)
+        self.verdict = self.served = None
+        assert i is not None
+        status = data.get("status") if data.get("status") in ("passed", "failed", "error", "oom") else "error"
+        result = outcome(i, status, str(data.get("message") or "")[:2000], None, time.monotonic() - self.since)
+        return self._advance(i, result, traced, ctl_w)
+
+    def _judge_lost(self) -> bool:
+        """The judge's pipe closed: if it owed a verdict on the test in flight, that test is an error."""
+        inflight = self.inflight
+        if inflight is None or inflight not in self.remote or self.verdict is not None or inflight in self.done:
+            return False
+        self.done[inflight] = outcome(inflight, "error", "the judge cannot judge this test: the assert judge stopped while it "
+                                      "evaluated it",
+                                      None, time.monotonic() - self.since)
+        self.reason = "the assert judge stopped"
+        return True
+
+    def _close_judge_fds(self) -> None:
+        for fd in self.judge_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.judge_fds = []
+
+    def _close_judge(self) -> None:
+        self._close_judge_fds()
+        if self.judge is not None:
+            self.judge.stop()
 
     def _explain(self, status: int, ooms_before: int) -> None:
         if os.WIFSIGNALED(status):

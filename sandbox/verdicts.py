@@ -64,13 +64,8 @@ def judge_report(test: Dict[str, Any], rep: protocol.Report, duration: float, re
     """The supervisor's verdict on one test from the child's report."""
     i, kind = test["index"], test["kind"]
     if rep.kind == "raised":
-        status = {"assertion": "failed" if kind == "assert" else "error"}.get(rep.status, rep.status)
-        return outcome(i, status, rep.message, None, duration)
-    if kind == "assert":
-        if rep.kind != "ok":
-            return outcome(i, "error", "malformed report: a value for an assert test", None, duration)
-        return outcome(i, "passed", "", None, duration)
-    if rep.kind != "value":
+        return outcome(i, rep.status, rep.message, None, duration)
+    if rep.kind != "value" or kind == "assert":  # (assert tests are the assert judge's: never a child's report)
         return outcome(i, "error", "malformed report: the program claimed a verdict for a test the judge decides",
                        None, duration)
     kept = rep.value if record else None

@@ -52,9 +52,11 @@ async def test_exiting_before_the_tests_is_not_passing(local_sandbox, exit_call)
 async def test_a_failure_of_the_childs_own_code_is_named_on_stderr_and_never_a_pass(local_sandbox):
     """A candidate that breaks what the child itself calls (here ``len``, which the reporter calls on every
     report): the test left without its report is an error, never a pass; the next test runs in a fresh child; and
-    the cause is one line on stderr rather than silence."""
-    r = await local_sandbox.run(req("x = 1\n", a("assert x == 2"), a("import builtins; builtins.len = None"),
-                                    a("assert x == 1"), a("assert x == 1")))
+    the cause is one line on stderr rather than silence. (Test code itself is trusted and runs in the assert
+    judge, so the candidate's own function does the breaking.)"""
+    code = "x = 1\ndef brk():\n    import builtins\n    builtins.len = None\n    return 1\n"
+    r = await local_sandbox.run(req(code, a("assert x == 2"), a("assert brk() == 1"), a("assert x == 1"),
+                                    a("assert x == 1")))
     assert [t.status for t in r.tests] == ["failed", "error", "passed", "passed"]
     assert "semtrace child: internal error at child.py:" in r.stderr and "TypeError" in r.stderr
 
@@ -292,12 +294,12 @@ async def test_a_sigkill_without_evidence_is_killed_not_oom(local_sandbox):
 
 
 async def test_the_memory_hunt_is_real(local_sandbox):
-    """The conformance case that hunts for expected values must find one that does enter the process: a
-    self-reported assert ships its source (expected value included) to the child."""
+    """The conformance case that hunts for expected values must find one that does enter the process: here a
+    call's argument (the program's input, which it must see)."""
     from semtrace.sandbox.conformance_cases import _MEMORY_HUNT, SECRET_EXPECTED
 
-    code = _MEMORY_HUNT.replace("{{", "{").replace("}}", "}") + "def f():\n    return _in_my_objects()\n"
-    r = await local_sandbox.run(req(code, a(f"x = f()\nassert x == {SECRET_EXPECTED!r}")))
+    code = _MEMORY_HUNT.replace("{{", "{").replace("}}", "}") + "def f(x):\n    return _in_my_objects()\n"
+    r = await local_sandbox.run(req(code, a(f"assert f([{SECRET_EXPECTED!r}]) == {SECRET_EXPECTED!r}")))
     assert r.passed, r
 
 
@@ -307,9 +309,13 @@ async def test_claimed_verdicts_only_count_for_asserts(local_sandbox):
             "    if callable(o) and getattr(o, '__name__', '') == 'send' and getattr(o, '__closure__', None):\n"
             "        o('done', i=0, kind='ok', traced=False)\n")
     r = await local_sandbox.run(req(fake, TestCase(kind="stdio", stdin="", expected="1")))
-    assert r.status == "error" and "malformed report" in r.tests[0].message
-    r = await local_sandbox.run(req(code, a("x = f()\nassert x == 0")))
-    assert r.passed  # the documented remaining case: an assert the judge cannot take over reports itself
+    assert r.status == "failed"  # no report kind claims a verdict: the forged line is ignored, the stdout judged
+    served = fake.replace("kind='ok'", "kind='served'")
+    for program in (fake + code.replace("0", "1"), served + code.replace("0", "1")):
+        # an assert is the judge's, whatever the child says about it (here through every sender it can find: the
+        # forged line on the judge's answer channel is out of turn, so the test cannot even be judged)
+        r = await local_sandbox.run(req(program, a("x = f()\nassert x == 0"), a("assert f() + 1 == 1")))
+        assert r.tests and all(t.status in ("failed", "error") for t in r.tests), r
 
 
 async def test_values_too_large_to_ship_travel_as_digests(local_sandbox):
