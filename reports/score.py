@@ -17,12 +17,13 @@ import ast
 import asyncio
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from semtrace.agents.record import Candidate, compact, first_failure
-from semtrace.agents.rundir import RunError, write_file
+from semtrace.agents.rundir import RunError, RunWriteError, write_file
 from semtrace.benchmarks.metrics import mean_interval, mean_pass_at_k
 from semtrace.benchmarks.task import Task
 from semtrace.reports.model import Rate, Table
@@ -229,6 +230,8 @@ async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", da
     from semtrace.agents.build import load_tasks, make_run_sandbox
     from semtrace.config import build_config, validate_config, with_absolute_paths
 
+    dest = out or default_out(samples)
+    check_out(dest, samples)  # before any work: a directory, the samples file itself, a file in the way
     cfg = with_absolute_paths(build_config(None, {"benchmark": benchmark, "sandbox": sandbox, "data_dir": data_dir},
                                            overrides or []))
     rows = parse_samples(samples)
@@ -249,12 +252,44 @@ async def score_file(samples: Path, benchmark: str, *, sandbox: str = "auto", da
         scored = await score_samples(parsed, tasks, box, cfg.limits.to_limits())
     finally:
         await box.close()
-    dest = out or default_out(samples)
-    write_file(dest, task_lines(scored))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        write_file(dest, task_lines(scored))
+    except (OSError, RunWriteError) as exc:
+        raise RunError(f"cannot write --out '{dest}': {_why(exc)}; the scores were not saved: fix that (free "
+                       f"space, permissions) or choose another --out, and score again") from None
     result = ScoreResult(benchmark, samples, dest, len(tasks), scored)
     if run_dir is not None:
-        write_run(result, tasks, cfg, run_dir)
+        try:
+            write_run(result, tasks, cfg, run_dir)
+        except RunWriteError as exc:
+            raise RunError(f"{exc}; the scores are saved in {dest}, but the run directory '{run_dir}' is "
+                           f"incomplete: remove it, fix the cause and score again with --run-dir") from None
     return result
+
+
+def _why(exc: BaseException) -> str:
+    cause = exc.original if isinstance(exc, RunWriteError) else exc
+    return getattr(cause, "strerror", None) or str(cause)
+
+
+def check_out(dest: Path, samples: Path) -> None:
+    """``--out`` can take the per-task JSONL: a file (new or to replace) that is not the samples file and whose
+    folder is a folder (created when missing)."""
+    suggestion = default_out(samples).name
+    if dest.is_dir():
+        raise RunError(f"--out '{dest}' is a directory; --out names the per-task JSONL file, e.g. --out "
+                       f"{dest / suggestion}")
+    if dest.exists() and samples.exists() and dest.resolve() == samples.resolve():
+        raise RunError(f"--out '{dest}' is the samples file itself; choose another file, e.g. --out "
+                       f"{dest.with_name(suggestion)}")
+    for parent in dest.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunError(f"--out '{dest}': '{parent}' is a file, not a folder; choose another --out")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise RunError(f"--out '{dest}': the folder '{parent}' is not writable; choose another --out")
+            break
 
 
 def write_run(result: ScoreResult, tasks: dict[str, Task], cfg: Any, run_dir: Path) -> None:
