@@ -65,6 +65,7 @@ def error_from_status(status: int, message: str, *, provider: str, original: Bas
                       headers: Any = None, code: str | None = None) -> LLMError:
     """Map an HTTP error response to the hierarchy; transient classes get ``retry_after`` when sent."""
     wait = retry_after(headers)
+    message = " ".join(str(message).split())  # one line, whatever the server's body held
     text = f"HTTP {status}: {message}"
     if status == 429:
         if code == "insufficient_quota" or "insufficient_quota" in message:

@@ -4,7 +4,8 @@ Faults are queued per request (``server.faults = ["429", "500", "ok"]``; an empt
 ``429`` (with ``Retry-After: server.retry_after``), ``500``, ``503``, ``529`` (Anthropic overloaded),
 ``reset`` (TCP RST, no response), ``slow`` (answers after ``server.slow_seconds``), ``malformed`` (200 with
 truncated JSON), ``401``, ``context`` (the provider's context-length error), ``quota`` (OpenAI 429
-insufficient_quota), ``few`` (OpenAI: one choice whatever ``n`` asks). Every request is recorded.
+insufficient_quota), ``few`` (OpenAI: one choice whatever ``n`` asks). A request whose last user message
+contains ``server.slow_when`` is slow whatever its fault. Every request is recorded.
 Replies are ``#<request number> echo: <last user message>`` so a cached reply is recognisable.
 """
 
@@ -30,6 +31,7 @@ class FakeLLMServer:
         self.requests: list[dict[str, Any]] = []
         self.retry_after = "1"
         self.slow_seconds = 2.0
+        self.slow_when: str | None = None
         self.delay = 0.0  # every ok response waits this long (for concurrency tests)
         self.inflight = 0
         self.max_inflight = 0
@@ -139,7 +141,7 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if fault == "reset":
                 self._reset()
                 return
-            if fault == "slow":
+            if fault == "slow" or (server.slow_when and server.slow_when in _last_user(body)):
                 time.sleep(server.slow_seconds)
             if fault == "malformed":
                 self._send(200, b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "mess')
