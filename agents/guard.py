@@ -89,6 +89,9 @@ def guard(fn: Callable[[], T], *, run_dir: Callable[[], Path | None] | None = No
     except user_errors() as exc:
         fail(str(exc))
     except Exception as exc:
+        if getattr(exc, "fatal", False):  # an LLM endpoint no task can use (llms/base.py): names it and the fix
+            hint = resume_hint() if resume_hint else None
+            fail(f"{exc}" + (f"; every finished task is kept: continue with {hint}" if hint else ""))
         log.debug("unexpected error", exc_info=True)
         where = record_crash(exc, run_dir() if run_dir else None)
         fail(f"unexpected {type(exc).__name__}: {exc} (a bug, not a problem with the input; the traceback is in "

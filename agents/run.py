@@ -242,6 +242,8 @@ async def run_tasks(
                 try:
                     state = await run_scored(app, task, ctx, scorer)  # the graph, scored as it goes
                 except Exception as exc:  # noqa: BLE001 - infrastructure failure of one task; the run goes on
+                    if getattr(exc, "fatal", False):  # every task would fail alike (LLM unreachable): stop, resumable
+                        raise
                     log.error("task %s failed: %s: %s", task.task_id, type(exc).__name__, exc)
                     append_line(
                         run_dir / ERRORS_FILE,
