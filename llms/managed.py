@@ -25,7 +25,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from semtrace.llms.accounting import Accounting, UsageTotals, current_scope
-from semtrace.llms.base import LLM, BadResponse, Completion, LLMConfigError, LLMError, Message, RateLimited, Timeout
+from semtrace.llms.base import (
+    LLM,
+    BadResponse,
+    Completion,
+    LLMConfigError,
+    LLMError,
+    Message,
+    RateLimited,
+    Timeout,
+)
 from semtrace.llms.cache import ResponseCache, cache_key
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
