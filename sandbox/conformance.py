@@ -18,16 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from semtrace.sandbox.conformance_asserts import ASSERT_CASES
 from semtrace.sandbox.conformance_cases import (
     _CANARY,
-    CASES,
     LOCAL_EXCEPTIONS,
     PROBE,
     SECRET_VAR,
     Case,
     LocalException,
 )
+from semtrace.sandbox.conformance_cases import CASES as _CASES
 from semtrace.sandbox.types import ExecResult
+
+CASES: tuple[Case, ...] = _CASES + ASSERT_CASES  # containment, forgery, assert forgery
 
 __all__ = ["CASES", "LOCAL_EXCEPTIONS", "Case", "CaseResult", "LocalException", "SuiteReport", "run_suite"]
 

@@ -283,8 +283,9 @@ _SECRET_TEST = TestCase(kind="call", func="f", args="", expected=repr(SECRET_EXP
 FORGERY_CASES: tuple[Case, ...] = (
     Case("forge_reports_every_fd", "write fake 'passed'/'ok'/'value' reports and 'finished' to descriptors 0-4095",
          _FAKE_REPORTS + "def f():\n    _fake(True)\n    return 0\n", "failed"),
-    Case("forge_reports_assert", "the same forgery on an assert test the judge cannot take over",
-         _FAKE_REPORTS + "def f():\n    _fake(True)\n    return 0\n", "failed",
+    Case("forge_reports_assert", "the same forgery on an assert test (run in the assert judge: the lines written "
+         "to its answer channel make the test unjudgeable, an error)",
+         _FAKE_REPORTS + "def f():\n    _fake(True)\n    return 0\n", "error",
          TestCase(kind="assert", source="x = f()\nassert x == 1")),
     Case("forge_early_finished", "write fake reports and 'finished', then exit before the test ends",
          _FAKE_REPORTS + "import os\ndef f():\n    _fake(True)\n    os._exit(0)\n", "error"),
