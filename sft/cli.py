@@ -72,7 +72,7 @@ async def _build(source: str, reps: list[str], out: Path, *, data_dir: str | Non
 def build_cmd(
     source: str = typer.Option(..., "--source", help="benchmark:NAME | run:DIR | pairs:FILE.jsonl"),
     representation: str = typer.Option("concise", "--representation", "-r", help="R[,R...]"),
-    out: Path = typer.Option(..., "--out", help="output directory"),  # noqa: B008
+    out: Path = typer.Option(..., "--out", help="output folder: new, empty, or an earlier build (replaced whole)"),  # noqa: B008
     max_tokens: int = typer.Option(None, "--max-tokens", help="drop examples longer than this (after the "
                                    "rendering's own --trace-budget)"),
     split: float = typer.Option(0.9, "--split", help="share of task ids in train"),
@@ -90,8 +90,14 @@ def build_cmd(
     """Build fine-tuning examples: each buggy program traced on its first failing visible test, rendered and
     prompted exactly as the agent's round 1, with the fix as the answer."""
     from semtrace.sft.formats import FormatError
+    from semtrace.sft.outdir import OutError, check_out, earlier_build
     from semtrace.sft.sources import SourceError
 
+    try:
+        check_out(out)  # before any work: a file, a folder of other things
+    except OutError as exc:
+        fail(str(exc))
+    replaces = earlier_build(out) is not None
     reps = [r.strip() for r in representation.split(",") if r.strip()]
     if not reps:
         fail("--representation: give at least one name, e.g. concise,next,none")
@@ -106,14 +112,15 @@ def build_cmd(
                                       split=split, seed=seed, limit=limit, llm_spec=llm, tokenizer=tokenizer,
                                       flags={"max_tokens": max_tokens, "history": history,
                                              "trace_budget": trace_budget}))
-        except (SourceError, FormatError) as exc:
+        except (SourceError, FormatError, OutError) as exc:
             fail(str(exc))
 
     stats = guard(go)
     for rep, row in stats["representations"].items():
         typer.echo(f"{rep}: {row['examples']} examples ({row['train']} train, {row['test']} test), "
                    f"{row['dropped']} dropped")
-    typer.echo(f"wrote {out} ({stats['format']}); reasons for dropped rows in {out / 'stats.json'}")
+    typer.echo(f"wrote {out} ({stats['format']}{'; the earlier build there was replaced' if replaces else ''}); "
+               f"reasons for dropped rows in {out / 'stats.json'}")
 
 
 @app.command("train")

@@ -25,10 +25,10 @@ from semtrace.sft.build import (
     dedup_key,
     split_of,
 )
+from semtrace.sft.outdir import STATS_FILE, replacing
 
 log = logging.getLogger(__name__)
 
-STATS_FILE = "stats.json"
 HIST_BIN = 256
 
 
@@ -105,8 +105,16 @@ def write_dataset(
     settings: BuildSettings | None = None,
     dropped_before: list[Dropped] | None = None,
 ) -> dict[str, Any]:
-    """Split by task id, write every representation in ``fmt``, and write ``stats.json``; the stats."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Split by task id, write every representation in ``fmt``, and write ``stats.json``; the stats. ``out`` is
+    new, empty or an earlier build, which is replaced whole once the new build is written (``outdir.py``)."""
+    with replacing(out) as tmp:
+        stats = _write(built, tmp, fmt=fmt, split=split, seed=seed, source=source, settings=settings,
+                       dropped_before=dropped_before)
+    return stats
+
+
+def _write(built: Built, out: Path, *, fmt: str, split: float, seed: int, source: str,
+           settings: BuildSettings | None, dropped_before: list[Dropped] | None) -> dict[str, Any]:
     dropped = [*(dropped_before or []), *built.dropped]
     per_rep: dict[str, Any] = {}
     written: list[Path] = []
