@@ -19,7 +19,8 @@ _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*\((.*)\)\s*$", re.DOTALL)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr; exit 2 for bad input, 1 when the program could not be traced."""
+    """One line on stderr; exit 2 for bad input, 1 when the program could not be traced or the traced call raised
+    or failed ``--expected``."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -87,6 +88,20 @@ def explain_untraced(result: ExecResult, source: str, func: str, wall_time: floa
     return f"the program stopped before calling `{func}`: {message}"
 
 
+def program_outcome(result: ExecResult, call: str, expected: str | None) -> str | None:
+    """What went wrong in a traced call, for one line: the exception it raised (type and message), or the value
+    it returned when ``--expected`` was not met; None when it returned (and matched ``--expected``)."""
+    outcome = result.tests[0]
+    if outcome.status == "failed":
+        return f"{call.strip()} returned {outcome.actual}, expected {expected}"
+    if outcome.status == "passed":
+        return None
+    text = (outcome.message or result.message or "").strip().replace("\n", "\\n")  # one line, as written
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"{call.strip()} raised {text or outcome.status}"
+
+
 async def _run(sandbox_name: str, request: ExecRequest) -> ExecResult:
     from semtrace.sandbox.base import make_sandbox
 
@@ -113,7 +128,9 @@ def trace_command(
         None, "--llm", help="LLM spec for a representation written by an LLM, e.g. scripted:rules.jsonl."
     ),
 ) -> None:
-    """Trace one call of a program and print it in a trace representation."""
+    """Trace one call of a program and print it in a trace representation. Exit 0 when the call returned (and
+    matched --expected); 1, with one line naming the exception or the wrong value after the trace, when it raised
+    or failed --expected, or when it could not be traced; 2 for bad input."""
     if not file.is_file():
         _fail(f"{file} does not exist; pass the path of a Python file")
     if budget <= 0:
@@ -167,9 +184,13 @@ def trace_command(
         typer.echo(json.dumps(out, indent=1))
         if problem:
             _fail(f"{file}: {problem}", code=1)
+        outcome = program_outcome(result, call, expected)
+        if outcome:
+            _fail(f"{file}: {outcome}", code=1)
         return
     if problem:
         _fail(f"{file}: {problem}", code=1)
+    outcome = program_outcome(result, call, expected)
     from semtrace.representations.views import view_from_result
 
     view = view_from_result(request, result, test_index=0)
@@ -180,6 +201,8 @@ def trace_command(
     else:
         text = renderer.render(view, budget=budget)
     typer.echo(text)
+    if outcome:  # after the rendering, which a budget may have cut before the error
+        _fail(f"{file}: {outcome}", code=1)
 
 
 def register(app: typer.Typer) -> None:

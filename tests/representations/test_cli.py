@@ -34,8 +34,11 @@ def test_trace_prints_the_rendering(tmp_path: Path) -> None:
         app,
         ["trace", str(write(tmp_path)), "--call", "max_of([1, 3, 2])", "-r", "semcoder", "--expected", "3"],
     )
-    assert res.exit_code == 0, res.output
-    assert "* line 3: (3) x = 3; (4) x = 2" in res.output and "**FAILED**" in res.output
+    assert res.exit_code == 1, res.output  # the call returned 1, not the expected 3: the trace, then one line
+    assert "* line 3: (3) x = 3; (4) x = 2" in res.stdout and "**FAILED**" in res.stdout
+    assert res.stderr.strip() == f"error: {tmp_path / 'prog.py'}: max_of([1, 3, 2]) returned 1, expected 3"
+    ok = runner.invoke(app, ["trace", str(write(tmp_path)), "--call", "max_of([1, 3, 2])", "--expected", "1"])
+    assert ok.exit_code == 0 and not ok.stderr, ok.output
 
 
 def test_trace_json(tmp_path: Path) -> None:
@@ -82,12 +85,29 @@ def test_untraced_call_says_what_happened(tmp_path: Path, program: str, call: st
         assert not res.stdout.strip()
 
 
-def test_an_exception_inside_the_call_is_a_trace(tmp_path: Path) -> None:
+def test_an_exception_inside_the_call_is_a_trace_and_an_error(tmp_path: Path) -> None:
     path = tmp_path / "prog.py"
     path.write_text("def f(x):\n    raise ValueError('boom')\n")
     res = runner.invoke(app, ["trace", str(path), "--call", "f(1)"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output
     assert "ValueError: boom" in res.stdout
+    assert res.stderr.strip() == f"error: {path}: f(1) raised ValueError: boom"
+
+
+@pytest.mark.parametrize("rep", ["concise", "next", "none"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_infinite_recursion_shows_the_error_and_exits_1(tmp_path: Path, rep: str, as_json: bool) -> None:
+    path = tmp_path / "prog.py"
+    path.write_text("def f(n):\n    return f(n + 1)\n")
+    res = runner.invoke(app, ["trace", str(path), "--call", "f(1)", "-r", rep, *(["--json"] if as_json else [])])
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: f(1) raised RecursionError: maximum recursion "
+                                                   f"depth exceeded"), res.stderr
+    if as_json:
+        assert json.loads(res.stdout)["outcome"]["status"] == "error"
+    else:
+        assert res.stdout.strip()  # the trace is still printed, before the error line
 
 
 def test_non_utf8_file_is_one_line(tmp_path: Path) -> None:
