@@ -12,7 +12,7 @@ import pytest
 from reportcli import error_line, invoke
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "agents"))
-from rules import fenced, write_rules  # noqa: E402
+from rules import fenced, write_rules
 
 
 @pytest.fixture(scope="module")
