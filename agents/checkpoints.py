@@ -14,37 +14,110 @@ The database runs in WAL mode with ``synchronous=NORMAL``: a commit does not wai
 process being killed (what ``--resume`` needs); only a power loss or an OS crash may lose the last commits, never
 the database's consistency. Same file, schema and serializer as ``AsyncSqliteSaver`` (either reads what the other
 wrote).
+
+A file that cannot serve as the checkpoint database (not a SQLite database, read-only, in use, not a file) is a
+``CheckpointError`` raised by ``open`` before any task starts: one line naming the file and the fix (a ``RunError``,
+so the commands print it and exit 2). ``open`` proves the file writable (a table created and rolled back) and, for a
+file that was already there, sound (``PRAGMA quick_check``). The same failure during the run (disk full, the file
+made read-only) is a ``CheckpointError`` marked ``fatal``: the run stops instead of failing each task. Any other
+SQLite error (misuse: a closed connection, a bad statement) stays what it is, a bug.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.sqlite import SqliteSaver
+from semtrace.agents.rundir import RunError
+
+
+class CheckpointError(RunError):
+    """The run's checkpoint database cannot be used; the message names the file and the fix. ``fatal`` (an
+    operation failed during the run): the run stops rather than fail every task the same way."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+def explain(path: str | Path, exc: sqlite3.Error) -> str | None:
+    """One line for an SQLite error that is the file's problem, not ours; None for anything else (a bug)."""
+    where = Path(path)
+    resume = f"`semtrace run --resume {where.parent}`"
+    text = str(exc).lower()
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (f"{where} is not a SQLite database (corrupt?): move it away (with its -wal and -shm files, if any); "
+                f"then {resume} redoes the unfinished tasks (finished ones are kept in results.jsonl)")
+    if "readonly" in text or "read-only" in text:
+        return (f"{where} is read-only: make it writable (chmod u+w; chattr -i if it is immutable) or move it away "
+                f"(with its -wal and -shm files), then continue with {resume}")
+    if "unable to open" in text:
+        return (f"{where} cannot be opened as a database ({exc}): it must be a file in a writable directory "
+                f"(SQLite writes its -wal and -shm files beside it); then continue with {resume}")
+    if "locked" in text or "busy" in text:
+        return (f"{where} is locked by another process (another `semtrace run` of this directory?): let it finish "
+                f"or stop it, then continue with {resume}")
+    if "disk is full" in text or "disk i/o" in text:
+        return f"{where}: {exc}: free space or fix the disk, then continue with {resume}"
+    return None
+
+
+@contextlib.contextmanager
+def _named(path: str, *, fatal: bool) -> Iterator[None]:
+    """SQLite errors that are the file's problem as a CheckpointError naming it; other errors unchanged."""
+    try:
+        yield
+    except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+            raise
+        message = explain(path, exc)
+        if message is None:
+            raise
+        raise CheckpointError(message, fatal=fatal) from exc
 
 
 class RunSaver(SqliteSaver):
     """``SqliteSaver`` whose async methods call its sync ones in place (see the module's docstring for why)."""
 
+    path: str = ""
+
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls, path: str) -> AsyncIterator[RunSaver]:
-        conn = sqlite3.connect(path, check_same_thread=False)
+        """The saver over ``path``, proven usable before it is handed out: CheckpointError (one line naming the
+        file and the fix) when it is not a SQLite database, read-only, locked or not a file."""
+        existed = os.path.exists(path)
+        with _named(path, fatal=False):
+            conn = sqlite3.connect(path, check_same_thread=False)
         try:
-            saver = cls(conn)
-            saver.setup()  # WAL mode
-            conn.execute("PRAGMA synchronous=NORMAL")
+            with _named(path, fatal=False):
+                saver = cls(conn)
+                saver.path = path
+                saver.setup()  # WAL mode
+                conn.execute("PRAGMA synchronous=NORMAL")
+                if existed:  # a resume: the pages LangGraph will read must be sound, not only the header
+                    problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+                    if problem != "ok":
+                        raise sqlite3.DatabaseError(f"database disk image is malformed: {problem}")
+                conn.execute("BEGIN IMMEDIATE")  # writable? (setup writes nothing to a database that has its tables)
+                try:
+                    conn.execute("CREATE TABLE semtrace_write_probe (x)")
+                finally:
+                    conn.execute("ROLLBACK")
             yield saver
         finally:
             conn.close()
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self.get_tuple(config)
+        with _named(self.path, fatal=True):
+            return self.get_tuple(config)
 
     async def alist(
         self,
@@ -54,7 +127,9 @@ class RunSaver(SqliteSaver):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        for row in list(self.list(config, filter=filter, before=before, limit=limit)):  # read whole, then yielded
+        with _named(self.path, fatal=True):
+            rows = list(self.list(config, filter=filter, before=before, limit=limit))  # read whole, then yielded
+        for row in rows:
             yield row
 
     async def aput(
@@ -64,17 +139,21 @@ class RunSaver(SqliteSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self.put(config, checkpoint, metadata, new_versions)
+        with _named(self.path, fatal=True):
+            return self.put(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        self.put_writes(config, writes, task_id, task_path)
+        with _named(self.path, fatal=True):
+            self.put_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
-        self.delete_thread(thread_id)
+        with _named(self.path, fatal=True):
+            self.delete_thread(thread_id)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, Any]:
-        return self.get_delta_channel_history(config=config, channels=channels)
+        with _named(self.path, fatal=True):
+            return self.get_delta_channel_history(config=config, channels=channels)
