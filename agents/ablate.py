@@ -81,8 +81,7 @@ def _point(name: str) -> Iterator[None]:
     try:
         yield
     except user_errors() as exc:
-        raise ConfigError(f"grid point '{name}': {exc}; fix or drop that value of --grid (nothing was run)"
-                          ) from None
+        raise ConfigError(f"grid point '{name}': {exc} (no point was run)") from None
 
 
 def check_points(points: list[tuple[str, RunConfig]]) -> None:
