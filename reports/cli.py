@@ -33,6 +33,8 @@ def report(
 
     if fmt not in FORMATS:
         fail(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if out is not None:
+        _check_out_dir(out)  # before any work: a file (or a path under one) cannot hold the report
     plot_dir = out if out is not None else run_dirs[0] / "report"
     result = guard(lambda: build_report(run_dirs, plot_dir, by=_by(by), baseline=baseline, plots=plots))
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -57,16 +59,20 @@ def report(
         typer.echo(text, nl=False)
     if out is not None:
         def write() -> None:
-            from semtrace.agents.rundir import write_file
+            from semtrace.agents.rundir import RunWriteError, write_file
 
-            out.mkdir(parents=True, exist_ok=True)
-            if text is None:
-                write_file(out / "report.txt", "\n".join(_plain(rich_table(t)) for t in result.tables))
-            else:
-                write_file(out / f"report.{SUFFIX[fmt]}", text)
-            if fmt == "csv":
-                for t in result.tables:
-                    write_file(out / f"{t.name}.csv", csv_text(t))
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                if text is None:
+                    write_file(out / "report.txt", "\n".join(_plain(rich_table(t)) for t in result.tables))
+                else:
+                    write_file(out / f"report.{SUFFIX[fmt]}", text)
+                if fmt == "csv":
+                    for t in result.tables:
+                        write_file(out / f"{t.name}.csv", csv_text(t))
+            except (OSError, RunWriteError) as exc:
+                fail(f"cannot write the report into --out '{out}': {exc}; the runs are unchanged: fix that or "
+                     f"choose another --out")
 
         guard(write)
         typer.echo(f"report written to {out}", err=True)
@@ -74,6 +80,17 @@ def report(
         typer.echo(f"note: {note}", err=True)
     for path in result.plots:
         typer.echo(f"plot: {path}", err=True)
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        fail(f"--out '{out}' is a file; --out names a folder for the report files, e.g. --out {out.with_suffix('')}"
+             f"-report")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                fail(f"--out '{out}': '{parent}' is a file, not a folder; choose another --out")
+            break
 
 
 def _plain(table: object) -> str:

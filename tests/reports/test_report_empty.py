@@ -84,3 +84,14 @@ def test_a_baseline_without_a_finished_task_is_refused(runs: Path) -> None:
     res = invoke("report", runs / "A", runs / "B0", "--baseline", runs / "B0")
     assert res.exit_code == 2
     assert "B0 has no finished task, so there is nothing to pair; finish the runs first" in error_line(res)
+
+
+@pytest.mark.parametrize("plots", [False, True])
+def test_out_that_is_a_file_is_one_line_before_any_work(runs: Path, tmp_path: Path, plots: bool) -> None:
+    taken = tmp_path / "taken.txt"
+    taken.write_text("x")
+    for out, needle in ((taken, f"--out '{taken}' is a file"), (taken / "sub", f"'{taken}' is a file, not a folder")):
+        res = invoke("report", runs / "A", "--out", out, *(["--plots"] if plots else []))
+        assert res.exit_code == 2, res.output
+        assert needle in error_line(res)  # the one line is all: no table printed before it
+    assert taken.read_text() == "x"
