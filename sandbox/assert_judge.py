@@ -354,45 +354,7 @@ def serve(req: Dict[str, Any], tests: List[Dict[str, Any]], link: Link, cmd_fd: 
                 pass
 
 
-class JudgeProcess:
-    """The supervisor's handle on the judge it forked for one batch."""
-
-    def __init__(self, req: Dict[str, Any], tests: List[Dict[str, Any]], call_w: int, answer_r: int, nonce: str,
-                 cpu_seconds: float) -> None:
-        cmd_r, self.cmd_w = os.pipe()
-        self.fd, verdict_w = os.pipe()
-        value_bytes = int((req.get("limits") or {}).get("value_bytes") or 256 * 1024 * 1024)
-        self.pid = os.fork()
-        if self.pid == 0:  # the judge: never returns
-            try:
-                _become_judge([cmd_r, verdict_w, call_w, answer_r], cpu_seconds)
-                serve(req, tests, Link(call_w, answer_r, nonce, value_bytes), cmd_r, verdict_w)
-            finally:
-                os._exit(0)
-        os.close(cmd_r)
-        os.close(verdict_w)
-        self.reader = protocol.LineReader(self.fd, max_line=64 << 20)
-
-    def start(self, i: int) -> None:
-        try:
-            os.write(self.cmd_w, b"%d\n" % i)
-        except OSError:
-            pass  # the judge is gone: its verdict pipe says so
-
-    def stop(self) -> None:
-        for fd in (self.cmd_w, self.fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-
-
-def _become_judge(keep: List[int], cpu_seconds: float) -> None:
+def become_judge(keep: List[int], cpu_seconds: float) -> None:
     """In the forked judge: only its own pipes open (stdout is the runner's result channel), quiet standard
     streams, default signals, killed with the supervisor, and its own CPU and memory limits."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):

@@ -11,7 +11,6 @@ verdict, read from the control pipe, asks for it; the verdict also says when to 
 from __future__ import annotations
 
 import io
-import json
 import os
 import random
 import resource

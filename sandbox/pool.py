@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 RUNNER_DIR = Path(__file__).resolve().parent
 RUNNER_FILES = ("runner.py", "supervisor.py", "executor_handle.py", "verdicts.py", "executor.py", "child.py",
-                "protocol.py", "convert.py", "judge.py", "calls.py", "assert_judge.py", "literals.py", "digest.py",
+                "protocol.py", "convert.py", "judge.py", "calls.py", "assert_judge.py", "judging.py",
+                "literals.py", "digest.py",
                 "tracer.py", "tracer_values.py")
 
 

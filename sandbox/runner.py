@@ -24,7 +24,7 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 try:  # imported as semtrace.sandbox.runner on the host, as a script inside the sandbox
     from . import executor as executor_mod  # type: ignore[no-redef]
@@ -46,7 +46,7 @@ def run_request(req: Dict[str, Any], executor: supervisor.Executor,
     started = time.monotonic()
     limits = req.get("limits") or {}
     cap = int(limits.get("output_bytes", 65536))
-    out, err = supervisor.Capped(cap), supervisor.Capped(cap)
+    out, err = Capped(cap), Capped(cap)
     setup = req.get("test_setup") or ""
     tests = [dict(convert.to_call_test(dict(t), req.get("entry_point"), req["code"], setup), index=i)
              for i, t in enumerate(req.get("tests", []))]
@@ -58,7 +58,7 @@ def run_request(req: Dict[str, Any], executor: supervisor.Executor,
         with open(path, "w", encoding="utf-8") as f:
             f.write(req["code"])
         try:
-            by_index, message = supervisor.run_tests(req, tests, path, out, err, trace, executor)
+            by_index, message = run_tests(req, tests, path, out, err, trace, executor)
         except supervisor.RunnerFailure as exc:
             return error_result("runner: %s" % exc, stdout=out.text(), stderr=err.text())
         outcomes = [by_index[i] for i in sorted(by_index)]
@@ -73,6 +73,70 @@ def run_request(req: Dict[str, Any], executor: supervisor.Executor,
     return {"status": status, "tests": outcomes, "stdout": out.text(), "stderr": err.text(),
             "duration": time.monotonic() - started, "message": message,
             "traces": trace.traces if trace is not None else [], "python": PYTHON}
+
+
+class Capped:
+    """The child's stdout or stderr, kept up to ``cap`` bytes (the rest counted)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0  # type: int, List[bytes], int, int
+
+    def add(self, data: bytes) -> None:
+        room = self.cap - self.size
+        if room > 0:
+            self.parts.append(data[:room])
+            self.size += min(room, len(data))
+        self.dropped += max(0, len(data) - max(room, 0))
+
+    def text(self) -> str:
+        out = b"".join(self.parts).decode("utf-8", "replace")
+        return out + ("\n...[%d more bytes]" % self.dropped if self.dropped else "")
+
+
+def run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out: Capped, err: Capped,
+              trace: Optional[verdicts.TraceState], executor: supervisor.Executor
+              ) -> Tuple[Dict[int, Dict[str, Any]], str]:
+    """Run ``tests`` in batches (a fresh child after a test that crashed, timed out or exited); their outcomes by
+    index, and the load error's message when the program did not load."""
+    outcomes: Dict[int, Dict[str, Any]] = {}
+    pending = list(range(len(tests)))
+    while True:
+        batch = supervisor.Batch(req, tests, pending, path, trace, out, err)
+        batch.run(executor)
+        outcomes.update(batch.done)
+        if batch.load_error or not batch.loaded:
+            if batch.load_error:
+                status, message = batch.load_error
+            else:
+                status = batch.ended or "error"
+                message = batch.reason or ("the program did not finish loading in time"
+                                           if status == "timeout" else "the program did not load")
+            for i in pending:
+                outcomes.setdefault(i, verdicts.outcome(i, status, message))
+            return outcomes, message
+        inflight = batch.inflight
+        if inflight is not None and inflight not in outcomes:
+            status = batch.ended or "error"
+            reason = batch.reason or ("exceeded the time limit of %.1fs" % batch.timeouts[inflight]
+                                      if status == "timeout" else "the program stopped without reporting")
+            outcomes[inflight] = verdicts.outcome(inflight, status, reason)
+        pending = [i for i in pending if i not in outcomes]
+        if req.get("stop_on_failure") and any(o["status"] != "passed" for o in outcomes.values()):
+            return outcomes, ""
+        if req.get("stop_on_timeout") and any(o["status"] == "timeout" for o in outcomes.values()):
+            # a looping program costs one timeout, not one per remaining test; the tests not run count as failed
+            # (the total stays the test count, so a pass rate never rises by skipping)
+            for i in pending:
+                outcomes[i] = verdicts.outcome(i, "timeout", "not run: an earlier test timed out (stop_on_timeout)")
+            return outcomes, ""
+        if not pending:
+            return outcomes, ""
+        if inflight is None and not batch.done:  # died between tests: blame the next one and move on
+            outcomes[pending[0]] = verdicts.outcome(pending[0], batch.ended or "error", batch.reason or "process died")
+            pending = pending[1:]
+            if not pending:
+                return outcomes, ""
+
 
 
 def _clean_up(workdir: str, executor: supervisor.Executor) -> None:

@@ -21,39 +21,23 @@ from typing import Any, Dict, List, Optional, Tuple
 
 try:  # imported as semtrace.sandbox.supervisor on the host, as a script inside the sandbox
     from . import convert, protocol  # type: ignore[no-redef]
-    from .assert_judge import JudgeProcess  # type: ignore[no-redef]
+    from .judging import JudgedAsserts, JudgeProcess  # type: ignore[no-redef]
     from .executor_handle import Executor, RunnerFailure  # type: ignore[no-redef]
     from .verdicts import TraceState, judge_report, outcome  # type: ignore[no-redef]
 except ImportError:
     import convert  # type: ignore[no-redef]
     import protocol  # type: ignore[no-redef]
-    from assert_judge import JudgeProcess  # type: ignore[no-redef]
+    from judging import JudgedAsserts, JudgeProcess  # type: ignore[no-redef]
     from executor_handle import Executor, RunnerFailure  # type: ignore[no-redef]
     from verdicts import TraceState, judge_report, outcome  # type: ignore[no-redef]
 
-__all__ = ["Batch", "Capped", "Executor", "RunnerFailure", "TraceState", "run_tests"]
+__all__ = ["Batch", "Executor", "RunnerFailure", "TraceState"]
 
 DRAIN_SECONDS = 0.5  # after a child is done: how long its pipes may stay open (orphans) before we stop reading
 EXIT_WAIT = 5.0  # how long the executor may take to report a killed child's exit
 SIGNALS = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
 # what the child learns of a test: inputs only, never ``expected``
 INPUT_FIELDS = ("kind", "func", "args", "expr", "stdin")
-
-
-class Capped:
-    def __init__(self, cap: int) -> None:
-        self.cap, self.parts, self.size, self.dropped = cap, [], 0, 0  # type: int, List[bytes], int, int
-
-    def add(self, data: bytes) -> None:
-        room = self.cap - self.size
-        if room > 0:
-            self.parts.append(data[:room])
-            self.size += min(room, len(data))
-        self.dropped += max(0, len(data) - max(room, 0))
-
-    def text(self) -> str:
-        out = b"".join(self.parts).decode("utf-8", "replace")
-        return out + ("\n...[%d more bytes]" % self.dropped if self.dropped else "")
 
 
 _OOM_FILE: List[Optional[str]] = []
@@ -100,11 +84,11 @@ def _kill(pid: int) -> None:
             pass
 
 
-class Batch:
+class Batch(JudgedAsserts):
     """One child running ``indices`` in order: its reports judged, its output drained, its end explained."""
 
     def __init__(self, req: Dict[str, Any], tests: List[Dict[str, Any]], indices: List[int], path: str,
-                 trace: Optional[TraceState], out: Capped, err: Capped) -> None:
+                 trace: Optional[TraceState], out: Any, err: Any) -> None:
         self.req, self.tests, self.indices, self.path = req, tests, indices, path
         self.trace, self.out, self.err = trace, out, err
         limits = req.get("limits") or {}
@@ -382,69 +366,6 @@ class Batch:
         self._begin(nxt)
         return self.timeouts[nxt]
 
-    def _begin(self, i: int) -> None:
-        """Test ``i`` is in flight; an assert test goes to the judge (forked for this batch at its first)."""
-        self.since = time.monotonic()
-        if i not in self.remote:
-            return
-        if self.judge is None:
-            try:
-                self.judge = JudgeProcess(self.req, self.tests, self.judge_fds[0], self.judge_fds[1], self.nonce,
-                                          self.load_time + sum(self.timeouts.values()))
-            except OSError as exc:
-                raise RunnerFailure("cannot fork the assert judge: %s" % exc) from None
-            finally:
-                self._close_judge_fds()
-        self.judge.start(i)
-
-    def _on_verdict(self, line: bytes, ctl_w: int) -> Optional[float]:
-        """The judge's verdict on the assert test in flight (settled once the child's calls are over too)."""
-        try:
-            data = json.loads(line)
-        except ValueError:
-            return None
-        inflight = self.inflight
-        if not isinstance(data, dict) or data.get("i") != inflight or inflight not in self.remote:
-            return None
-        if data.get("gone"):  # the child stopped answering: its exit explains the test, or it claimed to be done
-            if self.served is None:
-                return None
-            data = {"status": "error", "message": "the program stopped answering the judge's calls"}
-        self.verdict = data
-        return self._settle(ctl_w) if self.served is not None else None
-
-    def _settle(self, ctl_w: int) -> Optional[float]:
-        i, data, traced = self.inflight, self.verdict or {}, bool(self.served)
-        self.verdict = self.served = None
-        assert i is not None
-        status = data.get("status") if data.get("status") in ("passed", "failed", "error", "oom") else "error"
-        result = outcome(i, status, str(data.get("message") or "")[:2000], None, time.monotonic() - self.since)
-        return self._advance(i, result, traced, ctl_w)
-
-    def _judge_lost(self) -> bool:
-        """The judge's pipe closed: if it owed a verdict on the test in flight, that test is an error."""
-        inflight = self.inflight
-        if inflight is None or inflight not in self.remote or self.verdict is not None or inflight in self.done:
-            return False
-        self.done[inflight] = outcome(inflight, "error", "the judge cannot judge this test: the assert judge stopped while it "
-                                      "evaluated it",
-                                      None, time.monotonic() - self.since)
-        self.reason = "the assert judge stopped"
-        return True
-
-    def _close_judge_fds(self) -> None:
-        for fd in self.judge_fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.judge_fds = []
-
-    def _close_judge(self) -> None:
-        self._close_judge_fds()
-        if self.judge is not None:
-            self.judge.stop()
-
     def _explain(self, status: int, ooms_before: int) -> None:
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
@@ -461,48 +382,6 @@ class Batch:
         else:
             self.ended = "error"
             self.reason = "process exited with code %d before the test finished" % os.WEXITSTATUS(status)
-
-
-def run_tests(req: Dict[str, Any], tests: List[Dict[str, Any]], path: str, out: Capped, err: Capped,
-              trace: Optional[TraceState], executor: Executor) -> Tuple[Dict[int, Dict[str, Any]], str]:
-    outcomes: Dict[int, Dict[str, Any]] = {}
-    pending = list(range(len(tests)))
-    while True:
-        batch = Batch(req, tests, pending, path, trace, out, err)
-        batch.run(executor)
-        outcomes.update(batch.done)
-        if batch.load_error or not batch.loaded:
-            if batch.load_error:
-                status, message = batch.load_error
-            else:
-                status = batch.ended or "error"
-                message = batch.reason or ("the program did not finish loading in time"
-                                           if status == "timeout" else "the program did not load")
-            for i in pending:
-                outcomes.setdefault(i, outcome(i, status, message))
-            return outcomes, message
-        inflight = batch.inflight
-        if inflight is not None and inflight not in outcomes:
-            status = batch.ended or "error"
-            reason = batch.reason or ("exceeded the time limit of %.1fs" % batch.timeouts[inflight]
-                                      if status == "timeout" else "the program stopped without reporting")
-            outcomes[inflight] = outcome(inflight, status, reason)
-        pending = [i for i in pending if i not in outcomes]
-        if req.get("stop_on_failure") and any(o["status"] != "passed" for o in outcomes.values()):
-            return outcomes, ""
-        if req.get("stop_on_timeout") and any(o["status"] == "timeout" for o in outcomes.values()):
-            # a looping program costs one timeout, not one per remaining test; the tests not run count as failed
-            # (the total stays the test count, so a pass rate never rises by skipping)
-            for i in pending:
-                outcomes[i] = outcome(i, "timeout", "not run: an earlier test timed out (stop_on_timeout)")
-            return outcomes, ""
-        if not pending:
-            return outcomes, ""
-        if inflight is None and not batch.done:  # died between tests: blame the next one and move on
-            outcomes[pending[0]] = outcome(pending[0], batch.ended or "error", batch.reason or "process died")
-            pending = pending[1:]
-            if not pending:
-                return outcomes, ""
 
 
 def dumps(obj: Any) -> bytes:

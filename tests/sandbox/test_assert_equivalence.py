@@ -70,8 +70,8 @@ def test_the_assert_judge_gives_the_old_verdicts(name: str, data_dir: Path) -> N
     assert jobs, f"{name}: no assert test reaches the assert judge (the selection is broken)"
     old, new = _naive(jobs), asyncio.run(_new(jobs))
     differ = []
-    for (task_id, which, _task, _code, tests), o, n in zip(jobs, old, new):
-        for test, a, b in zip(tests, o, n):
+    for (task_id, which, _task, _code, tests), o, n in zip(jobs, old, new, strict=True):
+        for test, a, b in zip(tests, o, n, strict=True):
             if not _same(a, b):
                 differ.append(f"{task_id} ({which}): {test.source.strip()[:80]!r}: old {a}, new {b}")
     assert not differ, f"{len(differ)} verdict(s) differ:\n" + "\n".join(differ[:20])
