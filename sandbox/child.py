@@ -3,7 +3,8 @@ child does with the job it read itself. ``child_main`` takes a new session, stdi
 supervisor sent (the report and control pipes moved to random descriptors, closed in any process the candidate
 forks), stages stdio inputs, sets rlimits, then loads the program as module ``__candidate__`` and runs the tests
 in order, reporting each on the report pipe with the job's nonce: a *value* (``judge.encode``) for call and stdio
-tests, which the supervisor judges; a claimed verdict only for assert tests. A traced test's trace follows its
+tests, which the supervisor judges; for an assert test it only answers the assert judge's calls (``calls.py``)
+and then says they are over. A traced test's trace follows its
 report: a small one at once (the supervisor drops it unless its verdict ships it), a large one only when the
 verdict, read from the control pipe, asks for it; the verdict also says when to stop tracing.
 """

@@ -4,8 +4,8 @@
     python3 executor.py FD      serve jobs on the socket FD (a socketpair end the supervisor passed down)
 
 The supervisor (``supervisor.py``) starts this as a fresh interpreter, so its memory never held a request.
-Each job carries the candidate's code, the tests' *inputs* (call arguments, stdin, the source of the assert tests
-the judge could not take over), limits and a nonce — never an expected value, which stays with the supervisor.
+Each job carries the candidate's code, the tests' *inputs* (call arguments, stdin; for an assert test only that it
+is one), limits and a nonce — never an expected value, which stays with the supervisor.
 The executor keeps one child forked ahead, waiting for the next job; the child reads the job itself and runs it
 (``child.py``: new session, rlimits, the pipes the supervisor sent, stdin from /dev/null, the tests in order, each
 reported with the job's nonce). The executor says ``pid N`` when it forks a child, reaps it, kills any descendant

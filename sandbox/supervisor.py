@@ -3,9 +3,9 @@
 It holds the whole request, expected values included, and never runs candidate code. For each batch of tests it
 creates the child's pipes, hands the executor (``executor.py``, a separate fresh interpreter) a job with the test
 *inputs* only, then reads the child's reports and its stdout/stderr, enforces a wall-clock deadline per test
-(killing the child's process group), and judges every call and stdio test from the value the child reports. A
-claimed verdict is accepted only for assert tests the AST pass (``convert.to_call_test``) could not take over; for
-call and stdio tests it is a malformed report. A report out of order, for a test not in flight, without the
+(killing the child's process group), and judges every call and stdio test from the value the child reports. An
+assert test the AST pass (``convert.to_call_test``) did not convert is run by the assert judge (``judging.py``);
+no report from the child is ever a verdict. A report out of order, for a test not in flight, without the
 job's nonce or after ``finished`` passes nothing; a test with no report never passes. After a child finishes or
 dies, its stdout and stderr are drained to EOF (bounded: orphans may hold the pipes open).
 """

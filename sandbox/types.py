@@ -34,7 +34,9 @@ class TestCase(_Codec):
     """One check.
 
     - ``assert``: ``source`` is run as written with the candidate's names (and ``candidate`` = the entry point) in
-      scope; the runner's AST pass turns ``assert f(...) == <literal>`` into a ``call`` test.
+      scope — in the supervisor's assert judge, where those names are stand-ins whose uses are calls into the
+      candidate's process (sandbox/README.md); the runner's AST pass turns ``assert f(...) == <literal>`` into a
+      ``call`` test.
     - ``call``: ``func(<args>)`` where ``args`` is Python source of the arguments ("[1, 2], key=3"), evaluated in the
       candidate's process; ``expected`` is Python source of the expected value, evaluated and compared in the
       runner's parent process, never in the candidate's. ``expected=None`` records the output without judging it
