@@ -15,7 +15,8 @@ from semtrace.benchmarks.registry import Benchmark
 from typer.testing import CliRunner
 
 runner = CliRunner()
-KEYS = {"benchmark", "tasks", "reference", "starting_code", "known_broken", "mismatches", "self_reported_asserts"}
+KEYS = {"benchmark", "tasks", "reference", "starting_code", "known_broken", "mismatches", "self_reported_asserts",
+        "assert_judged", "unjudgeable"}
 
 
 def semtrace(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -37,3 +37,18 @@ async def test_always_slow_reference_is_a_timeout_mismatch(local_sandbox) -> Non
         ("slow", "reference", "timeout"), ("fix", "starting_code", "passed")]
     assert report.reference_passed == 1 and report.reference_total == 2 and report.starting_passed == 1
     assert report.known_broken == ("fix",)
+
+
+async def test_asserts_are_counted_by_path_and_what_the_judge_cannot_judge_is_named(local_sandbox) -> None:
+    """Plain asserts on a user's data: none is self-reported; those the AST pass does not convert run in the assert
+    judge (counted); one the judge cannot judge (it would hand the program a function of the test's) is named."""
+    tests = (TestCase(kind="assert", source="assert f(1) == 2"),
+             TestCase(kind="assert", source="assert f(1) == sum([1, 1])"),
+             TestCase(kind="assert", source="assert f(lambda: 0) == sum([1, 1])"))
+    task = Task(task_id="user/1", kind="synthesis", prompt="", entry_point="f", visible_tests=tests[:1],
+                hidden_tests=tests, reference="def f(x):\n    return 2\n")
+    report = await verify_tasks("user", [task], local_sandbox)
+    data = report.to_json()
+    assert data["self_reported_asserts"] == 0 and data["assert_judged"] == 2
+    assert len(data["unjudgeable"]) == 1 and data["unjudgeable"][0]["task_id"] == "user/1"
+    assert "cannot pass a function" in data["unjudgeable"][0]["why"]
