@@ -139,6 +139,17 @@ def split_setup(setup: str) -> Tuple[str, FrozenSet[str]]:
     return _SETUPS[setup]
 
 
+def child_setup(setup: str, tests: List[Dict[str, Any]]) -> str:
+    """What of ``test_setup`` the child runs: ``split_setup``'s part, or all of it when a call test's arguments
+    (evaluated in the child, as they always were) read a name only the judge would define."""
+    if not setup:
+        return ""
+    part, judged = split_setup(setup)
+    if judged and any(t.get("kind") == "call" and _uses(t, judged) for t in tests):
+        return setup
+    return part
+
+
 def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, setup: str) -> Dict[str, Any]:
     """Return ``test`` as a supervisor-judged ``call`` test when its assert has one of the patterns above (and
     its value needs nothing that only the assert judge defines)."""

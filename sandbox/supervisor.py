@@ -138,7 +138,7 @@ class Batch(JudgedAsserts):
                 sent["any_exit"] = True  # LiveCodeBench grades what a stdio program printed, whatever its exit code
             tests.append(sent)
         return {"nonce": nonce, "code": req["code"], "path": self.path, "entry_point": req.get("entry_point"),
-                "test_setup": convert.split_setup(req.get("test_setup") or "")[0], "prelude": req.get("prelude") or "", "tests": tests, "trace": spec,
+                "test_setup": convert.child_setup(req.get("test_setup") or "", self.tests), "prelude": req.get("prelude") or "", "tests": tests, "trace": spec,
                 "record": bool(req.get("record")),
                 "limits": {k: limits.get(k) for k in ("memory_mb", "file_size_mb", "processes")},
                 "cpu": self.load_time + sum(self.timeouts.values()),

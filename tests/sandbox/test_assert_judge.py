@@ -86,3 +86,13 @@ async def test_a_program_object_has_no_order_and_takes_no_test_value(local_sandb
                                     a("assert f().v == sum([1])")))
     assert [t.status for t in r.tests] == ["error", "error", "passed"], r
     assert "unsupported operand" in r.tests[0].message and "Num" in r.tests[0].message
+
+
+async def test_a_call_test_that_reads_a_setup_function_still_finds_it(local_sandbox):
+    """A call test's arguments are evaluated in the child, as always: when they read a name that test_setup's
+    functions or data define, the child runs the whole test_setup, as before (sandbox/README.md says so; no
+    shipped benchmark does this)."""
+    setup = "def make(n):\n    return list(range(n))\nN = 3\n"
+    r = await local_sandbox.run(req("def f(xs):\n    return len(xs)\n", TestCase(kind="call", args="make(N)",
+                                                                            expected="3"), test_setup=setup))
+    assert r.tests[0].status == "passed", r
