@@ -171,14 +171,23 @@ def to_call_test(test: Dict[str, Any], entry_point: Optional[str], code: str, se
     return converted
 
 
+_READS: Dict[Tuple[str, FrozenSet[str]], bool] = {}
+
+
 def _uses(fields: Dict[str, Any], names: FrozenSet[str]) -> bool:
-    """Whether a converted test's value (evaluated in the child) reads one of ``names``."""
+    """Whether a call test's value (evaluated in the child) reads one of ``names`` (cached: the same tests come
+    back for every candidate of a task)."""
     source = fields.get("expr") or "%s(%s)" % (fields.get("func") or "f", fields.get("args") or "")
-    try:
-        tree = ast.parse(source, mode="eval")
-    except SyntaxError:
-        return True
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
+    key = (source, names)
+    if key not in _READS:
+        if len(_READS) > 100_000:
+            _READS.clear()
+        try:
+            tree = ast.parse(source, mode="eval")
+            _READS[key] = any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(tree))
+        except SyntaxError:
+            _READS[key] = True
+    return _READS[key]
 
 
 def _decided_in_child(node: ast.AST) -> bool:
