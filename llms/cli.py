@@ -53,8 +53,8 @@ def chat(
 
     try:
         completions = asyncio.run(run())
-    except LLMError as exc:
-        _fail(f"{type(exc).__name__} from {exc.provider or model}: {exc}")
+    except LLMError as exc:  # names the endpoint; a fatal one (unreachable, key refused, ...) is the user's to fix
+        _fail(f"{type(exc).__name__}: {exc}", 2 if exc.fatal else 1)
         return
     usage = llm.accounting.total()
     if as_json:

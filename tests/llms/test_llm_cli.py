@@ -55,6 +55,20 @@ def test_llm_error_is_one_line_and_exit_1(rules):
     assert result.stderr.startswith("error: ScriptMismatch") and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_an_unreachable_endpoint_is_one_line_naming_it_and_exit_2():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    result = runner.invoke(app, ["chat", "--model", f"openai:gpt-x?base_url={url}", "hi", "--no-cache"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: Unreachable: openai:gpt-x at {url}: cannot connect")
+    assert "base_url" in lines[0]
+
+
 def test_mounted_on_the_semtrace_command(rules, tmp_path):
     exe = Path(sys.executable).with_name("semtrace")
     if not exe.exists():
