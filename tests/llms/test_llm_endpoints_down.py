@@ -21,7 +21,6 @@ import pytest
 pytest.importorskip("openai")
 pytest.importorskip("anthropic")
 
-from fakeserver import FakeLLMServer
 from semtrace.llms import Message, RetryPolicy, ServerError, Timeout, make_llm
 from semtrace.llms.base import LLMConfigError, Unreachable
 
