@@ -21,7 +21,8 @@ _EXPORTS = {
     "Extraction": "semtrace.llms.extract",
 }
 _BASE = ["LLM", "Message", "Usage", "Completion", "LLMError", "RateLimited", "Timeout", "ServerError",
-         "ContextTooLong", "AuthFailed", "BadResponse", "BadRequest", "QuotaExceeded", "messages_from"]
+         "ContextTooLong", "AuthFailed", "BadResponse", "BadRequest", "QuotaExceeded", "Unreachable",
+         "LLMConfigError", "messages_from"]
 _EXPORTS.update({name: "semtrace.llms.base" for name in _BASE})
 
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605

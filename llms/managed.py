@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from semtrace.llms._http import describe
 from semtrace.llms.accounting import Accounting, UsageTotals, current_scope
 from semtrace.llms.base import (
     LLM,
@@ -110,6 +111,12 @@ class ManagedLLM:
                 groups.append([i])
         return [(g, None if seed is None else seed + g[0]) for g in groups]
 
+    def where(self) -> str:
+        """This LLM as errors name it: ``provider:model at URL`` when the back end has URLs, else its name."""
+        urls = getattr(self.backend, "base_urls", None) or [getattr(self.backend, "base_url", None)]
+        urls = [str(u) for u in urls if u]
+        return describe(self.name, ", ".join(urls)) if urls else self.name
+
     def _limit(self, exc: BaseException | None) -> int:
         """Attempts allowed for a request whose last attempt raised ``exc``."""
         if isinstance(exc, Timeout):
@@ -132,7 +139,7 @@ class ManagedLLM:
         if not isinstance(exc, LLMError):
             return
         if not exc.endpoint:
-            exc.endpoint = self.name
+            exc.endpoint = self.where()
         if exc.transient and not isinstance(exc, RateLimited) and self._answered < first_start:
             elapsed = time.monotonic() - first_start
             exc.fatal = True
@@ -178,7 +185,7 @@ class ManagedLLM:
                         self._answered = time.monotonic()
                     if not out:
                         raise BadResponse(f"asked for {n} completions, got none", provider=self.provider,
-                                          endpoint=self.name)
+                                          endpoint=self.where())
                     out = list(out)[:n]  # fewer than n: the server ignored n; generate() asks for the rest
         except asyncio.CancelledError:  # the caller gave up: count what was sent, not an error
             self.accounting.add(UsageTotals(requests=attempts, retries=max(0, attempts - 1), latency=spent,
@@ -251,7 +258,7 @@ class ManagedLLM:
                 self._force_per_sample = True
         if any(c is None for c in results):
             raise BadResponse(f"asked for {n} completions, got {sum(c is not None for c in results)}",
-                              provider=self.provider, endpoint=self.name)
+                              provider=self.provider, endpoint=self.where())
         return [c for c in results if c is not None]
 
     async def close(self) -> None:

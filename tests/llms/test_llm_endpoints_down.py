@@ -21,8 +21,7 @@ import pytest
 pytest.importorskip("openai")
 pytest.importorskip("anthropic")
 
-from semtrace.llms import Message, RetryPolicy, ServerError, Timeout, make_llm
-from semtrace.llms.base import LLMConfigError, Unreachable
+from semtrace.llms import LLMConfigError, Message, RetryPolicy, ServerError, Timeout, Unreachable, make_llm
 
 MSGS = [Message("user", "reverse a string")]
 BOUND = 60.0  # seconds: far above what these tests need, far below the old 12 minutes of retries
@@ -150,8 +149,12 @@ async def test_a_timeout_while_other_requests_are_answered_is_not_fatal(fake_ser
     llm = make_llm("openai:m", base_url=fake_server.openai_url, api_key="k", cache=False, timeout=1.0,
                    retry=RetryPolicy(initial=0.01, max_wait=0.01, jitter=0.0))
     slow = asyncio.ensure_future(llm.generate([Message("user", "a very long question")]))
-    while fake_server.count() < 1:  # the slow request has reached the server ...
-        await asyncio.sleep(0.01)
+
+    async def arrived() -> None:  # the slow request has reached the server ...
+        while fake_server.count() < 1:
+            await asyncio.sleep(0.01)
+
+    await _bounded(arrived())
     [c] = await _bounded(llm.generate([Message("user", "a short one")]))  # ... and another is answered
     assert c.text.endswith("echo: a short one [0]")
     with pytest.raises(Timeout) as info:
@@ -232,3 +235,17 @@ def test_a_run_against_a_silent_server_is_one_line_exit_2(tmp_path, silent):
     assert len(lines) == 1 and lines[0].startswith(f"error: openai:gpt-x at {url}: no answer within 0.5s"), res.stderr
     assert "no request to it was answered meanwhile" in lines[0] and "--resume" in lines[0]
     assert len(silent.accepted) <= 2 * 2  # at most two attempts for each of the two tasks
+
+
+async def test_a_back_end_without_a_url_is_named_by_its_spec(tmp_path):
+    """An error raised by a back end that names no endpoint itself (here the scripted one's mismatch) gets the
+    LLM's name from ``ManagedLLM``."""
+    from semtrace.llms.scripted import ScriptMismatch
+
+    rules = tmp_path / "rules.jsonl"
+    rules.write_text('{"when": "alpha", "reply": "a"}\n')
+    llm = make_llm(f"scripted:{rules}")
+    with pytest.raises(ScriptMismatch) as info:
+        await _bounded(llm.generate([Message("user", "beta")]))
+    assert info.value.endpoint == f"scripted:{rules}" and str(info.value).startswith(f"scripted:{rules}: ")
+    assert not info.value.fatal
