@@ -140,7 +140,8 @@ class ManagedLLM:
             return
         if not exc.endpoint:
             exc.endpoint = self.where()
-        if exc.transient and not isinstance(exc, RateLimited) and self._answered < first_start:
+        evidence = attempts >= 2 or isinstance(exc, Timeout)  # one quick 5xx alone says little about the server
+        if exc.transient and not isinstance(exc, RateLimited) and evidence and self._answered < first_start:
             elapsed = time.monotonic() - first_start
             exc.fatal = True
             exc.message = (f"{exc.message}; {attempts} attempt{'s' * (attempts > 1)} over {elapsed:.0f}s and no "

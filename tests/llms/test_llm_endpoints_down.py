@@ -169,9 +169,10 @@ async def test_retries_stop_after_max_total_seconds(fake_server):
     fake_server.faults = ["500"] * 1000
     none = RetryPolicy(max_attempts=1000, initial=0.5, max_wait=0.5, jitter=0.0, max_total=0.0)
     llm = make_llm("openai:m", base_url=fake_server.openai_url, api_key="k", cache=False, retry=none)
-    with pytest.raises(ServerError):
+    with pytest.raises(ServerError) as info:
         await _bounded(llm.generate(MSGS))
     assert fake_server.count() == 1  # a zero budget: no retry at all
+    assert not info.value.fatal  # one quick 5xx is not evidence enough that the server is down
     some = none.model_copy(update={"max_total": 2.0})  # waits of 0.5 s: at most 4 attempts fit in 2 s
     llm = make_llm("openai:m", base_url=fake_server.openai_url, api_key="k", cache=False, retry=some)
     with pytest.raises(ServerError) as info:
@@ -179,6 +180,7 @@ async def test_retries_stop_after_max_total_seconds(fake_server):
     assert 2 <= fake_server.count() - 1 <= 4
     assert llm.accounting.total().requests == fake_server.count() - 1
     assert str(info.value).startswith(f"openai:m at {fake_server.openai_url}: HTTP 500")
+    assert info.value.fatal  # several attempts, nothing answered meanwhile: the server is broken
     await llm.close()
 
 
