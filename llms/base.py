@@ -2,22 +2,120 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """Answer or prompt text."""
+
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ReasoningPart:
+    """What a reasoning model thought before it answered (OpenAI/vLLM ``reasoning_content``/``reasoning``,
+    Anthropic ``thinking``, an inline ``<think>`` block). ``signature``: Anthropic's, kept so a turn can be sent
+    back verbatim within one tool loop; ``redacted``: Anthropic's ``redacted_thinking`` (``text`` is its opaque
+    data). Recorded and counted; never sent back in a later round."""
+
+    text: str
+    signature: str = ""
+    redacted: bool = False
+    kind: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for. ``arguments``: the decoded JSON object, or the raw text when it is not one
+    (a malformed call is the caller's to answer, never a crash of the back end)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The answer to one ``ToolCall`` (a ``tool`` message's part)."""
+
+    call_id: str
+    content: str
+    is_error: bool = False
+    kind: Literal["tool_result"] = "tool_result"
+
+
+Part = TextPart | ReasoningPart | ToolCall | ToolResult
+PART_TYPES: dict[str, type] = {"text": TextPart, "reasoning": ReasoningPart, "tool_call": ToolCall,
+                               "tool_result": ToolResult}
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and its arguments' JSON Schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 @dataclass(frozen=True)
 class Message:
+    """One turn. ``content`` is plain text (the common case) or typed parts; ``text`` is its text either way."""
+
     role: Role
-    content: str
+    content: str | tuple[Part, ...]
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        if isinstance(self.content, str):
+            return (TextPart(self.content),) if self.content else ()
+        return self.content
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    def to_dict(self) -> dict[str, Any]:
+        if isinstance(self.content, str):
+            return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": [dataclasses.asdict(p) for p in self.content]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        content = data["content"]
+        if isinstance(content, str):
+            return cls(data["role"], content)
+        return cls(data["role"], tuple(part_from_dict(p) for p in content))
+
+
+def part_from_dict(data: dict[str, Any]) -> Part:
+    kind = data.get("kind", "text")
+    if kind not in PART_TYPES:
+        raise ValueError(f"unknown message part kind {kind!r}; valid: {', '.join(PART_TYPES)}")
+    return PART_TYPES[kind](**{k: v for k, v in data.items() if k != "kind"})
 
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one call. ``completion_tokens`` counts everything the model wrote, reasoning included (the
+    providers' convention); ``reasoning_tokens`` is the reasoning's share, so the answer's is the difference."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def answer_tokens(self) -> int:
+        return max(0, self.completion_tokens - self.reasoning_tokens)
 
     @property
     def total_tokens(self) -> int:
@@ -26,17 +124,44 @@ class Usage:
 
 @dataclass(frozen=True)
 class Completion:
+    """One sample. ``text`` is the answer only (reasoning split off: code is extracted from it alone);
+    ``reasoning`` what the model thought first; ``tool_calls`` the calls it asked for; ``reasoning_unfinished``
+    that the reasoning never closed (the budget ran out while thinking): there is no answer, and ``text`` is
+    empty."""
+
     text: str
     finish_reason: str = "stop"
     usage: Usage = field(default_factory=Usage)
     latency: float = 0.0
     cached: bool = False
     model: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning_unfinished: bool = False
+    reasoning_parts: tuple[ReasoningPart, ...] = ()  # as the provider sent them (signatures, redacted blocks)
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The reply as message parts: reasoning, answer text, tool calls."""
+        reasoning: tuple[Part, ...] = self.reasoning_parts or ((ReasoningPart(self.reasoning),) if self.reasoning
+                                                               else ())
+        text: tuple[Part, ...] = (TextPart(self.text),) if self.text else ()
+        return (*reasoning, *text, *self.tool_calls)
+
+    def to_message(self, *, reasoning: bool = False) -> Message:
+        """The reply as an assistant turn to send back: without its reasoning (the vendors' rule across rounds),
+        unless ``reasoning`` (within one tool loop, where Anthropic requires the signed thinking blocks)."""
+        parts = tuple(p for p in self.parts if reasoning or not isinstance(p, ReasoningPart))
+        if all(isinstance(p, TextPart) for p in parts):
+            return Message("assistant", self.text)
+        return Message("assistant", parts)
 
 
 @runtime_checkable
 class LLM(Protocol):
-    """An LLM back end. ``generate`` returns ``n`` completions for one conversation."""
+    """An LLM back end. ``generate`` returns ``n`` completions for one conversation. A back end declares
+    ``supports_tools = True`` when it passes ``tools`` through its provider's own tool calling; one that does not
+    (the attribute absent or False) is given none, and the caller describes tools in the prompt instead."""
 
     name: str
 
@@ -49,6 +174,7 @@ class LLM(Protocol):
         max_tokens: int = 1024,
         seed: int | None = None,
         stop: list[str] | None = None,
+        tools: list[ToolSpec] | None = None,
     ) -> list[Completion]: ...
 
 
@@ -117,7 +243,7 @@ class BadResponse(LLMError):
 
 
 def messages_from(data: list[dict[str, Any]] | list[Message]) -> list[Message]:
-    return [m if isinstance(m, Message) else Message(role=m["role"], content=m["content"]) for m in data]
+    return [m if isinstance(m, Message) else Message.from_dict(m) for m in data]
 
 
 class BadRequest(LLMError):
