@@ -128,12 +128,13 @@ class ExecCache:
             if k not in self._inflight:
                 break
             shared = self._inflight[k]
-            try:
-                result = await asyncio.shield(shared)
-            except asyncio.CancelledError:
-                if shared.cancelled():  # its owner was cancelled, not this asker: run it again
-                    continue
-                raise
+            # asyncio.wait never cancels ``shared``, and raises CancelledError only when this asker is cancelled
+            # (Ctrl-C cancels every task at once: an asker must not take its owner's cancellation for its own
+            # and start the run again, swallowing its own)
+            await asyncio.wait((shared,))
+            if shared.cancelled():  # its owner was cancelled, not this asker: run it again
+                continue
+            result = shared.result()  # the owner's error, if its run raised
             stats.exec_cache_hits += 1
             return result
         fut: asyncio.Future[ExecResult] = asyncio.get_running_loop().create_future()

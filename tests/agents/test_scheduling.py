@@ -104,6 +104,26 @@ async def test_when_the_asker_that_started_a_run_is_cancelled_the_others_run_it_
         await owner
 
 
+@pytest.mark.parametrize("order", ["owner first", "askers first"])
+async def test_ctrl_c_cancelling_the_owner_and_its_askers_at_once_cancels_them_all(order: str):
+    """Ctrl-C cancels every task in one go: an asker must not take its owner's cancellation for the owner's alone
+    and start the run again (it swallowed its own cancellation: the run went on after Ctrl-C)."""
+    gate = Gate()
+    sandbox, cache, stats = FakeSandbox(default=gate), ExecCache(), RunStats()
+    owner = asyncio.ensure_future(cache.run(sandbox, request(), stats))
+    await asyncio.sleep(0.01)
+    askers = [asyncio.ensure_future(cache.run(sandbox, request(), stats)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    everyone = [owner, *askers] if order == "owner first" else [*askers, owner]
+    for job in everyone:
+        job.cancel()
+    gate.release.set()  # a run started again would finish (and its asker return) rather than hang
+    results = await asyncio.gather(*everyone, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+    assert gate.started == 1 and stats.sandbox_runs == 0  # nothing started again after the Ctrl-C
+    assert await cache.run(sandbox, request(), stats) == PASSED  # and the next asker runs it
+
+
 async def test_the_cache_holds_on_the_real_sandbox_under_concurrency():
     code = "import time\ntime.sleep(0.3)\nx = 1\n"
     async with LocalSandbox(concurrency=2) as sandbox:
