@@ -1,11 +1,14 @@
-"""Helpers for the command-line tests of runs: invoke the real ``semtrace`` app in-process, read its one error
-line, make a path unwritable (chmod for a user, the immutable flag for root)."""
+"""Helpers for the command-line tests of runs: invoke the real ``semtrace`` app in-process or start it as a process
+(with Ctrl-C delivered as a user's would be), read its one error line, make a path unwritable (chmod for a user, the
+immutable flag for root)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,26 @@ def error_line(res: Result) -> str:
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
     return lines[0]
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def _interactive_sigint() -> None:
+    """In the child before it starts: SIGINT as an interactive shell's foreground command gets it. A process
+    started from a background job (a CI step, ``cmd &``) inherits SIGINT ignored, and Python keeps an inherited
+    SIG_IGN: such a run never sees a Ctrl-C (it ran to the end and exited 0, silently, in a CI run)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``semtrace ARGS`` as a process whose Ctrl-C works as at a terminal; the plugins beside this file
+    (``interrupting``, ``broken_plugins``) can be named by dotted path."""
+    environ = dict(os.environ if env is None else env)
+    environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), environ.get("PYTHONPATH", "")) if p)
+    return subprocess.Popen([sys.executable, "-m", "semtrace.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=environ, preexec_fn=_interactive_sigint)
 
 
 def run_demo(rules: Path, out: Path, *extra: str) -> Result:

@@ -4,16 +4,17 @@ directory for a run that cannot start, says how to continue after Ctrl-C, and ke
 from __future__ import annotations
 
 import json
+import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from clihelp import error_line, invoke, lock, run_demo, unlock
-from rules import fenced, write_rules
+from clihelp import error_line, invoke, lock, run_demo, spawn, unlock
+from rules import fenced, repair_rules, write_rules
+from semtrace.agents.records import stable_record
 from semtrace.agents.run import read_records
 from semtrace.benchmarks.demo import load as load_demo
 
@@ -76,8 +77,7 @@ def test_ctrl_c_says_how_to_continue_and_the_resume_finishes(tmp_path: Path) -> 
     never = write_rules(tmp_path / "never.jsonl", [{"when": "", "reply": fenced("def nothing():\n    pass")}])
     run_dir = tmp_path / "run"
     results = run_dir / "results.jsonl"
-    cmd = [sys.executable, "-m", "semtrace.cli", *start(never, run_dir, "--depth", "40", "-o", "task_concurrency=1")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = spawn(*start(never, run_dir, "--depth", "40", "-o", "task_concurrency=1"))
     deadline = time.monotonic() + 120
     while not (results.is_file() and results.stat().st_size) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -90,6 +90,58 @@ def test_ctrl_c_says_how_to_continue_and_the_resume_finishes(tmp_path: Path) -> 
     res = invoke("run", "--resume", str(run_dir), "--no-display")
     assert res.exit_code == 0, res.output
     assert len(read_records(results)) == len(DEMO)
+
+
+# Ctrl-C at many exact points of a run: when the k-th sandbox request or LLM call starts (tests/agents/interrupting.py
+# sends the process SIGINT there), for k from the first request to the last one an uninterrupted run makes.
+POINTS = [("sandbox", 0.0), ("sandbox", 0.34), ("sandbox", 0.67), ("sandbox", 1.0), ("llm", 0.0), ("llm", 0.5),
+          ("llm", 1.0)]
+
+
+def _interruptible(rules: Path, out: Path) -> tuple[str, ...]:
+    """Width 2 (chains share round 0's run of the buggy program), depth 3, two tasks at once."""
+    return ("run", "--model", f"interrupting:InterruptingLLM:{rules}", "--sandbox", "interrupting:InterruptingSandbox",
+            "--out", str(out), "--no-display", "--limit", "3", "--width", "2", "--depth", "3",
+            "-o", "task_concurrency=2", "-o", "temperature=0.7")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict[str, int]]:
+    """The rules, the records of an uninterrupted run by task, and how many requests of each kind it made."""
+    from interrupting import COUNT_ENV
+
+    base = tmp_path_factory.mktemp("uninterrupted")
+    tasks = DEMO[:3]
+    rules = write_rules(base / "rules.jsonl", repair_rules(tasks, {tasks[0].task_id: 1, tasks[1].task_id: 3,
+                                                                    tasks[2].task_id: None}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(COUNT_ENV, str(base / "count"))
+        res = invoke(*_interruptible(rules, base / "run"))
+    assert res.exit_code == 0, res.output
+    kinds = (base / "count").read_text().split()
+    records = {r["task_id"]: stable_record(r) for r in read_records(base / "run" / "results.jsonl")}
+    assert len(records) == 3
+    return rules, records, {k: kinds.count(k) for k in ("sandbox", "llm")}
+
+
+@pytest.mark.parametrize("kind, where", POINTS)
+def test_ctrl_c_at_any_point_exits_130_with_the_hint_and_the_resume_equals_an_uninterrupted_run(
+    uninterrupted: tuple[Path, dict[str, Any], dict[str, int]], tmp_path: Path, kind: str, where: float
+) -> None:
+    from interrupting import ENV
+
+    rules, want, counts = uninterrupted
+    k = max(1, round(where * counts[kind]))
+    run_dir = tmp_path / "run"
+    proc = spawn(*_interruptible(rules, run_dir), env={**os.environ, ENV: f"{kind}:{k}"})
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err.strip().splitlines()) == (
+        130, [f"interrupted; continue with `semtrace run --resume {run_dir}`"]), f"{kind} request {k}: {err}"
+    assert len(read_records(run_dir / "results.jsonl")) < len(want)  # stopped before the end
+    res = invoke("run", "--resume", str(run_dir), "--no-display")
+    assert res.exit_code == 0, res.output
+    got = {r["task_id"]: stable_record(r) for r in read_records(run_dir / "results.jsonl")}
+    assert got == want
 
 
 def test_a_bug_after_the_run_keeps_its_traceback_in_errors_jsonl(demo_rules: Path, tmp_path: Path) -> None:
