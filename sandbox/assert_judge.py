@@ -322,36 +322,33 @@ def evaluate(source: str, ns: Dict[str, Any]) -> Tuple[str, str]:
     return "passed", ""
 
 
-def serve(req: Dict[str, Any], tests: List[Dict[str, Any]], link: Link, cmd_fd: int, verdict_fd: int) -> None:
-    """The judge process's loop: a test index in, its verdict out, then ``end`` to the child."""
-    commands = protocol.LineReader(cmd_fd)
+def serve(req: Dict[str, Any], tests: List[Dict[str, Any]], order: List[int], link: Link, verdict_fd: int) -> None:
+    """The judge process's loop: the batch's assert tests in ``order``, each verdict out to the supervisor, then
+    ``end`` to the child. It runs ahead of the child: a test's calls wait in their pipe until the child reaches
+    that test (it reads them only then), so no round trip through the supervisor is needed between tests."""
     ns: Optional[Dict[str, Any]] = None
     setup_error = ""
-    while True:
-        lines = commands.feed()
-        if commands.eof:
+    for i in order:
+        source = tests[i].get("source", "")
+        try:
+            if ns is None and not setup_error:
+                sources = [t.get("source", "") for t in tests if t.get("kind") == "assert"]
+                try:
+                    ns = namespace(req, sources, link)
+                except ProgramGone:
+                    raise
+                except BaseException as exc:
+                    setup_error = "%s set up the test's names: %s" % (LIMIT, describe(exc))
+            status, message = ("error", setup_error) if setup_error else evaluate(source, ns or {})
+            verdict: Dict[str, Any] = {"i": i, "status": status, "message": message}
+        except ProgramGone:
+            os.write(verdict_fd, json.dumps({"i": i, "gone": True}).encode() + b"\n")
+            return  # the child is gone: this batch is over
+        os.write(verdict_fd, json.dumps(verdict).encode() + b"\n")
+        try:
+            link.send({"op": "end"})
+        except ProgramGone:
             return
-        for line in lines:
-            i = int(line)
-            source = tests[i].get("source", "")
-            try:
-                if ns is None and not setup_error:
-                    sources = [t.get("source", "") for t in tests if t.get("kind") == "assert"]
-                    try:
-                        ns = namespace(req, sources, link)
-                    except ProgramGone:
-                        raise
-                    except BaseException as exc:
-                        setup_error = "%s set up the test's names: %s" % (LIMIT, describe(exc))
-                status, message = ("error", setup_error) if setup_error else evaluate(source, ns or {})
-                verdict: Dict[str, Any] = {"i": i, "status": status, "message": message}
-            except ProgramGone:
-                verdict = {"i": i, "gone": True}
-            os.write(verdict_fd, json.dumps(verdict).encode() + b"\n")
-            try:
-                link.send({"op": "end"})
-            except ProgramGone:
-                pass
 
 
 def become_judge(keep: List[int], cpu_seconds: float) -> None:

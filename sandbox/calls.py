@@ -23,7 +23,7 @@ import builtins
 import json
 import os
 import types
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, List
 
 try:  # imported as semtrace.sandbox.calls on the host, as a script inside the sandbox
     from . import judge  # type: ignore[no-redef]
@@ -78,20 +78,25 @@ def raised(exc: BaseException) -> Dict[str, Any]:
     return {"base": _base_exception(exc), "type": type(exc).__name__[:100], "message": message}
 
 
-def _lines(fd: int) -> Iterator[Dict[str, Any]]:
-    parts: List[bytes] = []
-    while True:
-        chunk = _READ(fd, 1 << 16)
-        if not chunk:
-            return
-        if b"\n" not in chunk:
-            parts.append(chunk)
-            continue
-        parts.append(chunk)
-        *lines, rest = b"".join(parts).split(b"\n")
-        parts = [rest] if rest else []
-        for line in lines:
-            yield _LOADS(line)
+class CallReader:
+    """The judge's calls, one JSON line each, read as they come. One reader serves every test of the child: a
+    read may take the next test's first call together with this test's ``end``, and that call must wait in the
+    buffer, not be lost with it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lines: List[bytes] = []
+        self.rest = b""
+
+    def next(self) -> Any:
+        """The next call, or None when the judge's pipe closed."""
+        while not self.lines:
+            chunk = _READ(self.fd, 1 << 16)
+            if not chunk:
+                return None
+            *lines, self.rest = (self.rest + chunk).split(b"\n")
+            self.lines.extend(lines)
+        return _LOADS(self.lines.pop(0))
 
 
 def _perform(msg: Dict[str, Any], ns: Dict[str, Any], table: Handles) -> Any:
@@ -124,11 +129,12 @@ def _perform(msg: Dict[str, Any], ns: Dict[str, Any], table: Handles) -> Any:
     raise ValueError("unknown call %r" % (op,))
 
 
-def serve(fd: int, answer: Callable[..., None], ns: Dict[str, Any], table: Handles,
+def serve(calls: CallReader, answer: Callable[..., None], ns: Dict[str, Any], table: Handles,
           flush: Callable[[], None]) -> None:
     """Answer the judge's calls for one test until it says ``end`` (or its pipe closes)."""
-    for msg in _lines(fd):
-        if msg.get("op") == "end":
+    while True:
+        msg = calls.next()
+        if msg is None or msg.get("op") == "end":
             return
         seq = msg.get("s")
         try:

@@ -87,7 +87,7 @@ class _Remote:
     """What an assert test needs here: the judge's call pipe, the answer sender and the objects it holds."""
 
     def __init__(self, fd: int, answer: Callable[..., None]) -> None:
-        self.fd, self.answer, self.table = fd, answer, calls.Handles()
+        self.calls, self.answer, self.table = calls.CallReader(fd), answer, calls.Handles()
 
 
 def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Optional[str],
@@ -104,7 +104,7 @@ def _run_one(test: Dict[str, Any], ns: Dict[str, Any], code_obj: Any, entry: Opt
     if kind == "remote":
         if remote is None:
             raise RuntimeError("an assert test without the judge's call pipe")
-        calls.serve(remote.fd, remote.answer, ns, remote.table, _flush)
+        calls.serve(remote.calls, remote.answer, ns, remote.table, _flush)
         return None
     old_in, old_out = sys.stdin, sys.stdout
     sys.stdin = _stdin_for(test)

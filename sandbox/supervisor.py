@@ -111,7 +111,8 @@ class Batch(JudgedAsserts):
         self.judge: Optional[JudgeProcess] = None
         self.judge_fds: List[int] = []  # the judge's ends of the call channel until it is forked
         self.nonce = ""
-        self.verdict: Optional[Dict[str, Any]] = None  # the judge's verdict on the assert test in flight
+        self.verdicts: Dict[int, Dict[str, Any]] = {}  # the judge's verdicts not yet settled
+        self.judge_gone = False  # its verdict pipe closed
         self.served: Optional[bool] = None  # the child's end of that test's calls (whether it was traced)
         self.since = 0.0  # when the test in flight began
         self.backlog: List[protocol.Report] = []  # the child's reports that came before the judge's verdict
@@ -344,8 +345,7 @@ class Batch(JudgedAsserts):
                                               "the judge's calls: %s" % (rep.message or "malformed report"), None, took)
                 self.finished = True  # out of step with the judge: this child runs nothing more
                 return None
-            self.served = rep.traced
-            return self._settle(ctl_w) if self.verdict is not None else None
+            return self._on_served(rep.traced, ctl_w)
         result = judge_report(self.tests[inflight], rep, took, bool(self.req.get("record")))
         return self._advance(inflight, result, rep.traced, ctl_w)
 

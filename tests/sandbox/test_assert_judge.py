@@ -96,3 +96,12 @@ async def test_a_call_test_that_reads_a_setup_function_still_finds_it(local_sand
     r = await local_sandbox.run(req("def f(xs):\n    return len(xs)\n", TestCase(kind="call", args="make(N)",
                                                                             expected="3"), test_setup=setup))
     assert r.tests[0].status == "passed", r
+
+
+async def test_many_assert_tests_in_one_batch_all_settle(local_sandbox):
+    """The judge runs ahead of the child, so one read of the call pipe can hold a test's ``end`` and the next
+    test's first call: that call must wait for the next test, not be lost (it was, and the test timed out)."""
+    tests = [a(f"assert f({i}) == sum([{i}, 1])") for i in range(12)]
+    for k in range(5):
+        r = await local_sandbox.run(req(f"def f(x):\n    return x + 1\n# {k}\n", *tests))
+        assert [t.status for t in r.tests] == ["passed"] * 12, r
