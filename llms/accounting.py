@@ -13,7 +13,10 @@ A scope is (task, round, chain, purpose); ``purpose`` names why the call was mad
 The scope is a ``contextvars.ContextVar`` so concurrent asyncio tasks keep their own scope.
 Tokens (``prompt_tokens``, ``completion_tokens``) count every completion returned, cached or not (what the
 experiment consumed, for "pass@1 against tokens" plots); ``billed_*`` tokens and ``cost`` count only fresh
-provider calls (what this process paid). Cost comes from a price table; an unknown model adds tokens only
+provider calls (what this process paid). ``reasoning_tokens`` is the reasoning's share of ``completion_tokens``
+and ``unfinished_reasoning`` counts the completions whose reasoning never finished (the budget ran out while
+thinking: no answer); ``reasoning_warning`` turns a run's totals into the one warning a run prints about it.
+Cost comes from a price table; an unknown model adds tokens only
 (``cost`` stays None for it and ``unpriced_calls`` counts it) and never fails.
 """
 
@@ -82,10 +85,12 @@ def find_price(model: str, prices: dict[str, Price]) -> Price | None:
 @dataclass(frozen=True)
 class UsageTotals:
     prompt_tokens: int = 0
-    completion_tokens: int = 0
+    completion_tokens: int = 0  # reasoning included
+    reasoning_tokens: int = 0   # the reasoning's share of completion_tokens
     billed_prompt_tokens: int = 0
     billed_completion_tokens: int = 0
     completions: int = 0
+    unfinished_reasoning: int = 0  # completions cut by max_tokens inside the reasoning (no answer)
     calls: int = 0             # generate() calls (one per call, whatever n; cached or not)
     cache_hits: int = 0
     requests: int = 0          # calls sent to the provider, retries included
@@ -120,21 +125,40 @@ class UsageTotals:
                 vals[f.name] = a - b
         return UsageTotals(**vals)
 
+    @property
+    def unfinished_share(self) -> float:
+        """The share of completions whose reasoning did not finish within max_tokens (0 with none)."""
+        return self.unfinished_reasoning / self.completions if self.completions else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["total_tokens"] = self.total_tokens
         return d
 
     def brief(self) -> dict[str, int]:
-        """The numbers a run's record keeps per LLM call site: tokens and calls."""
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "calls": self.calls}
+        """The numbers a run's record keeps per LLM call site: tokens (reasoning's share too) and calls."""
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "reasoning_tokens": self.reasoning_tokens, "calls": self.calls}
 
 
 def usage_of(completions: list[Any], calls: int = 1) -> UsageTotals:
     """What ``completions`` used, from the completions themselves: for LLMs that keep no ledger (plugins, fakes)."""
     return UsageTotals(prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
                        completion_tokens=sum(c.usage.completion_tokens for c in completions),
-                       completions=len(completions), calls=calls)
+                       reasoning_tokens=sum(getattr(c.usage, "reasoning_tokens", 0) for c in completions),
+                       completions=len(completions),
+                       unfinished_reasoning=sum(bool(getattr(c, "reasoning_unfinished", False)) for c in completions),
+                       calls=calls)
+
+
+def reasoning_warning(totals: UsageTotals) -> str | None:
+    """The one warning a run prints when replies ran out of ``max_tokens`` inside their reasoning (None when none
+    did): how many, their share, and what to change."""
+    if not totals.unfinished_reasoning:
+        return None
+    return (f"{totals.unfinished_reasoning} of {totals.completions} replies ({totals.unfinished_share:.0%}) ran out "
+            "of max_tokens inside the reasoning and have no answer (no program); raise llm.max_tokens or lower the "
+            "reasoning budget (llm.options.reasoning_effort, llm.options.thinking, llm.options.enable_thinking)")
 
 
 class Measured:
@@ -184,7 +208,8 @@ class Accounting:
 
     def record_call(self, *, model: str, prompt_tokens: int, completion_tokens: int, completions: int,
                     requests: int, retries: int, latency: float, retry_wait: float, failed: bool = False,
-                    free: bool = False, scope: Scope | None = None) -> None:
+                    free: bool = False, scope: Scope | None = None, reasoning_tokens: int = 0,
+                    unfinished_reasoning: int = 0) -> None:
         """One provider call (with its retries) that returned ``completions`` fresh samples, or failed.
 
         ``free`` marks local back ends (llama.cpp, scripted): cost 0 rather than unknown.
@@ -196,16 +221,18 @@ class Accounting:
         else:
             cost = self.cost_of(model, prompt_tokens, completion_tokens)
         self.add(UsageTotals(
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, reasoning_tokens=reasoning_tokens,
             billed_prompt_tokens=prompt_tokens, billed_completion_tokens=completion_tokens,
-            completions=completions, requests=requests, retries=retries, errors=int(failed),
+            completions=completions, unfinished_reasoning=unfinished_reasoning, requests=requests, retries=retries, errors=int(failed),
             latency=latency, retry_wait=retry_wait, cost=cost,
             unpriced_calls=int(cost is None and not failed)), scope)
 
     def record_cache_hits(self, *, prompt_tokens: int, completion_tokens: int, hits: int,
-                          scope: Scope | None = None) -> None:
+                          scope: Scope | None = None, reasoning_tokens: int = 0,
+                          unfinished_reasoning: int = 0) -> None:
         self.add(UsageTotals(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                             completions=hits, cache_hits=hits), scope)
+                             reasoning_tokens=reasoning_tokens, completions=hits,
+                             unfinished_reasoning=unfinished_reasoning, cache_hits=hits), scope)
 
     def _sum(self, pred: Any) -> UsageTotals:
         with self._lock:
@@ -263,4 +290,4 @@ class Accounting:
 
 
 __all__ = ["DEFAULT_PRICES", "Accounting", "Measured", "Price", "UsageTotals", "current_scope", "find_price",
-           "measure", "usage_of", "usage_scope"]
+           "measure", "reasoning_warning", "usage_of", "usage_scope"]

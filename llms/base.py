@@ -148,6 +148,26 @@ class Completion:
         text: tuple[Part, ...] = (TextPart(self.text),) if self.text else ()
         return (*reasoning, *text, *self.tool_calls)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-able (the cache and run records store completions whole)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Completion:
+        """The inverse of ``to_dict``; keys it does not know are ignored (a record from a newer version)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        usage = values.get("usage") or {}
+        values["usage"] = usage if isinstance(usage, Usage) else Usage(
+            **{k: int(v) for k, v in usage.items() if k in {"prompt_tokens", "completion_tokens",
+                                                           "reasoning_tokens"}})
+        values["tool_calls"] = tuple(p if isinstance(p, ToolCall) else part_from_dict({**p, "kind": "tool_call"})
+                                     for p in values.get("tool_calls") or ())
+        values["reasoning_parts"] = tuple(
+            p if isinstance(p, ReasoningPart) else part_from_dict({**p, "kind": "reasoning"})
+            for p in values.get("reasoning_parts") or ())
+        return cls(**values)
+
     def to_message(self, *, reasoning: bool = False) -> Message:
         """The reply as an assistant turn to send back: without its reasoning (the vendors' rule across rounds),
         unless ``reasoning`` (within one tool loop, where Anthropic requires the signed thinking blocks)."""
@@ -155,6 +175,10 @@ class Completion:
         if all(isinstance(p, TextPart) for p in parts):
             return Message("assistant", self.text)
         return Message("assistant", parts)
+
+
+UNFINISHED_REASONING = "the reasoning did not finish within max_tokens"
+"""Why a completion with ``reasoning_unfinished`` has no program (what a run records as the reason)."""
 
 
 @runtime_checkable

@@ -1,12 +1,18 @@
 """A persistent SQLite response cache, one row per sample.
 
-The key is a SHA-256 digest of (provider, model, messages, sampling params, seed, sample index), so a
-second identical run is served entirely from disk and returns identical text. Safe under concurrent use
-from one process (one connection behind a lock; WAL so several processes can share the file too).
+The key is a SHA-256 digest of (format version, provider, model, messages with all their parts, tools, sampling
+params and back-end options, seed, sample index), so a second identical run is served entirely from disk and
+returns identical completions: every field (answer, reasoning and its provider parts, tool calls,
+``reasoning_unfinished``, finish reason, usage with reasoning tokens) is stored as one JSON document. Format 2
+lives in its own table (``completions_v2``): entries of format 1 (answer text only, the reasoning lost) are never
+read, so a reasoning model's old entries cannot come back as answers, and an older semtrace sharing the file
+keeps its own. Safe under concurrent use from one process (one connection behind a lock; WAL so several
+processes can share the file too).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from semtrace.llms.base import Completion, Message, Usage
+from semtrace.llms.base import Completion, Message, ToolSpec
+
+FORMAT = 2
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +40,14 @@ def default_cache_path() -> Path:
 
 
 def cache_key(provider: str, model: str, messages: list[Message], params: dict[str, Any],
-              seed: int | None, index: int) -> str:
+              seed: int | None, index: int, *, tools: list[ToolSpec] | None = None) -> str:
     """Digest of everything that determines one sample. ``params`` must be JSON-able."""
     payload = {
+        "format": FORMAT,
         "provider": provider,
         "model": model,
-        "messages": [[m.role, m.content] for m in messages],
+        "messages": [m.to_dict() for m in messages],
+        "tools": [dataclasses.asdict(t) for t in tools or []],
         "params": params,
         "seed": seed,
         "index": index,
@@ -47,15 +57,11 @@ def cache_key(provider: str, model: str, messages: list[Message], params: dict[s
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS completions (
+CREATE TABLE IF NOT EXISTS completions_v2 (
     key TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
     model TEXT NOT NULL,
-    text TEXT NOT NULL,
-    finish_reason TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    latency REAL NOT NULL,
+    completion TEXT NOT NULL,
     created REAL NOT NULL
 )
 """
@@ -84,14 +90,15 @@ class ResponseCache:
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT model, text, finish_reason, prompt_tokens, completion_tokens, latency "
-                "FROM completions WHERE key = ?", (key,)).fetchone()
+            row = self._conn.execute("SELECT completion FROM completions_v2 WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        model, text, finish, pt, ct, latency = row
-        return Completion(text=text, finish_reason=finish, usage=Usage(pt, ct), latency=latency,
-                          cached=True, model=model)
+        try:
+            data = json.loads(row[0])
+            return dataclasses.replace(Completion.from_dict(data), cached=True)
+        except (ValueError, TypeError, KeyError) as exc:  # a damaged row is a miss, not a crash
+            log.warning("LLM cache %s: unreadable entry %s (%s); asking again", self.path, key[:12], exc)
+            return None
 
     def put(self, key: str, provider: str, completion: Completion) -> None:
         self.put_many([(key, provider, completion)])
@@ -99,13 +106,12 @@ class ResponseCache:
     def put_many(self, items: list[tuple[str, str, Completion]]) -> None:
         """Store several samples in one transaction."""
         now = time.time()
-        rows = [(key, provider, c.model, c.text, c.finish_reason, c.usage.prompt_tokens, c.usage.completion_tokens,
-                 c.latency, now) for key, provider, c in items]
+        rows = [(key, provider, c.model, json.dumps(dataclasses.replace(c, cached=False).to_dict(), ensure_ascii=False),
+                 now) for key, provider, c in items]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany("INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                       rows)
+                self._conn.executemany("INSERT OR REPLACE INTO completions_v2 VALUES (?, ?, ?, ?, ?)", rows)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -116,7 +122,7 @@ class ResponseCache:
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
+            return int(self._conn.execute("SELECT COUNT(*) FROM completions_v2").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

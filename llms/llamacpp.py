@@ -10,7 +10,10 @@ its own call (``native_n = False``) seeded ``seed + i``. Options: ``n_ctx`` (def
 is half the cores for generation: all cores measured 2.1-4.4x its tokens/s with the sandbox busy, README
 "Threads"),
 ``n_gpu_layers`` (default 0), ``repeat_penalty`` (default 1.0: llama.cpp's 1.1 distorts code), ``top_p``,
-``top_k``, ``min_p``, ``chat_format``.
+``top_k``, ``min_p``, ``chat_format``, ``reasoning_tags`` (default ``<think>``/``</think>``; false keeps replies
+whole): llama.cpp has no reasoning parser, so a reasoning model's inline tags are split off the answer here
+(``reasoning.split_reasoning``) and the reasoning's tokens counted with the model's own tokenizer. No native tool
+calls (``supports_tools`` False): the caller describes tools in the prompt.
 """
 
 from __future__ import annotations
@@ -31,8 +34,11 @@ from semtrace.llms.base import (
     LLMConfigError,
     LLMError,
     Message,
+    ToolSpec,
     Usage,
 )
+from semtrace.llms.openai_wire import to_openai_messages
+from semtrace.llms.reasoning import DEFAULT_TAGS, check_tags, is_unfinished, split_reasoning
 
 try:
     import llama_cpp
@@ -95,10 +101,12 @@ class LlamaCpp:
     native_n = False
     seed_per_sample = True
     free = True
+    supports_tools = False
 
     def __init__(self, model: str, *, n_ctx: int = 4096, n_threads: int | None = None, n_gpu_layers: int = 0,
                  repeat_penalty: float = 1.0, top_p: float | None = None, top_k: int | None = None,
-                 min_p: float | None = None, chat_format: str | None = None) -> None:
+                 min_p: float | None = None, chat_format: str | None = None,
+                 reasoning_tags: Any = DEFAULT_TAGS) -> None:
         path = default_model_path() if model == "default" else Path(model).expanduser()
         if not path.is_file():
             raise ModelFileMissing(f"llamacpp: model file '{path}' not found; pass llamacpp:PATH.gguf "
@@ -107,6 +115,7 @@ class LlamaCpp:
         self.path = path.resolve()
         self.name = f"llamacpp:{model}"
         self.n_ctx, self.n_threads, self.n_gpu_layers, self.chat_format = n_ctx, n_threads, n_gpu_layers, chat_format
+        self.reasoning_tags = check_tags(reasoning_tags)
         self.sampling: dict[str, Any] = {"repeat_penalty": repeat_penalty}
         self.sampling.update({k: v for k, v in {"top_p": top_p, "top_k": top_k, "min_p": min_p}.items()
                               if v is not None})
@@ -115,9 +124,9 @@ class LlamaCpp:
         # The file's size and mtime stand in for its content: a replaced model file is a different model.
         stat = self.path.stat()
         return {"path": str(self.path), "size": stat.st_size, "mtime": int(stat.st_mtime), "n_ctx": self.n_ctx,
-                "chat_format": self.chat_format, "sampling": self.sampling}
+                "chat_format": self.chat_format, "sampling": self.sampling, "reasoning_tags": self.reasoning_tags}
 
-    def _complete(self, messages: list[dict[str, str]], temperature: float, max_tokens: int,
+    def _complete(self, messages: list[dict[str, Any]], temperature: float, max_tokens: int,
                   seed: int | None, stop: list[str] | None) -> Completion:
         llm, lock = _load(self.path, self.n_ctx, self.n_gpu_layers, self.n_threads, self.chat_format)
         kwargs: dict[str, Any] = {"messages": messages, "temperature": temperature, "max_tokens": max_tokens,
@@ -136,20 +145,29 @@ class LlamaCpp:
                     raise ContextTooLong(str(exc), provider=self.provider, original=exc) from exc
                 raise LLMError(str(exc), provider=self.provider, original=exc) from exc
             latency = time.perf_counter() - t0
-        try:
-            choice = resp["choices"][0]
-            usage = resp.get("usage") or {}
-            return Completion(text=choice["message"].get("content") or "",
-                              finish_reason=choice.get("finish_reason") or "stop",
-                              usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-                              latency=latency, model=self.path.name)
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise BadResponse(f"unexpected llama.cpp response: {exc}", provider=self.provider, original=exc) from exc
+            try:
+                choice = resp["choices"][0]
+                usage = resp.get("usage") or {}
+                raw = choice["message"].get("content") or ""
+                finish = choice.get("finish_reason") or "stop"
+                completion = int(usage.get("completion_tokens", 0))
+                split = split_reasoning(raw, self.reasoning_tags)
+                # the reasoning's tokens, tags included, by the model's own tokenizer
+                reasoning_tokens = 0 if not split.reasoning else min(completion, len(llm.tokenize(
+                    raw[:len(raw) - len(split.answer)].strip().encode("utf-8"), add_bos=False, special=True)))
+            except (KeyError, IndexError, TypeError, AttributeError) as exc:
+                raise BadResponse(f"unexpected llama.cpp response: {exc}", provider=self.provider,
+                                  original=exc) from exc
+        unfinished = split.unfinished or is_unfinished(finish, split.answer, False, split.reasoning)
+        return Completion(text="" if unfinished else split.answer, finish_reason=finish,
+                          usage=Usage(int(usage.get("prompt_tokens", 0)), completion, reasoning_tokens),
+                          latency=latency, model=self.path.name, reasoning=split.reasoning,
+                          reasoning_unfinished=unfinished)
 
     async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
-                       max_tokens: int = 1024, seed: int | None = None,
-                       stop: list[str] | None = None) -> list[Completion]:
-        wire = [{"role": m.role, "content": m.content} for m in messages]
+                       max_tokens: int = 1024, seed: int | None = None, stop: list[str] | None = None,
+                       tools: list[ToolSpec] | None = None) -> list[Completion]:
+        wire = to_openai_messages(messages)
         out = []
         for i in range(n):
             s = None if seed is None else seed + i

@@ -10,7 +10,11 @@ answered during the whole retry window is marked ``fatal`` (the server is down o
 Optional back-end attributes read here: ``cacheable`` (default True), ``free`` (local: cost 0),
 ``native_n`` (default True: one call returns n samples; False: one call per sample), ``seed_per_sample``
 (default False: with a seed, one call per sample with seed + index), ``cache_identity()`` (JSON-able
-options that change outputs). Sample i of a call seeded s is reproducible as seed s + i.
+options that change outputs), ``supports_tools`` (default False: the back end passes ``tools`` through its
+provider's own tool calling; ``tools`` are given only to one that does, and to any other they are an error, so
+a caller checks ``llm.supports_tools`` and describes tools in the prompt instead). Sample i of a call seeded s is
+reproducible as seed s + i. The cache key covers the tools too, and a cached completion comes back whole
+(reasoning, tool calls, usage).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from semtrace.llms.base import (
     Message,
     RateLimited,
     Timeout,
+    ToolSpec,
 )
 from semtrace.llms.cache import ResponseCache, cache_key
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
@@ -110,6 +115,11 @@ class ManagedLLM:
             else:
                 groups.append([i])
         return [(g, None if seed is None else seed + g[0]) for g in groups]
+
+    @property
+    def supports_tools(self) -> bool:
+        """Whether ``generate(tools=...)`` reaches the provider's own tool calling."""
+        return bool(getattr(self.backend, "supports_tools", False))
 
     def where(self) -> str:
         """This LLM as errors name it: ``provider:model at URL`` when the back end has URLs, else its name."""
@@ -205,6 +215,8 @@ class ManagedLLM:
         self.accounting.record_call(
             model=self.model, prompt_tokens=sum(c.usage.prompt_tokens for c in out),
             completion_tokens=sum(c.usage.completion_tokens for c in out), completions=len(out),
+            reasoning_tokens=sum(c.usage.reasoning_tokens for c in out),
+            unfinished_reasoning=sum(c.reasoning_unfinished for c in out),
             requests=attempts, retries=attempts - 1, latency=spent, retry_wait=waited,
             free=bool(getattr(self.backend, "free", False)), scope=scope)
         return out
@@ -215,25 +227,32 @@ class ManagedLLM:
 
     # -- the contract ----------------------------------------------------------------------------
     async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
-                       max_tokens: int = 1024, seed: int | None = None,
-                       stop: list[str] | None = None) -> list[Completion]:
+                       max_tokens: int = 1024, seed: int | None = None, stop: list[str] | None = None,
+                       tools: list[ToolSpec] | None = None) -> list[Completion]:
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        if tools and not self.supports_tools:
+            raise LLMConfigError(f"{self.name} has no native tool calling (supports_tools is False); describe the "
+                                 "tools in the prompt instead of passing tools=")
         scope = current_scope()
         self.accounting.add(UsageTotals(calls=1), scope)
         kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "stop": stop}
+        if tools:  # only then: a back end written before tools existed keeps working
+            kwargs["tools"] = list(tools)
         results: list[Completion | None] = [None] * n
         keys: list[str] = []
         if self.cache is not None:
             params = {"temperature": temperature, "max_tokens": max_tokens, "stop": list(stop or []),
                       "backend": self._identity()}
-            keys = [cache_key(self.provider, self.model, messages, params, seed, i) for i in range(n)]
+            keys = [cache_key(self.provider, self.model, messages, params, seed, i, tools=tools) for i in range(n)]
             results = [self.cache.get(k) for k in keys]
             hits = [c for c in results if c is not None]
             if hits:
                 self.accounting.record_cache_hits(
                     prompt_tokens=sum(c.usage.prompt_tokens for c in hits),
-                    completion_tokens=sum(c.usage.completion_tokens for c in hits), hits=len(hits), scope=scope)
+                    completion_tokens=sum(c.usage.completion_tokens for c in hits), hits=len(hits), scope=scope,
+                    reasoning_tokens=sum(c.usage.reasoning_tokens for c in hits),
+                    unfinished_reasoning=sum(c.reasoning_unfinished for c in hits))
         for _ in range(2):  # a second pass asks, one request per sample, for what a server that ignores n left out
             missing = [i for i, c in enumerate(results) if c is None]
             if not missing:

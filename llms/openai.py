@@ -6,8 +6,18 @@ it answers again, see ``_http.Endpoints``; ``endpoint_backoff``/``endpoint_max_b
 ``"EMPTY"`` for a custom ``base_url``), ``timeout`` seconds to wait for an answer (default 120: a server that
 accepts and never answers fails after that; ``ManagedLLM`` retries a timeout once), ``connect_timeout`` seconds
 to open a connection (default 10), ``organization``, ``top_p``,
-``presence_penalty``, ``frequency_penalty``, ``max_tokens_param`` (``max_completion_tokens`` for o-series
-models), ``extra_body`` (a dict sent as-is). The SDK's own retries are off: ``ManagedLLM`` retries and counts.
+``presence_penalty``, ``frequency_penalty``, ``extra_body`` (a dict sent as-is). The SDK's own retries are off:
+``ManagedLLM`` retries and counts.
+
+Reasoning models (``openai_wire``, ``reasoning``): ``reasoning_effort`` (o-series, gpt-5, gpt-oss: ``none`` ...
+``xhigh``) is sent as the API's ``reasoning_effort``; ``enable_thinking`` (Qwen3-style chat templates on vLLM or
+SGLang) as ``chat_template_kwargs.enable_thinking``; ``reasoning_tags`` (default ``<think>``/``</think>``; false:
+keep replies whole) are split off the content of servers without a reasoning parser; ``max_tokens_param``
+(``auto``: ``max_completion_tokens`` for OpenAI's o-series and gpt-5 models, which reject ``max_tokens``, and for
+any model whose server answers that 400, once, remembered; or ``max_tokens`` / ``max_completion_tokens``).
+Tools are passed as the API's ``tools`` (``supports_tools``); ``native_tools=false`` turns that off for a server
+that has no tool-call parser (vLLM without ``--enable-auto-tool-choice``). A 400 about one of these options is
+fatal and names it (``llm.options.NAME``).
 A server that returns fewer choices than ``n`` (many compatible servers ignore ``n``) gets the back end
 switched to one request per sample; ``ManagedLLM`` asks for the missing samples. Every error names the endpoint
 (``openai:MODEL at URL``); a URL where nothing listens is ``Unreachable`` at once (no retry).
@@ -18,11 +28,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import weakref
 from typing import Any
 
 from semtrace.llms._http import Endpoint, Endpoints, describe, endpoint_urls, map_sdk_error, split_evenly
 from semtrace.llms.base import (
+    BadRequest,
     BadResponse,
     Completion,
     LLMConfigError,
@@ -30,8 +42,23 @@ from semtrace.llms.base import (
     Message,
     ServerError,
     Timeout,
+    ToolSpec,
     Unreachable,
-    Usage,
+)
+from semtrace.llms.openai_wire import (
+    completion_of,
+    read_choice,
+    reported_reasoning_tokens,
+    to_openai_messages,
+    tools_to_openai,
+)
+from semtrace.llms.reasoning import (
+    DEFAULT_TAGS,
+    check_enable_thinking,
+    check_max_tokens_param,
+    check_reasoning_effort,
+    check_tags,
+    name_rejected_option,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +69,10 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised when the extr
     raise ModuleNotFoundError("No module named 'openai'", name="openai") from exc
 
 _SAMPLING = {"top_p", "presence_penalty", "frequency_penalty"}
+# OpenAI's reasoning models take max_completion_tokens and reject max_tokens
+_COMPLETION_TOKENS_MODELS = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
+_OPTIONS = ("base_url, api_key, timeout, connect_timeout, organization, max_tokens_param, extra_body, "
+            "endpoint_backoff, endpoint_max_backoff, reasoning_effort, enable_thinking, reasoning_tags, native_tools")
 
 
 def _status_detail(exc: Any) -> tuple[str, str | None]:
@@ -66,14 +97,15 @@ class OpenAIChat:
 
     def __init__(self, model: str, *, base_url: str | list[str] | None = None, api_key: str | None = None,
                  timeout: float = 120.0, connect_timeout: float = 10.0, organization: str | None = None,
-                 max_tokens_param: str = "max_tokens",
+                 max_tokens_param: str = "auto",
                  extra_body: dict[str, Any] | None = None, endpoint_backoff: float = 1.0,
-                 endpoint_max_backoff: float = 30.0, **sampling: Any) -> None:
+                 endpoint_max_backoff: float = 30.0, reasoning_effort: str | None = None,
+                 enable_thinking: bool | None = None, reasoning_tags: Any = DEFAULT_TAGS,
+                 native_tools: bool = True, **sampling: Any) -> None:
         unknown = set(sampling) - self._sampling_keys()
         if unknown:
             raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; "
-                            f"valid: {', '.join(sorted(self._sampling_keys()))}, base_url, api_key, timeout, "
-                            "connect_timeout, organization, max_tokens_param, extra_body, endpoint_backoff, endpoint_max_backoff")
+                            f"valid: {', '.join(sorted(self._sampling_keys()))}, {_OPTIONS}")
         self.model = model
         self.name = f"{self.provider}:{model}"
         try:
@@ -100,9 +132,23 @@ class OpenAIChat:
             raise LLMConfigError(f"{self.provider}: timeout and connect_timeout must be > 0 seconds, got "
                                  f"{timeout} and {connect_timeout}")
         self.organization = organization
-        self.max_tokens_param = max_tokens_param
+        self.max_tokens_param = check_max_tokens_param(max_tokens_param)
+        self.reasoning_effort = check_reasoning_effort(reasoning_effort)
+        self.enable_thinking = check_enable_thinking(enable_thinking)
+        self.reasoning_tags = check_tags(reasoning_tags)
+        if not isinstance(native_tools, bool):
+            raise LLMConfigError(f"llm.options.native_tools: want true or false, got {native_tools!r}")
+        self.supports_tools = native_tools
+        # "auto": max_completion_tokens where the model is known to need it, or once its server said so
+        self._completion_tokens = self.max_tokens_param == "max_completion_tokens" or (
+            self.max_tokens_param == "auto" and self.provider == "openai"
+            and bool(_COMPLETION_TOKENS_MODELS.match(model.rsplit("/", 1)[-1])))
         self.sampling = dict(sampling)
         self.extra_body = dict(extra_body or {})
+        if self.enable_thinking is not None:
+            kwargs = self.extra_body.get("chat_template_kwargs")
+            self.extra_body["chat_template_kwargs"] = {**(kwargs if isinstance(kwargs, dict) else {}),
+                                                       "enable_thinking": self.enable_thinking}
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
             weakref.WeakKeyDictionary())
 
@@ -110,7 +156,8 @@ class OpenAIChat:
         return set(_SAMPLING)
 
     def cache_identity(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "sampling": self.sampling, "extra_body": self.extra_body}
+        return {"base_url": self.base_url, "sampling": self.sampling, "extra_body": self.extra_body,
+                "reasoning_effort": self.reasoning_effort, "reasoning_tags": self.reasoning_tags}
 
     def _client(self, url: str = "") -> Any:
         per_url = self._clients.setdefault(asyncio.get_running_loop(), {})
@@ -171,12 +218,12 @@ class OpenAIChat:
             return resp, self.where(endpoint.url)
 
     def _request(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
-                 seed: int | None, stop: list[str] | None) -> dict[str, Any]:
+                 seed: int | None, stop: list[str] | None, tools: list[ToolSpec] | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": to_openai_messages(messages),
             "temperature": temperature,
-            self.max_tokens_param: max_tokens,
+            "max_completion_tokens" if self._completion_tokens else "max_tokens": max_tokens,
             **{k: v for k, v in self.sampling.items() if k in _SAMPLING},
         }
         if n > 1:
@@ -185,43 +232,77 @@ class OpenAIChat:
             body["seed"] = seed
         if stop:
             body["stop"] = list(stop)
+        if self.reasoning_effort is not None:
+            body["reasoning_effort"] = self.reasoning_effort
+        if tools:
+            body["tools"] = tools_to_openai(tools)
         extra = {**self.extra_body, **{k: v for k, v in self.sampling.items() if k not in _SAMPLING}}
         if extra:
             body["extra_body"] = extra
         return body
 
+    def _rejected(self, err: LLMError, tools: bool) -> LLMError:
+        """A 400 about an option this back end sent, told as that option (fatal: every request would fail so)."""
+        sent: dict[str, tuple[Any, tuple[str, ...], str]] = {}
+        if self.reasoning_effort is not None:
+            sent["reasoning_effort"] = (self.reasoning_effort, ("reasoning_effort", "reasoning effort"), "")
+        if self.enable_thinking is not None:
+            sent["enable_thinking"] = (self.enable_thinking, ("enable_thinking", "chat_template_kwargs"), "")
+        if tools:
+            sent["native_tools"] = (True, ("tool-call-parser", "tool choice", "tool_choice", "tools"),
+                                    ("start vLLM with --enable-auto-tool-choice --tool-call-parser NAME, or set "
+                                     "llm.options.native_tools=false to describe tools in the prompt"))
+        return name_rejected_option(err, sent)
+
     async def _once(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
-                    seed: int | None, stop: list[str] | None) -> list[Completion]:
-        resp, where = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop))
+                    seed: int | None, stop: list[str] | None, tools: list[ToolSpec] | None) -> list[Completion]:
         try:
-            choices = sorted(resp.choices, key=lambda c: c.index or 0)
+            try:
+                resp, where = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop,
+                                                             tools))
+            except BadRequest as err:
+                text = err.message.lower()
+                if (self.max_tokens_param != "auto" or self._completion_tokens or "max_tokens" not in text
+                        or "max_completion_tokens" not in text):
+                    raise
+                log.warning("%s: the server wants max_completion_tokens instead of max_tokens; sending that from "
+                            "now on", self.name)
+                self._completion_tokens = True
+                resp, where = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop,
+                                                             tools))
+        except BadRequest as err:
+            raise self._rejected(err, bool(tools)) from err.original
+        try:
+            choices = [read_choice(c, self.reasoning_tags) for c in sorted(resp.choices, key=lambda c: c.index or 0)]
             usage = resp.usage
             prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
             completion = int(getattr(usage, "completion_tokens", 0) or 0)
-            texts = [(c.message.content or "", c.finish_reason or "stop") for c in choices]
+            reasoning = reported_reasoning_tokens(usage)
             model = getattr(resp, "model", None) or self.model
         except (AttributeError, TypeError, ValueError) as exc:
             raise BadResponse(f"unreadable response: {type(exc).__name__}: {exc}", provider=self.provider,
                               original=exc, endpoint=where) from exc
         if not isinstance(model, str):
             model = self.model
-        if not texts:
+        if not choices:
             raise BadResponse("the response has no choices", provider=self.provider, endpoint=where)
-        p_split, c_split = split_evenly(prompt, len(texts)), split_evenly(completion, len(texts))
-        return [Completion(text=t, finish_reason=f, usage=Usage(p, c), model=model)
-                for (t, f), p, c in zip(texts, p_split, c_split)]
+        k = len(choices)
+        r_split: list[int | None] = [None] * k if reasoning is None else split_evenly(reasoning, k)
+        return [completion_of(ch, p, c, r, model)
+                for ch, p, c, r in zip(choices, split_evenly(prompt, k), split_evenly(completion, k), r_split)]
 
     async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
-                       max_tokens: int = 1024, seed: int | None = None,
-                       stop: list[str] | None = None) -> list[Completion]:
+                       max_tokens: int = 1024, seed: int | None = None, stop: list[str] | None = None,
+                       tools: list[ToolSpec] | None = None) -> list[Completion]:
         """Up to ``n`` completions: a server that ignores ``n`` returns fewer (``ManagedLLM`` asks for the
         rest, one request per sample, so every request is counted); ``native_n`` is then switched off."""
+        tools = tools if self.supports_tools else None
         if not self.native_n and n > 1:
             parts = await asyncio.gather(*(
-                self._once(messages, 1, temperature, max_tokens, None if seed is None else seed + i, stop)
+                self._once(messages, 1, temperature, max_tokens, None if seed is None else seed + i, stop, tools)
                 for i in range(n)))
             return [c for part in parts for c in part]
-        out = (await self._once(messages, n, temperature, max_tokens, seed, stop))[:n]
+        out = (await self._once(messages, n, temperature, max_tokens, seed, stop, tools))[:n]
         if len(out) < n:
             log.warning("%s: the server returned %d of %d choices (it ignores n); "
                         "sending one request per sample from now on", self.name, len(out), n)
