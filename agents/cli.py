@@ -4,6 +4,7 @@ report`` lives in ``reports/cli.py``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -24,17 +25,44 @@ def _default_out(flags: dict[str, Any], cfg: Any) -> Path:
     return Path("runs") / f"{cfg.benchmark}-{cfg.trace.representation}-{cfg.agent.strategy}-{stamp}"
 
 
-async def _run(cfg: Any, run_dir: Path, console: Console, *, resume: bool) -> dict[str, Any]:
-    from semtrace.agents.build import build_components
-    from semtrace.agents.display import live_progress
-    from semtrace.agents.run import Progress, prepare_run_dir, run_tasks
+def _with_data_dir(cfg: Any) -> Any:
+    """The config with the data dir the run reads (--data, else $SEMTRACE_DATA, else the cache), resolved, so that
+    --resume (which takes no --data) reads the same data without the environment the run started in."""
+    from semtrace.benchmarks.registry import get_benchmark, resolve_data_dir
 
-    comps = await build_components(cfg)  # bad names fail here, before a run directory exists
+    bench = get_benchmark(cfg.benchmark)
+    if cfg.data_dir is not None or not (bench.files or bench.data_folder):
+        return cfg
+    return cfg.model_copy(update={"data_dir": str(resolve_data_dir(None).resolve())})
+
+
+async def _build(cfg: Any, run_dir: Path, resume: bool) -> Any:
+    from semtrace.agents.build import build_components
+    from semtrace.agents.rundir import CONFIG_FILE, RunError
+    from semtrace.benchmarks.common import DataMissing
+
+    try:
+        return await build_components(cfg)  # bad names fail here, before a run directory exists
+    except DataMissing as exc:
+        if not resume:
+            raise
+        what = str(exc).split("; ")[0]  # the loader's hint names --data, which --resume does not take
+        where = f"the run's data dir {cfg.data_dir}" if cfg.data_dir else "the data dir ($SEMTRACE_DATA)"
+        raise RunError(f"cannot resume '{run_dir}': {what}; put the data back in {where}, or set data_dir in "
+                       f"{run_dir / CONFIG_FILE} to where it is now") from None
+
+
+async def _run(cfg: Any, run_dir: Path, console: Console, *, resume: bool) -> dict[str, Any]:
+    from semtrace.agents.display import live_progress
+    from semtrace.agents.run import Progress, run_tasks
+    from semtrace.agents.rundir import open_run_dir
+
+    comps = await _build(cfg, run_dir, resume)
     progress = Progress(total=len(comps.tasks))
     try:
-        prepare_run_dir(run_dir, cfg, resume=resume)
-        async with live_progress(progress, comps.llm, enabled=cfg.display, console=console):
-            return await run_tasks(cfg, run_dir, comps, progress=progress)
+        with open_run_dir(run_dir, cfg, resume=resume):  # held until the run ends: a second command is refused
+            async with live_progress(progress, comps.llm, enabled=cfg.display, console=console):
+                return await run_tasks(cfg, run_dir, comps, progress=progress)
     finally:
         await comps.sandbox.close()
         close = getattr(comps.llm, "close", None)
@@ -69,8 +97,9 @@ def run(
 ) -> None:
     """Run the agent on a benchmark and print the results table."""
     from semtrace.agents.display import results_table, width_table
-    from semtrace.agents.run import CONFIG_FILE, load_run_config, prepare_run_dir
+    from semtrace.agents.run import CONFIG_FILE, load_run_config
     from semtrace.agents.rundir import check_new_run_dir
+    from semtrace.agents.runlock import hold
     from semtrace.config import build_config, with_absolute_paths
 
     console = Console()
@@ -98,28 +127,31 @@ def run(
                 f"(to change them, start a new run with --out)"
             )
 
+    held = contextlib.ExitStack()  # a resumed run's directory, held from now until the command ends
+
     def prepare() -> tuple[Any, Path]:
         if resume is not None:
             cfg = load_run_config(resume)
-            prepare_run_dir(resume, cfg, resume=True)
+            held.enter_context(hold(resume))  # before anything is built: a second command is refused at once
             return cfg, resume
-        cfg = with_absolute_paths(build_config(config, flags, override))
+        cfg = _with_data_dir(with_absolute_paths(build_config(config, flags, override)))
         run_dir = out or (Path(cfg.out) if cfg.out else _default_out(flags, cfg))
-        check_new_run_dir(run_dir)  # not a file, not a non-empty directory (that names --resume)
+        check_new_run_dir(run_dir)  # not a file, not a non-empty directory (that names --resume), not in use
         return cfg, run_dir
 
-    cfg, run_dir = guard(prepare)
-    if no_display:
-        cfg = cfg.model_copy(update={"display": False})
+    with held:
+        cfg, run_dir = guard(prepare)
+        if no_display:
+            cfg = cfg.model_copy(update={"display": False})
 
-    def continue_hint() -> str | None:
-        return f"`semtrace run --resume {run_dir}`" if (run_dir / CONFIG_FILE).is_file() else None
+        def continue_hint() -> str | None:
+            return f"`semtrace run --resume {run_dir}`" if (run_dir / CONFIG_FILE).is_file() else None
 
-    summary = guard(
-        lambda: asyncio.run(_run(cfg, run_dir, console, resume=resume is not None)),
-        run_dir=lambda: run_dir if (run_dir / CONFIG_FILE).is_file() else None,
-        resume_hint=continue_hint,
-    )
+        summary = guard(
+            lambda: asyncio.run(_run(cfg, run_dir, console, resume=resume is not None)),
+            run_dir=lambda: run_dir if (run_dir / CONFIG_FILE).is_file() else None,
+            resume_hint=continue_hint,
+        )
     console.print(results_table(summary, title="semtrace run"))
     widths = width_table(summary)
     if widths is not None:

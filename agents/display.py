@@ -93,17 +93,25 @@ def _pct(cell: dict[str, float] | None) -> str:
 INTERVAL_NOTE = "\\[lo, hi] = 95% interval over tasks (Wilson; bootstrap for means over chains)"
 
 
+def width_depth(summary: dict[str, Any]) -> tuple[int, int]:
+    """The run's configured width and depth (a summary without a finished task has no curves to read them from)."""
+    cfg = summary.get("config") or {}
+    width = cfg.get("width", summary.get("width", 1))
+    depth = cfg.get("depth", summary.get("depth", 0))
+    return int(width if width is not None else 1), int(depth if depth is not None else 0)
+
+
 def results_table(summary: dict[str, Any], title: str = "results") -> Table:
     """pass@1 by depth (mean over chains), the selector's pick, the oracle upper bound, tokens, cost."""
     cfg = summary.get("config", {})
     n = summary.get("total_tasks", summary.get("tasks", 0))
     sel = summary.get("selector", cfg.get("selector", ""))
+    width, depth = width_depth(summary)
     table = Table(
         title=f"{title}: {cfg.get('benchmark', '')} · {cfg.get('representation', '')} · "
-        f"{cfg.get('strategy', '')} {summary.get('width', 1)}x{summary.get('depth', 0)} · "
-        f"{n} tasks"
+        f"{cfg.get('strategy', '')} {width}x{depth} · {n} tasks"
     )
-    multi = summary.get("width", 1) > 1
+    multi = width > 1
     table.caption = INTERVAL_NOTE + (
         "; oracle reads hidden tests (UPPER BOUND, not a method result)" if multi else ""
     )
@@ -170,7 +178,7 @@ def comparison_table(rows: Sequence[tuple[str, dict[str, Any]]], title: str = "r
     knobs = {
         "repr": lambda s: str(s.get("config", {}).get("representation", "")),
         "strategy": lambda s: str(s.get("config", {}).get("strategy", "")),
-        "WxD": lambda s: f"{s.get('width', 1)}x{s.get('depth', 0)}",
+        "WxD": lambda s: "x".join(map(str, width_depth(s))),
         "selector": lambda s: s.get("selector", "") + (" (UB)" if s.get("selector_upper_bound") else ""),
     }
     varying = [k for k, f in knobs.items() if len({f(s) for _, s in rows}) > 1]

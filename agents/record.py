@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: config_digest (records of version 1, without it, still load)
 LETTERS = {"passed": "P", "failed": "F", "error": "E", "timeout": "T", "oom": "O", "killed": "K",
            "sandbox_error": "S"}
 STDIO_KEEP = 2000  # characters of a candidate's stdout/stderr kept in the record (the runner caps them too)
@@ -171,7 +171,7 @@ class Selection(_Model):
 class TaskRecord(_Model):
     """One line of ``results.jsonl``."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     task_id: str
     kind: str
     benchmark: str = ""
@@ -191,6 +191,9 @@ class TaskRecord(_Model):
     wall_time: float | None = None
     # the task's public grouping keys (TASK_META_KEYS: LiveCodeBench's difficulty, platform, ...) for `report --by`
     task_meta: dict[str, str] = Field(default_factory=dict)
+    # the run's identity: a digest of its config (rundir.config_digest, kept in run.json); a record whose digest
+    # is not its run directory's is another run's, and set aside by every reader (records.foreign_reason)
+    config_digest: str = ""
 
 
 # task metadata a record may carry (a whitelist: a dataset's metadata can hold expected outputs, e.g. CruxEval's)

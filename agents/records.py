@@ -7,10 +7,13 @@ of that answer's hidden-test correctness; "selected" applies an offline selector
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from semtrace.agents.record import TaskRecord, task_meta
+from semtrace.agents.rundir import RunIdentity, load_identity
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
 from semtrace.agents.state import Candidate, final_candidates
 from semtrace.benchmarks.metrics import mean_interval, paired_bootstrap_difference, pass_at_k
@@ -32,8 +35,9 @@ def candidate_usage(c: dict[str, Any]) -> dict[str, int]:
     return _usage_sum([c.get("usage"), c.get("critique_usage"), c.get("render_usage")])
 
 
-def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """The finished task as one JSON-able ``record.TaskRecord``."""
+def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any], config_digest: str = ""
+                ) -> dict[str, Any]:
+    """The finished task as one JSON-able ``record.TaskRecord`` of the run whose config has ``config_digest``."""
     cands = sorted(state.get("candidates", []), key=lambda c: (c["chain"], c["round"]))
     selection = state.get("selection") or {}
     chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
@@ -47,8 +51,35 @@ def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any])
         correct=bool(chosen and Candidate.from_dict(chosen).correct),
         usage=usage,
         task_meta=task_meta(getattr(task, "metadata", None)),
+        config_digest=config_digest,
     )  # validated here: every line of results.jsonl fits the shipped schema
     return record.model_dump(mode="json")
+
+
+def foreign_reason(record: dict[str, Any], identity: RunIdentity) -> str | None:
+    """Why ``record`` is not a record of the run ``identity`` describes (None: it is). A record older than the
+    digest (schema 1) is checked by its benchmark and task id."""
+    bench = record.get("benchmark")
+    if bench not in (None, "") and bench != identity.benchmark:
+        return f"a record of benchmark {bench!r}, this run's is {identity.benchmark!r}"
+    digest = record.get("config_digest")
+    if identity.config_digest and digest not in (None, "") and digest != identity.config_digest:
+        return f"a record of another run: config digest {digest!r}, this run's is {identity.config_digest!r}"
+    if identity.task_ids is not None and record.get("task_id") not in identity.task_ids:
+        return f"a record of task {record.get('task_id')!r}, which this run does not have"
+    return None
+
+
+def _belongs(_record: dict[str, Any]) -> str | None:
+    return None
+
+
+def record_check(run_dir: Path) -> Callable[[dict[str, Any]], str | None]:
+    """For the records of ``run_dir``'s results file: why a record is another run's (``foreign_reason``), None
+    when it is this run's. Every reader of results sets such records aside (``rundir.read_results``, the run loop,
+    ``reports/load.py``). Outside a run directory every record passes."""
+    identity = load_identity(run_dir)
+    return _belongs if identity is None else partial(foreign_reason, identity=identity)
 
 
 def stable_record(record: Any) -> Any:

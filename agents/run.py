@@ -7,6 +7,8 @@ Run directory::
     errors.jsonl       tasks that raised an infrastructure error (retried by --resume)
     checkpoints.sqlite LangGraph's SQLite checkpoints, one thread per task
     summary.json       curves over depth and width, tokens, the selected pass rate
+    run.json           the run's identity: its config digest (every record carries it) and its task ids
+    run.lock           held by the command working in the directory (runlock.py): a second one is refused
 
 Resume: finished tasks (in results.jsonl) are not redone; a task with a checkpoint continues from it; a task whose
 graph already finished but whose line was not written gets its line from the final checkpoint.
@@ -19,14 +21,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from semtrace.agents.checkpoints import RunSaver
 from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, RunStats, gate_for, sandbox_gate
 from semtrace.agents.graph import compile_graph
-from semtrace.agents.records import reduce_record, summarize, task_record
+from semtrace.agents.records import foreign_reason, reduce_record, summarize, task_record
 from semtrace.agents.rundir import (
     CHECKPOINTS_FILE,
     CONFIG_FILE,
@@ -37,6 +39,7 @@ from semtrace.agents.rundir import (
     RunWriteError,
     append_line,
     check_writable,
+    ensure_identity,
     load_run_config,
     load_summary,
     prepare_run_dir,
@@ -46,6 +49,7 @@ from semtrace.agents.rundir import (
     save_config,
     write_file,
 )
+from semtrace.agents.runlock import hold
 from semtrace.agents.scoring import Scorer, run_scored
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
@@ -190,10 +194,19 @@ async def run_tasks(
 ) -> dict[str, Any]:
     """Run (or continue) every task of ``comps.tasks`` into ``run_dir``; return the summary.
 
-    Raises RunWriteError (the run stops, every finished task kept, resumable) when a run file cannot be written."""
+    Holds the run directory while it runs (another command there is refused: ``runlock``). Raises RunWriteError
+    (the run stops, every finished task kept, resumable) when a run file cannot be written."""
+    with hold(run_dir):
+        return await _run_tasks(cfg, run_dir, comps, progress)
+
+
+async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress: Progress | None) -> dict[str, Any]:
     results_path = run_dir / RESULTS_FILE
     session_start, llm_before = time.monotonic(), _llm_totals(comps.llm)
-    results = read_results(results_path, warn=False)
+    task_ids = [t.task_id for t in comps.tasks]
+    identity = replace(ensure_identity(run_dir, cfg, task_ids), task_ids=frozenset(task_ids))
+    # records of another run (another config, a task this run does not have) are set aside, as bad lines are
+    results = read_results(results_path, warn=False, check=lambda rec: foreign_reason(rec, identity))
     repair_results(results)  # warns once per bad line, naming file:line and the copy
     check_writable(results_path)
     # finished tasks are kept as the few numbers the summary needs (records.reduce_record), never whole records
@@ -251,7 +264,7 @@ async def run_tasks(
                     )
                     progress.errors += 1
                     return
-                record = task_record(task, view, state)
+                record = task_record(task, view, state, identity.config_digest)
                 record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
                 append_line(results_path, record)  # RunWriteError stops the run; the checkpoint stays
                 kept[task.task_id] = reduce_record(record)

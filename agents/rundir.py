@@ -2,16 +2,20 @@
 (a failed write stops the run with the file and the OS error), the saved config and the saved summary.
 
 ``results.jsonl`` is append-only. A line that is not a record (a torn write, a disk error, a hand edit) is skipped
-with a warning naming ``file:line``; every other line still counts. ``repair_results`` (run at the start of a
+with a warning naming ``file:line``; so is a record of another run (``run.json`` keeps the run's identity: its config
+digest, which every record carries, and its task ids; ``records.foreign_reason`` decides); every other line counts. ``repair_results`` (run at the start of a
 resumed run) copies the bad lines to ``results.jsonl.corrupt`` and cuts off only a torn *last* line, so the next
 append starts on a fresh line; lines in the middle stay where they are.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from semtrace.config import ConfigError, RunConfig, validate_config
 log = logging.getLogger(__name__)
 
 CONFIG_FILE, RESULTS_FILE, ERRORS_FILE = "config.yaml", "results.jsonl", "errors.jsonl"
-CHECKPOINTS_FILE, SUMMARY_FILE = "checkpoints.sqlite", "summary.json"
+CHECKPOINTS_FILE, SUMMARY_FILE, IDENTITY_FILE = "checkpoints.sqlite", "summary.json", "run.json"
 CORRUPT_SUFFIX = ".corrupt"  # results.jsonl -> results.jsonl.corrupt: the bad lines, kept
 
 
@@ -47,6 +51,7 @@ class BadLine:
     text: str  # the line's bytes as text (undecodable bytes kept as surrogate escapes)
     reason: str
     last: bool  # the file's last line with no newline after it: a torn write
+    foreign: bool = False  # a record, but of another run (``check`` said why)
 
 
 @dataclass
@@ -70,8 +75,11 @@ def _parse(line: bytes) -> tuple[dict[str, Any] | None, str]:
     return rec, ""
 
 
-def read_results(path: Path, *, warn: bool = True) -> Results:
-    """Every good record of ``path`` and every bad line (with its line number); warnings name ``file:line``."""
+def read_results(path: Path, *, warn: bool = True, check: Callable[[dict[str, Any]], str | None] | None = None
+                 ) -> Results:
+    """Every good record of ``path`` and every bad line (with its line number); warnings name ``file:line``.
+    ``check`` (``records.record_check``) says why a record is not this run's (None: it is); such records are set
+    aside as bad lines."""
     out = Results(path)
     if not path.exists():
         return out
@@ -93,17 +101,30 @@ def read_results(path: Path, *, warn: bool = True) -> Results:
             if last:
                 out.torn_at = start
             continue
-        out.records[rec["task_id"]] = rec
         out.missing_newline = last
+        foreign = check(rec) if check is not None else None
+        if foreign:
+            out.bad.append(BadLine(i + 1, line.decode("utf-8", "surrogateescape"), foreign, False, foreign=True))
+            continue
+        out.records[rec["task_id"]] = rec
     if warn:
         for bad in out.bad:
-            log.warning("%s:%d: skipped a line that is not a record (%s)", path, bad.lineno, bad.reason[:200])
+            log.warning("%s:%d: %s (%s)", path, bad.lineno, _skipped(bad), bad.reason[:200])
     return out
 
 
-def read_records(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """The good records of a results file (see ``read_results``); ``repair`` as in ``repair_results``."""
-    results = read_results(path, warn=not repair)
+def _skipped(bad: BadLine) -> str:
+    if bad.foreign:
+        return "set aside a record that is not this run's"
+    return "cut off a torn last line" if bad.last else "skipped a line that is not a record"
+
+
+def read_records(path: Path, *, repair: bool = False, check: bool = True) -> list[dict[str, Any]]:
+    """The good records of a results file (see ``read_results``); ``repair`` as in ``repair_results``. With
+    ``check``, the records of another run are set aside (the run directory holding ``path`` says which are)."""
+    from semtrace.agents.records import record_check
+
+    results = read_results(path, warn=not repair, check=record_check(path.parent) if check else None)
     if repair:
         repair_results(results)
     return list(results.records.values())
@@ -137,9 +158,7 @@ def repair_results(results: Results) -> None:
         except OSError as exc:
             raise RunWriteError(side, exc) from exc
         for b in results.bad:
-            log.warning("%s:%d: %s (%s); a copy is in %s", path, b.lineno,
-                        "cut off a torn last line" if b.last else "skipped a line that is not a record",
-                        b.reason[:200], side)
+            log.warning("%s:%d: %s (%s); a copy is in %s", path, b.lineno, _skipped(b), b.reason[:200], side)
     try:
         if results.torn_at is not None:
             with path.open("r+b") as fh:
@@ -220,6 +239,65 @@ def load_run_config(run_dir: Path) -> RunConfig:
         raise RunError(f"{path}: {exc}; {fix}") from None
 
 
+# ---------------------------------------------------------------- the run's identity
+
+DIGEST_IGNORES = ("display", "out", "task_concurrency")  # how a run is watched and scheduled, not what it computes
+
+
+def config_digest(cfg: RunConfig) -> str:
+    """A digest of everything in the config that changes results (what every record of the run carries)."""
+    data = {k: v for k, v in cfg.dump().items() if k not in DIGEST_IGNORES}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What makes a record this run's: the benchmark, the config digest (fixed when the run started, kept in
+    ``run.json``) and the task ids (None: not known, for a run older than ``run.json``)."""
+
+    benchmark: str
+    config_digest: str = ""
+    task_ids: frozenset[str] | None = None
+
+
+def _read_identity(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / IDENTITY_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read (%s); its records are checked by their benchmark only", path, exc)
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("config_digest"), str) and isinstance(data.get("tasks"), list)
+    if not ok:
+        log.warning("%s does not hold a run's identity; its records are checked by their benchmark only", path)
+        return None
+    return data
+
+
+def load_identity(run_dir: Path) -> RunIdentity | None:
+    """The identity of the run in ``run_dir`` (None: not a run directory, or its config cannot be read)."""
+    try:
+        cfg = load_run_config(run_dir)
+    except RunError:
+        return None
+    data = _read_identity(run_dir)
+    if data is None:
+        return RunIdentity(cfg.benchmark)
+    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
+
+
+def ensure_identity(run_dir: Path, cfg: RunConfig, task_ids: list[str]) -> RunIdentity:
+    """The run's identity: as ``run.json`` holds it, else (a new run, or one older than ``run.json``) made now
+    from the config and the tasks, and written there."""
+    data = _read_identity(run_dir)
+    if data is None:
+        data = {"config_digest": config_digest(cfg), "tasks": list(task_ids)}
+        write_file(run_dir / IDENTITY_FILE, json.dumps(data, indent=1))
+    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
+
+
 def load_summary(run_dir: Path) -> dict[str, Any] | None:
     """The saved summary, or None when there is none or it cannot be read (a warning says it is rebuilt)."""
     path = run_dir / SUMMARY_FILE
@@ -238,10 +316,15 @@ def load_summary(run_dir: Path) -> dict[str, Any] | None:
 
 def check_new_run_dir(run_dir: Path) -> None:
     """A new run may go into ``run_dir``: it does not exist yet, or is an empty directory."""
+    from semtrace.agents.runlock import LOCK_FILE, RunDirBusy, busy_holder
+
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"--out '{run_dir}' is a file, not a directory; choose another --out")
+    holder = busy_holder(run_dir)
+    if holder is not None:
+        raise RunDirBusy(f"run directory '{run_dir}' is in use by {holder}; choose another --out")
     try:
-        not_empty = run_dir.exists() and any(run_dir.iterdir())
+        not_empty = run_dir.exists() and any(p.name != LOCK_FILE for p in run_dir.iterdir())
     except OSError as exc:
         raise RunError(f"cannot read --out '{run_dir}': {exc.strerror or exc}; choose another --out") from None
     if not_empty:
@@ -251,12 +334,19 @@ def check_new_run_dir(run_dir: Path) -> None:
         )
 
 
-def prepare_run_dir(run_dir: Path, cfg: RunConfig, *, resume: bool) -> None:
+@contextlib.contextmanager
+def open_run_dir(run_dir: Path, cfg: RunConfig, *, resume: bool) -> Iterator[None]:
+    """Hold ``run_dir`` for the block (``runlock.hold``: a second command there is refused, naming this one): a
+    new run's directory created empty with its config saved, a resumed one's checked for its config."""
+    from semtrace.agents.runlock import hold
+
     if resume:
         if not (run_dir / CONFIG_FILE).is_file():
             raise RunError(
                 f"cannot resume '{run_dir}': no {CONFIG_FILE} there; start a run with --out {run_dir}"
             )
+        with hold(run_dir):
+            yield
         return
     check_new_run_dir(run_dir)
     try:
@@ -265,10 +355,19 @@ def prepare_run_dir(run_dir: Path, cfg: RunConfig, *, resume: bool) -> None:
         raise RunError(
             f"cannot create the run directory '{run_dir}': {exc.strerror or exc}; choose another --out"
         ) from None
-    try:
-        save_config(run_dir, cfg)
-    except RunWriteError as exc:
-        raise RunError(f"{exc}; choose another --out") from None
+    with hold(run_dir, "choose another --out"):
+        check_new_run_dir(run_dir)  # again, holding it: another new run may have filled it meanwhile
+        try:
+            save_config(run_dir, cfg)
+        except RunWriteError as exc:
+            raise RunError(f"{exc}; choose another --out") from None
+        yield
+
+
+def prepare_run_dir(run_dir: Path, cfg: RunConfig, *, resume: bool) -> None:
+    """``open_run_dir`` without holding the directory afterwards (``run_tasks`` holds it while it runs)."""
+    with open_run_dir(run_dir, cfg, resume=resume):
+        pass
 
 
 def errored_ids(run_dir: Path) -> set[str]:
@@ -294,9 +393,12 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
     from semtrace.agents.run import settings_view
 
     cfg = load_run_config(run_dir)
-    records = read_records(run_dir / RESULTS_FILE)
+    records = read_records(run_dir / RESULTS_FILE)  # without the records of another run
     old = load_summary(run_dir)
-    if old is not None:
+    identity = load_identity(run_dir)
+    if identity is not None and identity.task_ids is not None:
+        total = len(identity.task_ids)
+    elif old is not None:
         total = max(int(old.get("total_tasks") or 0), len(records))
     else:
         total = len({r["task_id"] for r in records} | errored_ids(run_dir))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semtrace.agents.records import reduce_record, summarize
+from semtrace.agents.records import record_check, reduce_record, summarize
 from semtrace.agents.rundir import (
     CONFIG_FILE,
     RESULTS_FILE,
@@ -83,7 +83,7 @@ def iter_records(path: Path, bad: list[tuple[int, str]] | None = None) -> Iterat
     ``bad``, appended to it as (line number, reason)."""
     if not path.is_file():
         return
-    loads = _loads()
+    loads, foreign = _loads(), record_check(path.parent)  # another run's records are set aside (records.py)
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -100,6 +100,9 @@ def iter_records(path: Path, bad: list[tuple[int, str]] | None = None) -> Iterat
                     gc.enable()
             if not isinstance(rec, dict) or not isinstance(rec.get("task_id"), str):
                 _skipped(path, lineno, "not a task record (no task_id)", bad)
+                continue
+            if foreign(rec):
+                _skipped(path, lineno, str(foreign(rec)), bad)
                 continue
             yield rec
 

@@ -14,6 +14,13 @@ class CloseFails(LocalSandbox):
         raise ValueError("close is broken")
 
 
+class RunFails(LocalSandbox):
+    """The local sandbox, whose every run raises (an infrastructure failure: every task errors)."""
+
+    async def run(self, request: object) -> object:
+        raise RuntimeError("the sandbox is gone")
+
+
 class RendererInitFails:
     """A renderer whose constructor raises (before any run directory exists)."""
 

@@ -50,6 +50,14 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
                             stderr=subprocess.PIPE, text=True, env=environ, preexec_fn=_interactive_sigint)
 
 
+def interruptible(rules: Path, out: Path) -> tuple[str, ...]:
+    """``semtrace run`` arguments of a small run with the ``interrupting`` plugins: three demo tasks, width 2 (its
+    chains share round 0's run of the buggy program), depth 3, two tasks at once."""
+    return ("run", "--model", f"interrupting:InterruptingLLM:{rules}", "--sandbox", "interrupting:InterruptingSandbox",
+            "--out", str(out), "--no-display", "--limit", "3", "--width", "2", "--depth", "3",
+            "-o", "task_concurrency=2", "-o", "temperature=0.7")
+
+
 def run_demo(rules: Path, out: Path, *extra: str) -> Result:
     res = invoke("run", "--model", f"scripted:{rules}", "--sandbox", "local", "--out", str(out), "--no-display",
                  *extra)

@@ -2,19 +2,22 @@
 otherwise): the local sandbox and the scripted LLM, which send their own process SIGINT when their k-th request
 starts, as a user's Ctrl-C would arrive. ``SEMTRACE_TEST_INTERRUPT=sandbox:K`` or ``llm:K`` picks the point (unset:
 no interruption, so a resume of the same run directory runs to the end); ``SEMTRACE_TEST_COUNT=FILE`` appends one
-line per request to FILE (how many requests an uninterrupted run makes)."""
+line per request to FILE (how many requests an uninterrupted run makes). ``SEMTRACE_TEST_PAUSE=DIR`` holds the run at
+its first sandbox request: it creates DIR/paused and waits until DIR/go exists (the run is surely under way then)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 from semtrace.llms.scripted import ScriptedLLM
 from semtrace.sandbox.local import LocalSandbox
 from semtrace.sandbox.types import ExecRequest, ExecResult
 
-ENV, COUNT_ENV = "SEMTRACE_TEST_INTERRUPT", "SEMTRACE_TEST_COUNT"
+ENV, COUNT_ENV, PAUSE_ENV = "SEMTRACE_TEST_INTERRUPT", "SEMTRACE_TEST_COUNT", "SEMTRACE_TEST_PAUSE"
 
 
 class _Counter:
@@ -42,6 +45,13 @@ class InterruptingSandbox(LocalSandbox):
 
     async def run(self, request: ExecRequest) -> ExecResult:
         self._counter.tick()
+        pause = os.environ.get(PAUSE_ENV)
+        if pause and self._counter.seen == 1:
+            (Path(pause) / "paused").touch()
+            for _ in range(3000):  # at most 5 minutes: a test that died must not leave this run behind forever
+                if (Path(pause) / "go").exists():
+                    break
+                await asyncio.sleep(0.1)
         return await super().run(request)
 
 

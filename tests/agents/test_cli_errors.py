@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clihelp import error_line, invoke, lock, run_demo, spawn, unlock
-from rules import fenced, repair_rules, write_rules
+from clihelp import error_line, interruptible, invoke, lock, run_demo, spawn, unlock
+from rules import fenced, write_rules
 from semtrace.agents.records import stable_record
 from semtrace.agents.run import read_records
 from semtrace.benchmarks.demo import load as load_demo
@@ -98,32 +98,6 @@ POINTS = [("sandbox", 0.0), ("sandbox", 0.34), ("sandbox", 0.67), ("sandbox", 1.
           ("llm", 1.0)]
 
 
-def _interruptible(rules: Path, out: Path) -> tuple[str, ...]:
-    """Width 2 (chains share round 0's run of the buggy program), depth 3, two tasks at once."""
-    return ("run", "--model", f"interrupting:InterruptingLLM:{rules}", "--sandbox", "interrupting:InterruptingSandbox",
-            "--out", str(out), "--no-display", "--limit", "3", "--width", "2", "--depth", "3",
-            "-o", "task_concurrency=2", "-o", "temperature=0.7")
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict[str, int]]:
-    """The rules, the records of an uninterrupted run by task, and how many requests of each kind it made."""
-    from interrupting import COUNT_ENV
-
-    base = tmp_path_factory.mktemp("uninterrupted")
-    tasks = DEMO[:3]
-    rules = write_rules(base / "rules.jsonl", repair_rules(tasks, {tasks[0].task_id: 1, tasks[1].task_id: 3,
-                                                                    tasks[2].task_id: None}))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(COUNT_ENV, str(base / "count"))
-        res = invoke(*_interruptible(rules, base / "run"))
-    assert res.exit_code == 0, res.output
-    kinds = (base / "count").read_text().split()
-    records = {r["task_id"]: stable_record(r) for r in read_records(base / "run" / "results.jsonl")}
-    assert len(records) == 3
-    return rules, records, {k: kinds.count(k) for k in ("sandbox", "llm")}
-
-
 @pytest.mark.parametrize("kind, where", POINTS)
 def test_ctrl_c_at_any_point_exits_130_with_the_hint_and_the_resume_equals_an_uninterrupted_run(
     uninterrupted: tuple[Path, dict[str, Any], dict[str, int]], tmp_path: Path, kind: str, where: float
@@ -133,7 +107,7 @@ def test_ctrl_c_at_any_point_exits_130_with_the_hint_and_the_resume_equals_an_un
     rules, want, counts = uninterrupted
     k = max(1, round(where * counts[kind]))
     run_dir = tmp_path / "run"
-    proc = spawn(*_interruptible(rules, run_dir), env={**os.environ, ENV: f"{kind}:{k}"})
+    proc = spawn(*interruptible(rules, run_dir), env={**os.environ, ENV: f"{kind}:{k}"})
     _, err = proc.communicate(timeout=120)
     assert (proc.returncode, err.strip().splitlines()) == (
         130, [f"interrupted; continue with `semtrace run --resume {run_dir}`"]), f"{kind} request {k}: {err}"
