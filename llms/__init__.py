@@ -17,10 +17,14 @@ _EXPORTS = {
     "usage_scope": "semtrace.llms.accounting",
     "RetryPolicy": "semtrace.llms.managed",
     "ManagedLLM": "semtrace.llms.managed",
+    "reasoning_warning": "semtrace.llms.accounting",
     "extract_code": "semtrace.llms.extract",
+    "extract_answer": "semtrace.llms.extract",
     "Extraction": "semtrace.llms.extract",
+    "split_reasoning": "semtrace.llms.reasoning",
 }
-_BASE = ["LLM", "Message", "Usage", "Completion", "LLMError", "RateLimited", "Timeout", "ServerError",
+_BASE = ["LLM", "Message", "Usage", "Completion", "TextPart", "ReasoningPart", "ToolCall", "ToolResult", "ToolSpec",
+         "Part", "UNFINISHED_REASONING", "LLMError", "RateLimited", "Timeout", "ServerError",
          "ContextTooLong", "AuthFailed", "BadResponse", "BadRequest", "QuotaExceeded", "Unreachable",
          "LLMConfigError", "messages_from"]
 _EXPORTS.update({name: "semtrace.llms.base" for name in _BASE})

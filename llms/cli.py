@@ -31,10 +31,13 @@ def chat(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
     cache_path: Path | None = typer.Option(None, "--cache-path", help="SQLite cache file to use."),
     concurrency: int = typer.Option(8, "--concurrency", min=1),
+    show_reasoning: bool = typer.Option(False, "--show-reasoning",
+                                        help="Print a reasoning model's reasoning in full (folded by default)."),
 ) -> None:
-    """Send one prompt; print the completions and the token usage."""
+    """Send one prompt; print the completions (reasoning folded apart from the answer) and the token usage."""
     from semtrace.jsonable import to_jsonable
-    from semtrace.llms.base import LLMError, Message
+    from semtrace.llms.base import UNFINISHED_REASONING, LLMError, Message
+    from semtrace.llms.openai_wire import arguments_text
     from semtrace.llms.registry import MissingSDK, make_llm
     from semtrace.registry import RegistryError
 
@@ -64,12 +67,24 @@ def chat(
     for i, c in enumerate(completions):
         if n > 1:
             typer.echo(f"--- completion {i + 1}/{n} ---")
-        typer.echo(c.text)
+        if c.reasoning and show_reasoning:
+            typer.echo(f"--- reasoning ---\n{c.reasoning}\n--- answer ---")
+        elif c.reasoning or c.usage.reasoning_tokens:
+            typer.echo(f"[reasoning: {len(c.reasoning)} characters, {c.usage.reasoning_tokens} tokens; "
+                       "--show-reasoning prints it]")
+        if c.reasoning_unfinished:
+            typer.echo(f"[no answer: {UNFINISHED_REASONING}]")
+        elif c.text or not c.tool_calls:
+            typer.echo(c.text)
+        for call in c.tool_calls:
+            typer.echo(f"[tool call {call.id}: {call.name} {arguments_text(call.arguments)}]")
+        reasoning = f" reasoning_tokens={c.usage.reasoning_tokens}" if c.usage.reasoning_tokens else ""
         typer.echo(f"[finish={c.finish_reason} prompt_tokens={c.usage.prompt_tokens} "
-                   f"completion_tokens={c.usage.completion_tokens} latency={c.latency:.2f}s"
+                   f"completion_tokens={c.usage.completion_tokens}{reasoning} latency={c.latency:.2f}s"
                    f"{' cached' if c.cached else ''}]", err=False)
     cost = "n/a" if usage.cost is None else f"${usage.cost:.6f}"
-    typer.echo(f"usage: prompt_tokens={usage.prompt_tokens} completion_tokens={usage.completion_tokens} "
+    reasoning = f"reasoning_tokens={usage.reasoning_tokens} " if usage.reasoning_tokens else ""
+    typer.echo(f"usage: prompt_tokens={usage.prompt_tokens} completion_tokens={usage.completion_tokens} {reasoning}"
                f"total_tokens={usage.total_tokens} requests={usage.requests} retries={usage.retries} "
                f"cache_hits={usage.cache_hits} cost={cost}")
     sys.stdout.flush()

@@ -2,6 +2,8 @@
 
 ``extract_code(reply, entry_point=None)`` returns an :class:`Extraction`; a reply with no code gives
 ``Extraction(code=None, method="none", reason=...)`` — a value the agent can handle, never an exception.
+``extract_answer(completion, entry_point=None)`` does the same from a ``Completion``: its answer only, and no
+program (reason ``UNFINISHED_REASONING``) when its reasoning never finished.
 
 Order of preference:
 1. complete fenced blocks (```python / ```py / ```python3 / untagged ``` / ``[PYTHON]...[/PYTHON]``) that parse:
@@ -18,7 +20,9 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from semtrace.llms.base import UNFINISHED_REASONING
 
 Method = Literal["fenced", "fenced_entry_point", "unterminated_fence", "unfenced", "none"]
 
@@ -132,3 +136,11 @@ def extract_code(reply: str, entry_point: str | None = None) -> Extraction:
                 return Extraction(code, "unfenced", "no code fence; took the code-looking lines", blocks=0)
     reason = ("fenced blocks found but none parses as Python" if n_blocks else "the reply contains no code")
     return Extraction(None, "none", reason, blocks=n_blocks)
+
+
+def extract_answer(completion: Any, entry_point: str | None = None) -> Extraction:
+    """The program in a completion's answer (``Completion.text``, the reasoning split off). A completion whose
+    reasoning never finished has no answer: no program, with the reason ``UNFINISHED_REASONING``."""
+    if getattr(completion, "reasoning_unfinished", False):
+        return Extraction(code=None, method="none", reason=UNFINISHED_REASONING)
+    return extract_code(completion.text, entry_point)

@@ -7,6 +7,13 @@ truncated JSON), ``401``, ``context`` (the provider's context-length error), ``q
 insufficient_quota), ``few`` (OpenAI: one choice whatever ``n`` asks). A request whose last user message
 contains ``server.slow_when`` is slow whatever its fault. Every request is recorded.
 Replies are ``#<request number> echo: <last user message>`` so a cached reply is recognisable.
+
+A fault may also be ``{"status": 400, "body": {...}}``: that status and JSON body (a provider's own error).
+``server.replies`` queues what the next answered requests say, one dict each, in the provider's wire format:
+OpenAI ``{"message": {...}, "finish_reason": ..., "usage": {...}}`` merged into the default choice (every choice
+when ``n`` > 1) and usage, e.g. ``{"message": {"content": "x", "reasoning_content": "...", "tool_calls": [...]}}``;
+Anthropic ``{"content": [blocks], "stop_reason": ..., "usage": {...}}`` (``thinking``, ``redacted_thinking``,
+``tool_use`` blocks as the API sends them).
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ class _Server(ThreadingHTTPServer):
 
 class FakeLLMServer:
     def __init__(self) -> None:
-        self.faults: list[str] = []
+        self.faults: list[str | dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.retry_after = "1"
         self.slow_seconds = 2.0
@@ -57,7 +65,7 @@ class FakeLLMServer:
         with self._lock:
             return sum(1 for r in self.requests if r["path"].endswith(path_suffix))
 
-    def next_fault(self, body: dict[str, Any], path: str, headers: dict[str, str]) -> tuple[int, str]:
+    def next_fault(self, body: dict[str, Any], path: str, headers: dict[str, str]) -> tuple[int, Any]:
         with self._lock:
             self.requests.append({"path": path, "body": body, "headers": headers})
             number = len(self.requests)
@@ -65,6 +73,10 @@ class FakeLLMServer:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
         return number, fault
+
+    def next_reply(self) -> dict[str, Any]:
+        with self._lock:
+            return self.replies.pop(0) if self.replies else {}
 
     def done(self) -> None:
         with self._lock:
@@ -137,7 +149,10 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             finally:
                 server.done()
 
-        def _respond(self, number: int, fault: str, body: dict[str, Any], anthropic: bool) -> None:
+        def _respond(self, number: int, fault: Any, body: dict[str, Any], anthropic: bool) -> None:
+            if isinstance(fault, dict):
+                self._send(int(fault["status"]), fault["body"])
+                return
             if fault == "reset":
                 self._reset()
                 return
@@ -177,18 +192,23 @@ def _make_handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if server.delay:
                 time.sleep(server.delay)
             text = f"#{number} echo: {_last_user(body)}"
+            reply = server.next_reply()
             if anthropic:
                 self._send(200, {
                     "id": f"msg_{number:04d}", "type": "message", "role": "assistant", "model": body.get("model"),
-                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-                    "usage": {"input_tokens": 11, "output_tokens": 7}})
+                    "content": reply.get("content", [{"type": "text", "text": text}]),
+                    "stop_reason": reply.get("stop_reason", "end_turn"), "stop_sequence": None,
+                    "usage": {"input_tokens": 11, "output_tokens": 7, **reply.get("usage", {})}})
                 return
             n = 1 if fault == "few" else int(body.get("n") or 1)
             self._send(200, {
                 "id": f"chatcmpl-{number}", "object": "chat.completion", "created": int(time.time()),
                 "model": body.get("model"), "system_fingerprint": "fp_fake",
-                "choices": [{"index": i, "message": {"role": "assistant", "content": f"{text} [{i}]"},
-                             "logprobs": None, "finish_reason": "stop"} for i in range(n)],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n, "total_tokens": 10 + 5 * n}})
+                "choices": [{"index": i, "message": {"role": "assistant", "content": f"{text} [{i}]",
+                                                     **reply.get("message", {})},
+                             "logprobs": None, "finish_reason": reply.get("finish_reason", "stop")}
+                            for i in range(n)],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n, "total_tokens": 10 + 5 * n,
+                          **reply.get("usage", {})}})
 
     return Handler

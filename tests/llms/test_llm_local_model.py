@@ -131,3 +131,19 @@ def test_cli_chat_acceptance(tmp_path: Path):
     usage = proc.stdout.strip().splitlines()[-1]
     assert usage.startswith("usage: prompt_tokens=") and "completion_tokens=" in usage
     assert int(usage.split("prompt_tokens=")[1].split()[0]) > 10
+
+
+async def test_llamacpp_splits_inline_reasoning_tags():
+    """SmolLM2 does not think, but it opens this reply with a code fence: with the fence as the reasoning tags, the
+    real model's reply goes through the split a reasoning model's ``<think>`` does (llama.cpp has no parser)."""
+    tags = ["```python", "```"]
+    [whole] = await make_llm("llamacpp:default", cache=False).generate(PROMPT, max_tokens=60, seed=0)
+    assert whole.text.startswith("```python") and whole.reasoning == ""  # the default <think> tags: all answer
+    llm = make_llm("llamacpp:default", cache=False, reasoning_tags=tags)
+    [c] = await llm.generate(PROMPT, max_tokens=60, seed=0)
+    assert "def " in c.reasoning and "```" not in c.reasoning
+    assert c.text == whole.text.split("```", 2)[2].lstrip() and not c.reasoning_unfinished
+    assert 0 < c.usage.reasoning_tokens < c.usage.completion_tokens  # counted by the model's tokenizer
+    [cut] = await llm.generate(PROMPT, max_tokens=8, seed=0)  # the budget ends inside the "reasoning"
+    assert (cut.finish_reason, cut.reasoning_unfinished, cut.text) == ("length", True, "")
+    assert cut.reasoning and llm.accounting.total().unfinished_reasoning == 1
