@@ -241,14 +241,19 @@ class OpenAIChat:
             body["extra_body"] = extra
         return body
 
-    def _rejected(self, err: LLMError, tools: bool) -> LLMError:
+    def _rejected(self, err: LLMError, body: dict[str, Any]) -> LLMError:
         """A 400 about an option this back end sent, told as that option (fatal: every request would fail so)."""
         sent: dict[str, tuple[Any, tuple[str, ...], str]] = {}
+        if body.get("temperature") != 1:  # o-series and gpt-5 take only 1
+            sent["llm.temperature"] = (body.get("temperature"), ("'temperature'",),
+                                       "this model takes only temperature 1; set llm.temperature=1")
+        if body.get("stop"):
+            sent["llm.code_stop"] = (True, ("'stop'",), "this model takes no stop sequences; set llm.code_stop=false")
         if self.reasoning_effort is not None:
             sent["reasoning_effort"] = (self.reasoning_effort, ("reasoning_effort", "reasoning effort"), "")
         if self.enable_thinking is not None:
             sent["enable_thinking"] = (self.enable_thinking, ("enable_thinking", "chat_template_kwargs"), "")
-        if tools:
+        if body.get("tools"):
             sent["native_tools"] = (True, ("tool-call-parser", "tool choice", "tool_choice", "tools"),
                                     ("start vLLM with --enable-auto-tool-choice --tool-call-parser NAME, or set "
                                      "llm.options.native_tools=false to describe tools in the prompt"))
@@ -256,10 +261,10 @@ class OpenAIChat:
 
     async def _once(self, messages: list[Message], n: int, temperature: float, max_tokens: int,
                     seed: int | None, stop: list[str] | None, tools: list[ToolSpec] | None) -> list[Completion]:
+        body = self._request(messages, n, temperature, max_tokens, seed, stop, tools)
         try:
             try:
-                resp, where = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop,
-                                                             tools))
+                resp, where = await self._send(body)
             except BadRequest as err:
                 text = err.message.lower()
                 if (self.max_tokens_param != "auto" or self._completion_tokens or "max_tokens" not in text
@@ -268,10 +273,10 @@ class OpenAIChat:
                 log.warning("%s: the server wants max_completion_tokens instead of max_tokens; sending that from "
                             "now on", self.name)
                 self._completion_tokens = True
-                resp, where = await self._send(self._request(messages, n, temperature, max_tokens, seed, stop,
-                                                             tools))
+                body = self._request(messages, n, temperature, max_tokens, seed, stop, tools)
+                resp, where = await self._send(body)
         except BadRequest as err:
-            raise self._rejected(err, bool(tools)) from err.original
+            raise self._rejected(err, body) from err.original
         try:
             choices = [read_choice(c, self.reasoning_tags) for c in sorted(resp.choices, key=lambda c: c.index or 0)]
             usage = resp.usage

@@ -177,8 +177,8 @@ def check_options(options: dict[str, Any], max_tokens: int | None = None) -> Non
 
 
 def name_rejected_option(err: LLMError, sent: dict[str, tuple[Any, tuple[str, ...], str]]) -> LLMError:
-    """A 400 about an option this back end sent, told as that option: ``sent`` maps an option's name to (its
-    value, words of its wire form that a provider's message would quote, a hint or ""). Every request would be
+    """A 400 about an option this back end sent, told as that option: ``sent`` maps an option's name (under
+    ``llm.options`` unless dotted) to (its value, words of its wire form that a provider's message would quote, a hint or ""). Every request would be
     rejected alike, so the error is fatal: a run stops with this one line."""
     if not isinstance(err, BadRequest):
         return err
@@ -186,7 +186,8 @@ def name_rejected_option(err: LLMError, sent: dict[str, tuple[Any, tuple[str, ..
     for name, (value, words, hint) in sent.items():
         if any(w in text for w in words):
             hint = hint or "this model or server does not take it; change or remove that option"
-            err.message = f"{err.message} -- the server rejects llm.options.{name}={value!r}: {hint}"
+            key = name if "." in name else f"llm.options.{name}"
+            err.message = f"{err.message} -- the server rejects {key}={value!r}: {hint}"
             err.fatal = True
             break
     return err

@@ -154,6 +154,20 @@ async def test_openai_rejected_reasoning_effort_is_one_fatal_line_naming_the_opt
     assert "\n" not in str(info.value) and fake_server.count() == 1
 
 
+@pytest.mark.parametrize("message, kwargs, named", [
+    (("Unsupported value: 'temperature' does not support 0.0 with this model. Only the default (1) value is "
+      "supported."), {}, "llm.temperature=0.0"),
+    ("Unsupported parameter: 'stop' is not supported with this model.", {"stop": ["\n```\n"]}, "llm.code_stop=True"),
+])
+async def test_openai_reasoning_model_refusing_sampling_settings_names_the_setting(fake_server, message, kwargs,
+                                                                                   named):
+    fake_server.faults = [{"status": 400, "body": {"error": {"message": message, "type": "invalid_request_error",
+                                                             "param": None, "code": "unsupported_value"}}}]
+    with pytest.raises(BadRequest) as info:
+        await _openai(fake_server, model="o3").generate(ASK, **kwargs)
+    assert info.value.fatal and f"the server rejects {named}" in str(info.value)
+
+
 # -- Anthropic --------------------------------------------------------------------------------------------------
 async def test_anthropic_thinking_redacted_and_tool_use_come_back_typed(fake_server):
     fake_server.replies = [{"content": [
