@@ -8,6 +8,11 @@ vLLM's own sampling extras are sent in the request body: ``top_k``, ``min_p``, `
 ``length_penalty``, ``min_tokens``, ``skip_special_tokens``... (any option not known to the OpenAI API goes to
 ``extra_body``). ``n`` is native; with a seed, each sample is its own request seeded ``seed + i``, so every
 sample is reproducible on its own and cached per index.
+Reasoning models: started with ``--reasoning-parser`` (``deepseek_r1``, ``qwen3``, ...) vLLM returns the reasoning in
+``reasoning_content`` (older) or ``reasoning`` (newer); without one the ``<think>`` tags arrive inline in the content.
+Both are split off the answer (``openai_wire``). ``reasoning_effort`` (gpt-oss) and ``enable_thinking`` (Qwen3's
+chat template switch, as ``chat_template_kwargs``) are the ``openai`` back end's options; tools need a server
+started with ``--enable-auto-tool-choice --tool-call-parser NAME`` (else ``native_tools=false``).
 """
 
 from __future__ import annotations
