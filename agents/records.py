@@ -7,16 +7,23 @@ of that answer's hidden-test correctness; "selected" applies an offline selector
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from semtrace.agents.record import TaskRecord, task_meta
-from semtrace.agents.rundir import RunIdentity, load_identity
+from semtrace.agents.rundir import IDENTITY_FILE, RunError, load_run_config, write_file
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
 from semtrace.agents.state import Candidate, final_candidates
 from semtrace.benchmarks.metrics import mean_interval, paired_bootstrap_difference, pass_at_k
+from semtrace.config import RunConfig
+
+log = logging.getLogger(__name__)
 
 # Fields that legitimately differ between two runs of the same experiment (timing, host), dropped by
 # ``stable_record`` when records are compared (e.g. a resumed run against an uninterrupted one).
@@ -54,6 +61,63 @@ def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any],
         config_digest=config_digest,
     )  # validated here: every line of results.jsonl fits the shipped schema
     return record.model_dump(mode="json")
+
+
+DIGEST_IGNORES = ("display", "out", "task_concurrency")  # how a run is watched and scheduled, not what it computes
+
+
+def config_digest(cfg: RunConfig) -> str:
+    """A digest of everything in the config that changes results (what every record of the run carries)."""
+    data = {k: v for k, v in cfg.dump().items() if k not in DIGEST_IGNORES}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What makes a record this run's: the benchmark, the config digest (fixed when the run started, kept in
+    ``run.json``) and the task ids (None: not known, for a run older than ``run.json``)."""
+
+    benchmark: str
+    config_digest: str = ""
+    task_ids: frozenset[str] | None = None
+
+
+def _read_identity(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / IDENTITY_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read (%s); its records are checked by their benchmark only", path, exc)
+        return None
+    ok = isinstance(data, dict) and isinstance(data.get("config_digest"), str) and isinstance(data.get("tasks"), list)
+    if not ok:
+        log.warning("%s does not hold a run's identity; its records are checked by their benchmark only", path)
+        return None
+    return data
+
+
+def load_identity(run_dir: Path) -> RunIdentity | None:
+    """The identity of the run in ``run_dir`` (None: not a run directory, or its config cannot be read)."""
+    try:
+        cfg = load_run_config(run_dir)
+    except RunError:
+        return None
+    data = _read_identity(run_dir)
+    if data is None:
+        return RunIdentity(cfg.benchmark)
+    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
+
+
+def ensure_identity(run_dir: Path, cfg: RunConfig, task_ids: list[str]) -> RunIdentity:
+    """The run's identity: as ``run.json`` holds it, else (a new run, or one older than ``run.json``) made now
+    from the config and the tasks, and written there."""
+    data = _read_identity(run_dir)
+    if data is None:
+        data = {"config_digest": config_digest(cfg), "tasks": list(task_ids)}
+        write_file(run_dir / IDENTITY_FILE, json.dumps(data, indent=1))
+    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
 
 
 def foreign_reason(record: dict[str, Any], identity: RunIdentity) -> str | None:

@@ -28,7 +28,7 @@ from typing import Any
 from semtrace.agents.checkpoints import RunSaver
 from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, RunStats, gate_for, sandbox_gate
 from semtrace.agents.graph import compile_graph
-from semtrace.agents.records import foreign_reason, reduce_record, summarize, task_record
+from semtrace.agents.records import ensure_identity, foreign_reason, reduce_record, summarize, task_record
 from semtrace.agents.rundir import (
     CHECKPOINTS_FILE,
     CONFIG_FILE,
@@ -39,7 +39,6 @@ from semtrace.agents.rundir import (
     RunWriteError,
     append_line,
     check_writable,
-    ensure_identity,
     load_run_config,
     load_summary,
     prepare_run_dir,

@@ -11,7 +11,6 @@ append starts on a fresh line; lines in the middle stay where they are.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -239,65 +238,6 @@ def load_run_config(run_dir: Path) -> RunConfig:
         raise RunError(f"{path}: {exc}; {fix}") from None
 
 
-# ---------------------------------------------------------------- the run's identity
-
-DIGEST_IGNORES = ("display", "out", "task_concurrency")  # how a run is watched and scheduled, not what it computes
-
-
-def config_digest(cfg: RunConfig) -> str:
-    """A digest of everything in the config that changes results (what every record of the run carries)."""
-    data = {k: v for k, v in cfg.dump().items() if k not in DIGEST_IGNORES}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RunIdentity:
-    """What makes a record this run's: the benchmark, the config digest (fixed when the run started, kept in
-    ``run.json``) and the task ids (None: not known, for a run older than ``run.json``)."""
-
-    benchmark: str
-    config_digest: str = ""
-    task_ids: frozenset[str] | None = None
-
-
-def _read_identity(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / IDENTITY_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("%s cannot be read (%s); its records are checked by their benchmark only", path, exc)
-        return None
-    ok = isinstance(data, dict) and isinstance(data.get("config_digest"), str) and isinstance(data.get("tasks"), list)
-    if not ok:
-        log.warning("%s does not hold a run's identity; its records are checked by their benchmark only", path)
-        return None
-    return data
-
-
-def load_identity(run_dir: Path) -> RunIdentity | None:
-    """The identity of the run in ``run_dir`` (None: not a run directory, or its config cannot be read)."""
-    try:
-        cfg = load_run_config(run_dir)
-    except RunError:
-        return None
-    data = _read_identity(run_dir)
-    if data is None:
-        return RunIdentity(cfg.benchmark)
-    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
-
-
-def ensure_identity(run_dir: Path, cfg: RunConfig, task_ids: list[str]) -> RunIdentity:
-    """The run's identity: as ``run.json`` holds it, else (a new run, or one older than ``run.json``) made now
-    from the config and the tasks, and written there."""
-    data = _read_identity(run_dir)
-    if data is None:
-        data = {"config_digest": config_digest(cfg), "tasks": list(task_ids)}
-        write_file(run_dir / IDENTITY_FILE, json.dumps(data, indent=1))
-    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
-
-
 def load_summary(run_dir: Path) -> dict[str, Any] | None:
     """The saved summary, or None when there is none or it cannot be read (a warning says it is rebuilt)."""
     path = run_dir / SUMMARY_FILE
@@ -389,7 +329,7 @@ def errored_ids(run_dir: Path) -> set[str]:
 def run_summary(run_dir: Path) -> dict[str, Any]:
     """The summary of a run directory from its records; the saved summary adds the task total and the cost. When
     summary.json is unreadable the total is the finished tasks plus those errors.jsonl lists."""
-    from semtrace.agents.records import summarize
+    from semtrace.agents.records import load_identity, summarize
     from semtrace.agents.run import settings_view
 
     cfg = load_run_config(run_dir)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,12 +32,13 @@ def error_line(res: Result) -> str:
 HERE = Path(__file__).resolve().parent
 
 
-def _interactive_sigint() -> None:
-    """In the child before it starts: SIGINT as an interactive shell's foreground command gets it. A process
-    started from a background job (a CI step, ``cmd &``) inherits SIGINT ignored, and Python keeps an inherited
-    SIG_IGN: such a run never sees a Ctrl-C (it ran to the end and exited 0, silently, in a CI run)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+# Ctrl-C as at a terminal: a process started from a background job (a CI step, ``cmd &``) inherits SIGINT ignored
+# (or blocked), and Python keeps an inherited SIG_IGN: such a run never sees a Ctrl-C (it ran to the end and exited
+# 0, silently, in a CI run). The child restores it before semtrace starts.
+_BOOT = ("import runpy, signal\n"
+         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+         "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+         "runpy.run_module('semtrace.cli', run_name='__main__', alter_sys=True)\n")
 
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -46,8 +46,8 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
     (``interrupting``, ``broken_plugins``) can be named by dotted path."""
     environ = dict(os.environ if env is None else env)
     environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), environ.get("PYTHONPATH", "")) if p)
-    return subprocess.Popen([sys.executable, "-m", "semtrace.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=environ, preexec_fn=_interactive_sigint)
+    return subprocess.Popen([sys.executable, "-c", _BOOT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=environ)
 
 
 def interruptible(rules: Path, out: Path) -> tuple[str, ...]:

@@ -52,7 +52,7 @@ def test_a_second_command_in_a_run_directory_being_run_is_refused_naming_the_fir
         assert error_line(res).endswith("--no-display`); choose another --out")
     finally:
         (pause / "go").touch()
-    out, err = resuming.communicate(timeout=120)
+    _, err = resuming.communicate(timeout=120)
     assert resuming.returncode == 0, err
     lines = (run_dir / "results.jsonl").read_text().splitlines()
     assert len(lines) == len(want)  # every task once: the refused commands did nothing
