@@ -10,7 +10,9 @@ off (the tags are ``reasoning_tags``, default ``<think>``/``</think>``):
   reply is reasoning and the answer is empty (never the draft inside the reasoning);
 - a reply with only a closing tag outside any code fence (Qwen3 and DeepSeek-R1 templates put the opening tag in
   the prompt): everything before it is reasoning;
-- tags anywhere else (inside a code fence of the answer, in prose) and replies with no tags are all answer.
+- tags anywhere else (inside a code fence of the answer, in prose) and replies with no tags are all answer;
+- an empty opening tag (``["", "</think>"]``) says the template always opens the reasoning in the prompt (DeepSeek-R1
+  distills): every reply starts inside it, so one without the closing tag is unfinished rather than an answer.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def split_reasoning(text: str, tags: tuple[str, str] | None = DEFAULT_TAGS) -> S
         return Split(text or "")
     opening, closing = tags
     body = text.lstrip()
-    if body.startswith(opening):
+    if body.startswith(opening):  # always, for an empty opening tag
         body = body[len(opening):]
         end = body.find(closing)
         if end < 0:
@@ -105,16 +107,17 @@ def _bad(name: str, what: str, value: Any) -> LLMConfigError:
 
 
 def check_tags(value: Any) -> tuple[str, str] | None:
-    """``reasoning_tags``: two strings (a list, or ``"OPEN,CLOSE"``); false/none/empty turns the split off."""
+    """``reasoning_tags``: two strings (a list, or ``"OPEN,CLOSE"``; OPEN may be empty: the prompt opened the
+    reasoning); false/none/empty turns the split off."""
     if value is None or value is False or value == "" or (isinstance(value, str) and value.lower() == "none"):
         return None
     if isinstance(value, str):
         value = value.split(",")
-    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) and v.strip() for v in value)
-            and value[0] != value[1]):
+    if (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)
+            and value[1].strip() and value[0].strip() != value[1].strip()):
         return (value[0].strip(), value[1].strip())
-    raise _bad("reasoning_tags", 'want two different tags, e.g. ["<think>", "</think>"] (or false to keep replies '
-               "whole)", value)
+    raise _bad("reasoning_tags", 'want two different tags, e.g. ["<think>", "</think>"] (["", "</think>"] when the '
+               "prompt opens the reasoning; false keeps replies whole)", value)
 
 
 def check_reasoning_effort(value: Any) -> str | None:

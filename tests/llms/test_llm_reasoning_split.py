@@ -42,6 +42,15 @@ def test_split_inline_tags(reply, answer, reasoning, unfinished):
     assert split_reasoning(reply) == Split(answer, reasoning, unfinished)
 
 
+def test_split_when_the_prompt_opened_the_reasoning():
+    """DeepSeek-R1 distills' templates end the prompt with <think>: with an empty opening tag a reply without the
+    closing tag is unfinished reasoning, not an answer."""
+    tags = check_tags(["", "</think>"])
+    assert split_reasoning("plan\n</think>\n\nanswer", tags) == Split("answer", "plan")
+    assert split_reasoning("```python\ndef draft(): ...", tags) == Split("", "```python\ndef draft(): ...", True)
+    assert check_tags(",</think>") == ("", "</think>")
+
+
 def test_split_with_other_tags_and_off():
     assert split_reasoning("[R]why[/R]what", ("[R]", "[/R]")).answer == "what"
     assert split_reasoning("<think>a</think>b", None).answer == "<think>a</think>b"
@@ -79,6 +88,7 @@ def test_completion_and_message_round_trip_every_part():
     ({"thinking": {"type": "enabled"}}, "thinking"),
     ({"enable_thinking": "yes"}, "enable_thinking"),
     ({"reasoning_tags": ["<think>"]}, "reasoning_tags"),
+    ({"reasoning_tags": ["<think>", ""]}, "reasoning_tags"),
     ({"max_tokens_param": "max_output_tokens"}, "max_tokens_param"),
 ])
 def test_bad_reasoning_options_are_one_line_naming_the_option(options, name):
