@@ -2,6 +2,7 @@
 """A/B the sandbox against an earlier revision: the same HumanEval requests, alternating runs, ratios of medians.
 
     python perf/sandbox_ab.py --baseline REV [--backend docker|local] [--rounds 4] [--passes 2] [--concurrency 2]
+                              [--tasks all|value-judged|assert-judged]
 
 The baseline is the package as it was at git revision REV (checked out into a temporary worktree; each version
 ships its own runner into its containers). Each round runs both versions once, in alternating order, in fresh
@@ -38,7 +39,9 @@ from semtrace.sandbox.base import make_sandbox
 from semtrace.sandbox.types import ExecRequest, Limits
 
 backend, passes, conc, data = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+only = set(int(x) for x in sys.argv[5].split(",")) if len(sys.argv) > 5 and sys.argv[5] else None
 rows = [json.loads(line) for line in gzip.open(data, "rt") if line.strip()]
+rows = [row for i, row in enumerate(rows) if only is None or i in only]
 reqs = []
 for row in rows:
     t = task_from_row(row)
@@ -110,15 +113,35 @@ asyncio.run(main())
 """
 
 
-def run_version(pkg_parent: Path | None, args: argparse.Namespace, data: Path) -> dict[str, float]:
+def run_version(pkg_parent: Path | None, args: argparse.Namespace, data: Path, only: str) -> dict[str, float]:
     env = dict(os.environ)
     if pkg_parent is not None:
         env["PYTHONPATH"] = str(pkg_parent)
     proc = subprocess.run([sys.executable, "-c", WORKER, args.backend, str(args.passes), str(args.concurrency),
-                           str(data)], capture_output=True, text=True, env=env, timeout=1800)
+                           str(data), only], capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode != 0:
         sys.exit(f"error: a {'baseline' if pkg_parent else 'current'} run failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _subset(data: Path, which: str) -> tuple[str, int]:
+    """(the task indices as the worker's argument, how many) for ``--tasks``; judged by the current code."""
+    import gzip
+
+    from semtrace.benchmarks.humaneval import task_from_row
+    from semtrace.sandbox.convert import judged_by_assert_judge
+
+    rows = [json.loads(line) for line in gzip.open(data, "rt") if line.strip()]
+    if which == "all":
+        return "", len(rows)
+    keep = []
+    for i, row in enumerate(rows):
+        t = task_from_row(row)
+        judged = judged_by_assert_judge([x.to_dict() for x in t.hidden_tests], t.entry_point, t.reference or "",
+                                        t.test_setup)
+        if (judged > 0) == (which == "assert-judged"):
+            keep.append(i)
+    return ",".join(map(str, keep)), len(keep)
 
 
 def main() -> int:
@@ -129,11 +152,15 @@ def main() -> int:
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--tasks", default="all", choices=("all", "value-judged", "assert-judged"),
+                    help="all of HumanEval, or only the tasks whose tests are all judged from one value (the "
+                         "path an assert judge must not slow), or only those with a test the assert judge runs")
     args = ap.parse_args()
     base = os.environ.get("SEMTRACE_DATA")
     data = (Path(base) if base else REPO.parent / "shared" / "benchmarks") / "humaneval" / "HumanEval.jsonl.gz"
     if not data.is_file():
         sys.exit(f"error: {data} not found: set SEMTRACE_DATA to the benchmarks directory")
+    only, count = _subset(data, args.tasks)
     with tempfile.TemporaryDirectory(prefix="semtrace-ab-") as tmp:
         tree = Path(tmp) / "semtrace"  # the package is the repository root, so the worktree is named after it
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-f", str(tree), args.baseline],
@@ -143,12 +170,12 @@ def main() -> int:
             for r in range(args.rounds):
                 order = ("current", "baseline") if r % 2 == 0 else ("baseline", "current")
                 for which in order:
-                    runs[which].append(run_version(None if which == "current" else Path(tmp), args, data))
+                    runs[which].append(run_version(None if which == "current" else Path(tmp), args, data, only))
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
                            capture_output=True)
     out: dict[str, object] = {"baseline": args.baseline, "backend": args.backend, "rounds": args.rounds,
-                              "requests_per_run": 164 * args.passes, "concurrency": args.concurrency}
+                              "requests_per_run": count * args.passes, "tasks": args.tasks, "concurrency": args.concurrency}
     for key in ("wall_ms", "cpu_ms"):
         cur = statistics.median(x[key] for x in runs["current"])
         old = statistics.median(x[key] for x in runs["baseline"])
@@ -157,7 +184,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        print(f"{args.backend}: {out['requests_per_run']} requests per run, {args.rounds} rounds, "
+        print(f"{args.backend}: {out['requests_per_run']} requests per run ({args.tasks}), {args.rounds} rounds, "
               f"concurrency {args.concurrency}, baseline {args.baseline}")
         for key in ("wall_ms", "cpu_ms"):
             v = out[key]
