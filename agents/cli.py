@@ -47,9 +47,12 @@ async def _build(cfg: Any, run_dir: Path, resume: bool) -> Any:
         if not resume:
             raise
         what = str(exc).split("; ")[0]  # the loader's hint names --data, which --resume does not take
-        where = f"the run's data dir {cfg.data_dir}" if cfg.data_dir else "the data dir ($SEMTRACE_DATA)"
-        raise RunError(f"cannot resume '{run_dir}': {what}; put the data back in {where}, or set data_dir in "
-                       f"{run_dir / CONFIG_FILE} to where it is now") from None
+        config = run_dir / CONFIG_FILE
+        if cfg.data_dir:
+            fix = f"put the data back in the run's data dir {cfg.data_dir}, or set data_dir in {config} to where it is now"
+        else:  # a run from before data dirs were saved: it read $SEMTRACE_DATA (or the cache)
+            fix = f"set SEMTRACE_DATA to the data dir the run started with, or data_dir in {config} to where it is"
+        raise RunError(f"cannot resume '{run_dir}': {what}; {fix}") from None
 
 
 async def _run(cfg: Any, run_dir: Path, console: Console, *, resume: bool) -> dict[str, Any]:

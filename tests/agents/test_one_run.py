@@ -141,6 +141,18 @@ def test_a_run_started_with_semtrace_data_resumes_without_it(fix_tasks: list[Any
                          f"in {config} to where it is now"), line
     assert "--data" not in line
 
+    # a run from before data dirs were saved (none in its config) read $SEMTRACE_DATA: the hint says so
+    config.write_text(yaml.safe_dump({**saved, "data_dir": None}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("SEMTRACE_DATA", raising=False)
+        mp.setenv("SEMTRACE_CACHE", str(tmp_path / "empty-cache"))
+        res = invoke("run", "--resume", str(run_dir), "--no-display")
+    assert res.exit_code == 2
+    line = error_line(res)
+    assert line.endswith(f"not found; set SEMTRACE_DATA to the data dir the run started with, or data_dir in {config} "
+                         f"to where it is"), line
+    assert "--data" not in line
+
 
 @pytest.mark.parametrize("width, depth", [(1, 2), (3, 2)])
 def test_when_every_task_errors_the_table_shows_the_configured_width_and_depth(
