@@ -237,3 +237,14 @@ async def test_anthropic_thinking_budget_rejections_name_the_option(fake_server)
     with pytest.raises(BadRequest) as info:
         await llm.generate(ASK, max_tokens=4096)
     assert info.value.fatal and "llm.options.thinking=" in str(info.value) and "\n" not in str(info.value)
+
+
+async def test_vllm_without_a_tool_parser_names_native_tools(fake_server):
+    fake_server.faults = [{"status": 400, "body": {"object": "error", "type": "BadRequestError", "param": None,
+                                                   "code": 400, "message": '"auto" tool choice requires '
+                                                   "--enable-auto-tool-choice and --tool-call-parser to be set"}}]
+    with pytest.raises(BadRequest) as info:
+        await _openai(fake_server, "vllm").generate(ASK, tools=[RUN])
+    assert info.value.fatal and "llm.options.native_tools=false" in str(info.value)
+    off = _openai(fake_server, "vllm", native_tools=False)
+    assert not off.supports_tools
