@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from semtrace.agents.context import AgentSettings
+from semtrace.agents.settings import AgentSettings
 from semtrace.agents.state import AgentState, ChainPayload
 
 AfterExecute = Literal["trace", "render", "finish"]

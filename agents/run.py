@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from semtrace.agents.checkpoints import RunSaver
-from semtrace.agents.context import AgentContext, AgentSettings, ExecCache, RunStats, gate_for, sandbox_gate
+from semtrace.agents.context import AgentContext, RunStats
+from semtrace.agents.exec_cache import ExecCache
+from semtrace.agents.gates import gate_for, sandbox_gate
 from semtrace.agents.graph import compile_graph
 from semtrace.agents.records import ensure_identity, foreign_reason, reduce_record, summarize, task_record
 from semtrace.agents.rundir import (
@@ -50,6 +52,7 @@ from semtrace.agents.rundir import (
 )
 from semtrace.agents.runlock import hold
 from semtrace.agents.scoring import Scorer, run_scored
+from semtrace.agents.settings import AgentSettings
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
 from semtrace.representations.base import capabilities

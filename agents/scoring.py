@@ -17,7 +17,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from semtrace.agents.context import AgentContext, ExecCache, GatedSandbox, PriorityGate, RunStats
+from semtrace.agents.context import AgentContext, RunStats
+from semtrace.agents.exec_cache import ExecCache
+from semtrace.agents.gates import GatedSandbox, PriorityGate
 from semtrace.agents.record import compact, first_failure
 from semtrace.agents.state import final_candidates
 from semtrace.benchmarks.task import Task

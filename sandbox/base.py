@@ -17,7 +17,7 @@ class Sandbox(Protocol):
     """Runs one request and reports what happened. Program failures are values (ExecResult.status), never raised.
 
     A back end may declare ``concurrency: int``, the requests it runs at once. The run loop then queues requests in
-    front of it in its own order (lagging chains first, ``agents.context.PriorityGate``) instead of the back end's
+    front of it in its own order (lagging chains first, ``agents.gates.PriorityGate``) instead of the back end's
     arrival order; without it, requests go straight in.
     """
 

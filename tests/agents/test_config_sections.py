@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 from semtrace.agents.build import build_components
-from semtrace.agents.context import AgentSettings
 from semtrace.agents.run import prepare_run_dir, run_tasks, settings_from
+from semtrace.agents.settings import AgentSettings
 from semtrace.config import DEFAULT_MAX_EVENTS, LimitsConfig, build_config
 from semtrace.representations.base import make_renderer
 from semtrace.sandbox.fake import FakeSandbox

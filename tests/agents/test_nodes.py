@@ -21,11 +21,12 @@ from langgraph.types import Command, Send
 from rules import fenced, write_rules
 from semtrace.agents import nodes
 from semtrace.agents.build import extract
-from semtrace.agents.context import AgentContext, AgentSettings
+from semtrace.agents.context import AgentContext
 from semtrace.agents.feedback import render
 from semtrace.agents.record import Candidate, compact_trace
 from semtrace.agents.routes import after_execute, after_finish, after_render
 from semtrace.agents.selectors import make_selector
+from semtrace.agents.settings import AgentSettings
 from semtrace.benchmarks.registry import load_benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.llms.base import Completion, ContextTooLong, Message

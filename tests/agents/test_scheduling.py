@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 from semtrace.agents import nodes
 from semtrace.agents.checkpoints import RunSaver
-from semtrace.agents.context import AgentSettings, ExecCache, RunStats, sandbox_gate
+from semtrace.agents.context import RunStats
+from semtrace.agents.exec_cache import ExecCache
+from semtrace.agents.gates import sandbox_gate
 from semtrace.agents.profile import Profile
 from semtrace.agents.scoring import Scorer
+from semtrace.agents.settings import AgentSettings
 from semtrace.benchmarks.demo import load
 from semtrace.config import build_config
 from semtrace.sandbox.fake import FakeSandbox
