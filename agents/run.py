@@ -52,7 +52,7 @@ from semtrace.agents.rundir import (
 )
 from semtrace.agents.runlock import hold
 from semtrace.agents.scoring import Scorer, run_scored
-from semtrace.agents.settings import AgentSettings
+from semtrace.agents.settings import AgentSettings, settings_view
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
 from semtrace.representations.base import capabilities
@@ -92,22 +92,6 @@ def settings_from(cfg: RunConfig, renderer: Any) -> AgentSettings:
     """The nodes' settings: the config's sections passed through whole, plus what the renderer declares."""
     return AgentSettings(agent=cfg.agent, trace=cfg.trace, llm=cfg.llm, limits=cfg.limits.to_limits(), seed=cfg.seed,
                          needs_trace=capabilities(renderer).needs_trace, keep_outcomes=cfg.keep_outcomes)
-
-
-def settings_view(cfg: RunConfig) -> dict[str, Any]:
-    """The experiment's knobs, repeated in every record so records from several runs can be pooled."""
-    return {
-        "benchmark": cfg.benchmark,
-        "model": cfg.llm.model,
-        "representation": cfg.trace.representation,
-        "strategy": cfg.agent.strategy,
-        "width": cfg.agent.resolved_width,
-        "depth": cfg.agent.resolved_depth,
-        "selector": cfg.agent.selector,
-        "critique": cfg.agent.critique,
-        "history": cfg.agent.history,
-        "temperature": cfg.llm.temperature,
-    }
 
 
 # ---------------------------------------------------------------- the loop

@@ -330,7 +330,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
     """The summary of a run directory from its records; the saved summary adds the task total and the cost. When
     summary.json is unreadable the total is the finished tasks plus those errors.jsonl lists."""
     from semtrace.agents.records import load_identity, summarize
-    from semtrace.agents.run import settings_view
+    from semtrace.agents.settings import settings_view
 
     cfg = load_run_config(run_dir)
     records = read_records(run_dir / RESULTS_FILE)  # without the records of another run

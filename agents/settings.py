@@ -1,17 +1,20 @@
 """``AgentSettings``: what the nodes know of the run's config (its sections as they are, the seed, what the renderer
-declared, how much detail records keep)."""
+declared, how much detail records keep); ``settings_view``: the experiment's knobs every record repeats."""
 
 from __future__ import annotations
 
 import dataclasses
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from semtrace.agents.config import AgentSection
 from semtrace.llms.config import LLMSection
 from semtrace.representations.config import TraceSection
 from semtrace.sandbox.types import Limits
+
+if TYPE_CHECKING:
+    from semtrace.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,19 @@ class AgentSettings:
         """A stable per-call seed, so that cached and uncached runs ask the same questions."""
         key = "|".join([task_id, *map(str, parts)])
         return (self.seed * 1_000_003 + zlib.crc32(key.encode())) % (2**31 - 1)
+
+
+def settings_view(cfg: RunConfig) -> dict[str, Any]:
+    """The experiment's knobs, repeated in every record so records from several runs can be pooled."""
+    return {
+        "benchmark": cfg.benchmark,
+        "model": cfg.llm.model,
+        "representation": cfg.trace.representation,
+        "strategy": cfg.agent.strategy,
+        "width": cfg.agent.resolved_width,
+        "depth": cfg.agent.resolved_depth,
+        "selector": cfg.agent.selector,
+        "critique": cfg.agent.critique,
+        "history": cfg.agent.history,
+        "temperature": cfg.llm.temperature,
+    }

@@ -198,14 +198,14 @@ def load_run(path: Path, name: str, point: dict[str, Any] | None = None) -> RunD
 
 
 def _view(cfg: RunConfig, saved: dict[str, Any]) -> dict[str, Any]:
-    """The run's knobs (``agents.run.settings_view``), taken from the saved summary when it holds them for this
+    """The run's knobs (``agents.settings.settings_view``), taken from the saved summary when it holds them for this
     config (importing ``agents.run`` loads LangGraph, seconds a report does not need)."""
     view = saved.get("config")
     flat = cfg.flat()
     if isinstance(view, dict) and all(view.get(k) == flat[k] for k in ("benchmark", "model", "representation")) \
             and view.get("width") == cfg.agent.resolved_width and view.get("depth") == cfg.agent.resolved_depth:
         return view
-    from semtrace.agents.run import settings_view
+    from semtrace.agents.settings import settings_view
 
     return settings_view(cfg)
 

@@ -297,7 +297,6 @@ def write_run(result: ScoreResult, tasks: dict[str, Task], cfg: Any, run_dir: Pa
     sample as the selected answer (``first_pass``), model ``samples:<file>``."""
     from semtrace.agents.record import TaskRecord
     from semtrace.agents.records import summarize
-    from semtrace.agents.run import settings_view
     from semtrace.agents.rundir import (
         RESULTS_FILE,
         SUMMARY_FILE,
@@ -305,6 +304,7 @@ def write_run(result: ScoreResult, tasks: dict[str, Task], cfg: Any, run_dir: Pa
         check_new_run_dir,
         prepare_run_dir,
     )
+    from semtrace.agents.settings import settings_view
 
     check_new_run_dir(run_dir)
     prepare_run_dir(run_dir, cfg, resume=False)
