@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from semtrace.agents.transcript import Transcript
+
 SCHEMA_VERSION = 2  # 2: config_digest (records of version 1, without it, still load)
 LETTERS = {"passed": "P", "failed": "F", "error": "E", "timeout": "T", "oom": "O", "killed": "K",
            "sandbox_error": "S"}
@@ -134,6 +136,9 @@ class Candidate(_Model):
     prompt: tuple[PromptMessage, ...] = ()
     latency: float = 0.0  # seconds the LLM took to write it (width samples of one call: chain 0 carries them)
     critique_prompt: tuple[PromptMessage, ...] = ()  # the messages the critique call sent (critique runs)
+
+    # the `debug` strategy: the tool loop of the round that wrote this candidate (turns, calls, observations)
+    transcript: Transcript | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Candidate:
