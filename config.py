@@ -45,7 +45,7 @@ FLAT_KEYS: dict[str, str] = {
     "max_events": "trace.max_events",
     "max_value_len": "trace.max_value_len",
     **{k: f"agent.{k}" for k in ("strategy", "width", "depth", "stop_on_pass", "stop_on_timeout", "critique",
-                                 "history", "selector", "selector_inputs")},
+                                 "history", "selector", "selector_inputs", "tool_calls")},
 }
 SECTIONS = ("llm", "sandbox", "limits", "trace", "agent")
 

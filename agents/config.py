@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Strategy = Literal["greedy", "sequential", "parallel", "hybrid"]
+Strategy = Literal["greedy", "sequential", "parallel", "hybrid", "debug"]
 
 # strategy -> default width and depth, and which of them the strategy fixes
 STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
@@ -15,6 +15,8 @@ STRATEGY_PRESETS: dict[str, dict[str, Any]] = {
     "sequential": {"width": 1, "depth": 2, "fixed": ()},
     "parallel": {"width": 4, "depth": 0, "fixed": ("depth",)},
     "hybrid": {"width": 4, "depth": 3, "fixed": ()},
+    # sequential's shape; each round is a tool loop in which the model pulls runs and traces (agents/debug.py)
+    "debug": {"width": 1, "depth": 2, "fixed": ()},
 }
 
 
@@ -32,6 +34,7 @@ class AgentSection(BaseModel):
     history: Literal["all", "last"] = "all"
     selector: str = "visible_rate"
     selector_inputs: int = Field(5, ge=1)
+    tool_calls: int = Field(8, ge=1)  # strategy debug: tool calls per round (submit not counted)
 
     @model_validator(mode="after")
     def _apply_strategy(self) -> AgentSection:

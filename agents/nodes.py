@@ -282,7 +282,7 @@ async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Com
     nxt = {**payload, "critique": text}
     patch = {"id": payload["id"], "critique": text, "critique_usage": usage,
              "critique_prompt": prompt_messages(messages)}
-    return Command(update={"candidates": [patch]}, goto=Send("refine", nxt))
+    return Command(update={"candidates": [patch]}, goto=Send(routes.repair_node(ctx.settings), nxt))
 
 
 async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:

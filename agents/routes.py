@@ -8,7 +8,8 @@ from semtrace.agents.settings import AgentSettings
 from semtrace.agents.state import AgentState, ChainPayload
 
 AfterExecute = Literal["trace", "render", "finish"]
-AfterRender = Literal["critique", "refine"]
+AfterRender = Literal["critique", "refine", "debug"]
+Repair = Literal["refine", "debug"]
 AfterFinish = Literal["select", "__end__"]
 
 
@@ -25,8 +26,14 @@ def after_execute(payload: ChainPayload, settings: AgentSettings) -> AfterExecut
     return "trace" if settings.needs_trace and payload.get("failing") is not None else "render"
 
 
+def repair_node(settings: AgentSettings) -> Repair:
+    """Where a chain writes its next program: ``refine`` (one prompt, one reply), or the ``debug`` strategy's tool
+    loop (agents/debug.py)."""
+    return "debug" if settings.agent.strategy == "debug" else "refine"
+
+
 def after_render(payload: ChainPayload, settings: AgentSettings) -> AfterRender:
-    return "critique" if settings.agent.critique and payload.get("failing") is not None else "refine"
+    return "critique" if settings.agent.critique and payload.get("failing") is not None else repair_node(settings)
 
 
 def after_finish(state: AgentState) -> AfterFinish:

@@ -98,8 +98,9 @@ class Transcript(_Model):
 
     @property
     def used(self) -> int:
-        """Calls counted against the budget: every call but ``submit`` (malformed ones too), and every notice."""
-        return sum(1 for t in self.turns for c in t.calls if c.name != "submit") + sum(
+        """Calls counted against the budget: every call but the ``submit`` that ended the round (malformed calls,
+        a malformed ``submit`` too), and every notice."""
+        return sum(1 for t in self.turns for c in t.calls if not (c.name == "submit" and c.done and not c.error)) + sum(
             1 for t in self.turns if t.notice)
 
     @property
@@ -121,10 +122,11 @@ class Transcript(_Model):
         return any(c.name == "trace" and not c.error for t in self.turns for c in t.calls)
 
     def usage(self) -> dict[str, int]:
+        """What the loop's LLM calls used (their ``usage`` summed key by key)."""
         total = {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}
         for t in self.turns:
-            for k in total:
-                total[k] += int(t.usage.get(k, 0))
+            for k, v in t.usage.items():
+                total[k] = total.get(k, 0) + int(v)
         return total
 
     @property
