@@ -115,6 +115,7 @@ class RunConfig(BaseModel):
 
     task_concurrency: int | None = Field(None, ge=1)  # None: enough tasks in flight to keep the LLM busy
     keep_outcomes: Literal["compact", "all"] = "compact"  # per-test detail in results.jsonl (agents/record.py)
+    keep_reasoning: bool = True  # the models' reasoning in results.jsonl (false: dropped, for size; still counted)
     out: str | None = None
     display: bool = True
 

@@ -30,6 +30,8 @@ class RunStats:
     exec_cache_hits: int = 0
     llm_errors: int = 0
     profile: Profile | None = None  # where the time goes (agents/profile.py); off unless asked for
+    code_stop_off: bool = False  # a reply carried reasoning: no stop sequence for the rest of the run (replies.ask)
+    stop_cut: int = 0  # replies the code stop cut inside their reasoning (asked again without it)
 
     def add_completions(self, completions: list[Any]) -> None:
         self.llm_calls += 1

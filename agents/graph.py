@@ -23,7 +23,7 @@ from semtrace.agents.state import AgentState
 def build_graph() -> StateGraph:
     g = StateGraph(AgentState, context_schema=AgentContext)
     g.add_node("generate", nodes.generate, destinations=("execute",))
-    g.add_node("execute", nodes.execute, destinations=("trace", "render", "finish"))
+    g.add_node("execute", nodes.execute, destinations=("trace", "render", "refine", "finish"))
     g.add_node("trace", nodes.trace, destinations=("render",))
     g.add_node("render", feedback.render, destinations=("critique", "refine", "debug"))
     g.add_node("critique", nodes.critique, destinations=("refine", "debug"))

@@ -4,10 +4,7 @@ goes next (a ``Command``); none mutates its input. Dependencies come from ``runt
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-import time
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -15,61 +12,15 @@ from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
 from semtrace.agents.feedback import uses_passing as _uses_passing
-from semtrace.agents.record import compact, compact_trace
+from semtrace.agents.record import NO_PROGRAM, compact, compact_trace
+from semtrace.agents.replies import ask, asked_again, no_usage, prompt_digest, prompt_messages, reply_fields
 from semtrace.agents.selectors import needs_hidden
 from semtrace.agents.state import AgentState, ChainPayload, attempts_of, candidate_id, final_candidates
-from semtrace.llms.accounting import measure, usage_of
-from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
+from semtrace.llms.base import UNFINISHED_REASONING, BadResponse, ContextTooLong
 from semtrace.representations import prompts
 from semtrace.sandbox.types import ExecRequest, ExecResult, TraceSpec
 
 log = logging.getLogger(__name__)
-
-
-def prompt_digest(messages: list[Message]) -> str:
-    blob = json.dumps([[m.role, m.content] for m in messages], ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def prompt_messages(messages: list[Message]) -> list[dict[str, str]]:
-    """The messages as the record keeps them (``record.PromptMessage``): role and content, in order."""
-    return [{"role": m.role, "content": m.content} for m in messages]
-
-
-CODE_END = "\n```\n"  # a closing fence on its own line: the program is complete, the rest is chatter
-
-
-async def _ask(
-    ctx: AgentContext,
-    messages: list[Message],
-    *,
-    n: int,
-    seed: int,
-    round_: int,
-    chain: int | None = None,
-    purpose: str = "generate",
-    code: bool = False,
-) -> tuple[list[Completion], dict[str, int], float]:
-    """The completions, what they used and the seconds the provider took, read from the LLM's ledger for this
-    call's own scope (task, round, chain, purpose); from the completions and the clock for an LLM that keeps no
-    ledger."""
-    s = ctx.settings
-    stop = [CODE_END] if code and s.llm.code_stop else None
-    start = time.perf_counter()
-    with measure(ctx.llm, task_id=ctx.task.task_id, round=round_, chain=chain, purpose=purpose) as used:
-        completions = await ctx.llm_for(round_).generate(
-            messages, n=n, temperature=s.llm.temperature, max_tokens=s.llm.max_tokens, seed=seed, stop=stop
-        )
-    ctx.stats.add_completions(completions)
-    latency = used.usage.latency if used.usage is not None else time.perf_counter() - start
-    return completions, (used.usage or usage_of(completions)).brief(), round(latency, 4)
-
-
-def _code_from(ctx: AgentContext, text: str) -> tuple[str, str]:
-    code = ctx.extract(text, ctx.task.entry_point)
-    if code is None:
-        return text, "no code block found; the raw reply was run as the program"
-    return code, ""
 
 
 def _result_dict(result: ExecResult) -> dict[str, Any]:
@@ -103,14 +54,13 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
             )
         return Command(update={"task_id": task.task_id, "width": width}, goto=sends)
     messages = prompts.synthesis_messages(task.prompt, task.entry_point)
-    completions, used, latency = await _ask(
+    completions, used, latency = await ask(
         ctx, messages, n=width, seed=ctx.settings.seed_for(task.task_id, "generate"), round_=0, code=True
     )
     if len(completions) < width:
         raise BadResponse(f"asked for {width} samples, got {len(completions)}", provider=ctx.llm.name)
     digest, sent = prompt_digest(messages), prompt_messages(messages)
     for chain, completion in enumerate(completions[:width]):
-        code, note = _code_from(ctx, completion.text)
         sends.append(
             Send(
                 "execute",
@@ -119,14 +69,12 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
                     "round": 0,
                     "id": candidate_id(chain, 0),
                     "parent": None,
-                    "code": code,
-                    "raw": completion.text,
-                    "note": note,
+                    **reply_fields(ctx, completion),  # type: ignore[typeddict-item]
                     "prompt_digest": digest,
                     "prompt": sent,
                     "attempts": [],
                     # the one call that produced every chain's sample is charged to chain 0
-                    "usage": used if chain == 0 else {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0},
+                    "usage": used if chain == 0 else no_usage(),
                     "latency": latency if chain == 0 else 0.0,
                 },
             )
@@ -163,6 +111,8 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
     public view, and the run's scorer (``scoring.py``) runs them outside the graph."""
     ctx = runtime.context
     task, s = ctx.task, ctx.settings
+    if payload.get("no_program"):
+        return _no_program(payload, ctx)
     spec = None
     if s.needs_trace and payload["round"] < s.agent.resolved_depth:  # trace the first failing test in the same request
         spec = TraceSpec(
@@ -186,11 +136,12 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
         "code": payload["code"],
         "raw": payload.get("raw", ""),
         "visible": compact(visible, {failing} if failing is not None else set(), keep),
-        "usage": payload.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}),
+        "usage": payload.get("usage", no_usage()),
         "prompt_digest": payload.get("prompt_digest", ""),
         "prompt": payload.get("prompt", []),
         "latency": payload.get("latency", 0.0),
         "note": payload.get("note", ""),
+        "reasoning": payload.get("reasoning", ""),
     }
     nxt: ChainPayload = {
         **payload,
@@ -205,6 +156,24 @@ async def execute(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comm
     if route == "finish":
         return Command(update={"candidates": [record], "finished": [payload["chain"]]}, goto="finish")
     return Command(update={"candidates": [record]}, goto=Send(route, nxt))
+
+
+def _no_program(payload: ChainPayload, ctx: AgentContext) -> Command:
+    """A reply without a program (its reasoning never finished, or no answer): nothing runs; the candidate is
+    recorded as failed (status ``no_program``, 0 passed, the reason in its note), and the chain, unless it is at
+    its depth, asks the same request again next round (``refine``, ``asked_again``)."""
+    p: dict[str, Any] = dict(payload)
+    record = {
+        "id": p["id"], "chain": p["chain"], "round": p["round"], "parent": p.get("parent"), "code": "",
+        "raw": p.get("raw", ""), "visible": {"status": NO_PROGRAM, "message": p.get("note", "")},
+        "usage": p.get("usage", no_usage()),
+        "prompt_digest": p.get("prompt_digest", ""), "prompt": p.get("prompt", []), "latency": p.get("latency", 0.0),
+        "note": p.get("note", ""), "reasoning": p.get("reasoning", ""),
+    }
+    nxt = {k: v for k, v in p.items() if k not in ("raw", "reasoning", "usage")}  # never carried on: never resent
+    if routes.after_execute(nxt, ctx.settings) == "finish":  # type: ignore[arg-type]
+        return Command(update={"candidates": [record], "finished": [p["chain"]]}, goto="finish")
+    return Command(update={"candidates": [record]}, goto=Send("refine", nxt))
 
 
 async def trace(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
@@ -270,18 +239,23 @@ async def critique(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Com
     task = ctx.task
     messages = prompts.critique_messages(task.prompt, task.entry_point, _attempt(payload))
     seed = ctx.settings.seed_for(task.task_id, "critique", payload["chain"], payload["round"])
+    reasoning, note = "", ""
     try:
-        completions, usage, _ = await _ask(
+        completions, usage, _ = await ask(
             ctx, messages, n=1, seed=seed, round_=payload["round"], chain=payload["chain"], purpose="critique"
         )
-        text = completions[0].text.strip()
+        text, reasoning = completions[0].text.strip(), completions[0].reasoning  # the answer only
+        if completions[0].reasoning_unfinished:
+            note = f"critique: {UNFINISHED_REASONING}"
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
-        text, usage = "", {"prompt_tokens": 0, "completion_tokens": 0, "calls": 1}
+        text, usage = "", no_usage(calls=1)
         log.warning("critique of %s/%s failed: %s", task.task_id, payload["id"], exc)
     nxt = {**payload, "critique": text}
     patch = {"id": payload["id"], "critique": text, "critique_usage": usage,
-             "critique_prompt": prompt_messages(messages)}
+             "critique_prompt": prompt_messages(messages), "critique_reasoning": reasoning}
+    if note:
+        patch["note"] = "; ".join(n for n in (payload.get("note", ""), note) if n)
     return Command(update={"candidates": [patch]}, goto=Send(routes.repair_node(ctx.settings), nxt))
 
 
@@ -289,12 +263,16 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
     """Ask for a corrected program given this round (and, with history 'all', the earlier ones)."""
     ctx = runtime.context
     task, s = ctx.task, ctx.settings
-    history = [*attempts_of(payload), _attempt(payload)]
-    messages = prompts.refine_messages(task.prompt, task.entry_point, history, s.agent.history)
+    again = bool(payload.get("no_program"))  # the last reply had no program: the same request once more
+    if again:
+        messages = asked_again(payload)  # type: ignore[arg-type]
+    else:
+        history = [*attempts_of(payload), _attempt(payload)]
+        messages = prompts.refine_messages(task.prompt, task.entry_point, history, s.agent.history)
     new_round = payload["round"] + 1
     seed = s.seed_for(task.task_id, "refine", payload["chain"], new_round)
     try:
-        completions, used, latency = await _ask(
+        completions, used, latency = await ask(
             ctx, messages, n=1, seed=seed, round_=new_round, chain=payload["chain"], code=True
         )
         completion = completions[0]
@@ -305,7 +283,6 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
             update={"candidates": [{"id": payload["id"], "note": note}], "finished": [payload["chain"]]},
             goto="finish",
         )
-    code, note = _code_from(ctx, completion.text)
     keep = {
         "code": payload["code"],
         "feedback": payload.get("feedback", ""),
@@ -317,15 +294,13 @@ async def refine(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
         "round": new_round,
         "id": candidate_id(payload["chain"], new_round),
         "parent": payload["id"],
-        "code": code,
-        "attempts": [*payload.get("attempts", []), keep],
+        "attempts": [*payload.get("attempts", []), *([] if again else [keep])],
     }
     nxt.update(
         {
-            "raw": completion.text,
-            "note": note,
+            **reply_fields(ctx, completion),  # type: ignore[typeddict-item]
             "prompt_digest": prompt_digest(messages),  # type: ignore
-            "prompt": prompt_messages(messages),  # the very list _ask sent
+            "prompt": prompt_messages(messages),  # the very list ask sent
             "usage": used,
             "latency": latency,
         }

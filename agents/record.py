@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from semtrace.agents.transcript import Transcript
 
-SCHEMA_VERSION = 2  # 2: config_digest (records of version 1, without it, still load)
+SCHEMA_VERSION = 3  # 2: config_digest; 3: a candidate's reasoning (records of versions 1 and 2 still load)
+NO_PROGRAM = "no_program"  # the outcome status of a candidate whose reply held no program (never run)
 LETTERS = {"passed": "P", "failed": "F", "error": "E", "timeout": "T", "oom": "O", "killed": "K",
            "sandbox_error": "S"}
 STDIO_KEEP = 2000  # characters of a candidate's stdout/stderr kept in the record (the runner caps them too)
@@ -119,9 +120,10 @@ class Candidate(_Model):
     chain: int
     round: int
     parent: str | None = None
-    code: str
-    raw: str = ""
+    code: str  # "" when the reply held no program (``visible.status == NO_PROGRAM``; ``note`` says why)
+    raw: str = ""  # the reply's answer (its reasoning apart, below)
     note: str = ""
+    reasoning: str = ""  # what the model thought first (never sent again; -o keep_reasoning=false drops it)
     visible: ExecSummary = Field(default_factory=ExecSummary)
     hidden: ExecSummary = Field(default_factory=ExecSummary)
     trace: dict[str, Any] | None = None
@@ -136,6 +138,7 @@ class Candidate(_Model):
     prompt: tuple[PromptMessage, ...] = ()
     latency: float = 0.0  # seconds the LLM took to write it (width samples of one call: chain 0 carries them)
     critique_prompt: tuple[PromptMessage, ...] = ()  # the messages the critique call sent (critique runs)
+    critique_reasoning: str = ""  # the critique's reasoning (as ``reasoning``)
 
     # the `debug` strategy: the tool loop of the round that wrote this candidate (turns, calls, observations)
     transcript: Transcript | None = None
@@ -176,7 +179,7 @@ class Selection(_Model):
 class TaskRecord(_Model):
     """One line of ``results.jsonl``."""
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     task_id: str
     kind: str
     benchmark: str = ""

@@ -31,7 +31,8 @@ VOLATILE_KEYS = frozenset({"duration", "python", "wall_time", "latency"})
 
 
 def _usage_sum(items: Iterable[dict[str, int] | None]) -> dict[str, int]:
-    total = {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}
+    """Usage dicts summed; ``completion_tokens`` includes ``reasoning_tokens`` (the reasoning's share)."""
+    total = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "calls": 0}
     for u in items:
         for k in total:
             total[k] += int((u or {}).get(k, 0))
@@ -42,10 +43,16 @@ def candidate_usage(c: dict[str, Any]) -> dict[str, int]:
     return _usage_sum([c.get("usage"), c.get("critique_usage"), c.get("render_usage")])
 
 
-def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any], config_digest: str = ""
-                ) -> dict[str, Any]:
-    """The finished task as one JSON-able ``record.TaskRecord`` of the run whose config has ``config_digest``."""
+REASONING_KEYS = ("reasoning", "critique_reasoning")
+
+
+def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any], config_digest: str = "",
+                keep_reasoning: bool = True) -> dict[str, Any]:
+    """The finished task as one JSON-able ``record.TaskRecord`` of the run whose config has ``config_digest``;
+    without the models' reasoning when not ``keep_reasoning`` (its tokens stay counted in the usage)."""
     cands = sorted(state.get("candidates", []), key=lambda c: (c["chain"], c["round"]))
+    if not keep_reasoning:
+        cands = [{k: v for k, v in c.items() if k not in REASONING_KEYS} for c in cands]
     selection = state.get("selection") or {}
     chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
     usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])

@@ -7,7 +7,7 @@ from typing import Literal
 from semtrace.agents.settings import AgentSettings
 from semtrace.agents.state import AgentState, ChainPayload
 
-AfterExecute = Literal["trace", "render", "finish"]
+AfterExecute = Literal["trace", "render", "refine", "finish"]
 AfterRender = Literal["critique", "refine", "debug"]
 Repair = Literal["refine", "debug"]
 AfterFinish = Literal["select", "__end__"]
@@ -16,6 +16,8 @@ AfterFinish = Literal["select", "__end__"]
 def after_execute(payload: ChainPayload, settings: AgentSettings) -> AfterExecute:
     """Stop when every visible test passes (if ``stop_on_pass``) or the depth is reached; else trace (or go
     straight to rendering when the representation needs no trace)."""
+    if payload.get("no_program"):  # nothing ran: ask again (refine re-sends the request) unless at the depth
+        return "finish" if payload["round"] >= settings.agent.resolved_depth else "refine"
     passed = payload.get("visible", {}).get("status") == "passed"
     if passed and (settings.agent.stop_on_pass or not payload.get("visible", {}).get("tests")):
         return "finish"

@@ -55,6 +55,7 @@ from semtrace.agents.scoring import Scorer, run_scored
 from semtrace.agents.settings import AgentSettings, settings_view
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
+from semtrace.llms.accounting import reasoning_warning
 from semtrace.representations.base import capabilities
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,19 @@ def _profile_checkpoints(saver: Any, profile: Any) -> None:
         setattr(saver, name, timed)
 
 
+def _warn_reasoning(session: Any, stats: RunStats) -> None:
+    """The one warning of a run whose replies ran out of max_tokens inside their reasoning (``reasoning_warning``);
+    replies that ``llm.code_stop``'s stop sequence cut inside their reasoning (asked again without it:
+    ``replies.ask``) are not counted as such."""
+    if session is None or not hasattr(session, "unfinished_reasoning"):
+        return
+    cut = min(stats.stop_cut, session.unfinished_reasoning)
+    line = reasoning_warning(replace(session, unfinished_reasoning=session.unfinished_reasoning - cut,
+                                     completions=session.completions - cut))
+    if line:
+        log.warning(line)
+
+
 async def _gather_or_stop(jobs: list[Any]) -> None:
     """Run every job; when one raises (a run-stopping error: the results file cannot be written) or the run is
     cancelled (Ctrl-C), cancel the others, wait for them to unwind, and re-raise. Nothing keeps using the
@@ -250,7 +264,7 @@ async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress:
                     )
                     progress.errors += 1
                     return
-                record = task_record(task, view, state, identity.config_digest)
+                record = task_record(task, view, state, identity.config_digest, keep_reasoning=cfg.keep_reasoning)
                 record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
                 append_line(results_path, record)  # RunWriteError stops the run; the checkpoint stays
                 kept[task.task_id] = reduce_record(record)
@@ -270,6 +284,7 @@ async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress:
     previous = load_summary(run_dir)
     session = _session_llm(llm_before, comps.llm)
     summary["llm"] = _with_previous(session, previous)
+    _warn_reasoning(session, progress.stats)
     summary["cost"] = _total_cost(session.cost if session is not None else _cost(comps.llm), previous)
     summary["wall_time"] = round(time.monotonic() - session_start + float((previous or {}).get("wall_time") or 0), 3)
     write_file(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))

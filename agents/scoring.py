@@ -20,7 +20,7 @@ from typing import Any
 from semtrace.agents.context import AgentContext, RunStats
 from semtrace.agents.exec_cache import ExecCache
 from semtrace.agents.gates import GatedSandbox, PriorityGate
-from semtrace.agents.record import compact, first_failure
+from semtrace.agents.record import NO_PROGRAM, compact, first_failure
 from semtrace.agents.state import final_candidates
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.base import Sandbox
@@ -106,6 +106,11 @@ def new_candidates(chunk: Any) -> Iterator[dict[str, Any]]:
                         yield cand
 
 
+def _no_program(cand: dict[str, Any]) -> bool:
+    """A candidate whose reply held no program (``record.NO_PROGRAM``): never run, hidden tests included."""
+    return (cand.get("visible") or {}).get("status") == NO_PROGRAM
+
+
 async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
     """Run (or continue from its checkpoint) the task's graph, calling ``start(candidate)`` for every candidate as
     its update arrives; the final state."""
@@ -128,6 +133,8 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) ->
     jobs: dict[str, asyncio.Future[ExecResult | None]] = {}
 
     def start(cand: dict[str, Any]) -> None:  # scored once per program; queued by its first candidate's round
+        if _no_program(cand):
+            return
         if cand["code"] not in jobs:
             round_ = int(cand.get("round") or 0)
             jobs[cand["code"]] = asyncio.ensure_future(scorer.score(task, cand["code"], round_, ctx.ordinal))
@@ -144,7 +151,8 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) ->
         raise
     keep = ctx.settings.keep_outcomes
     state["candidates"] = [
-        {**c, "hidden": hidden_outcome(scores[c["code"]], keep)} for c in state.get("candidates") or []
+        {**c, "hidden": {"status": NO_PROGRAM, "message": c.get("note", "")} if _no_program(c)
+         else hidden_outcome(scores[c["code"]], keep)} for c in state.get("candidates") or []
     ]
     selection = state.get("selection") or {}
     if selection.get("deferred"):  # a selector reading hidden results runs now that they exist
