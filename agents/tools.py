@@ -171,15 +171,16 @@ def fit(text: str, budget: int) -> str:
     return "\n".join([*kept, f"... {cut} more lines cut: an observation is capped at {budget} tokens ..."])
 
 
-def call_test(expression: str) -> TestCase:
+def call_test(expression: str, entry_point: str | None) -> TestCase:
     """A ``call`` test that records the expression's value without judging it (``expected=None``); a plain call
-    of a name (``f([3, 1, 2])``) becomes ``func`` + ``args``, so renderers show it as written."""
+    of the entry point (``f([3, 1, 2])``) becomes ``func`` + ``args``, so renderers show it as written."""
     text = expression.strip()
     try:
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
         return TestCase(kind="call", expr=text, expected=None)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and text.endswith(")"):
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point
+            and text.endswith(")")):
         rest = text[len(node.func.id):].lstrip()
         if rest.startswith("(") and text.startswith(node.func.id):
             return TestCase(kind="call", func=node.func.id, args=rest[1:-1], expected=None)
@@ -283,7 +284,7 @@ async def run_call(ctx: AgentContext, round_: int, code: str, step: ToolStep, vi
 
 
 async def _run(ctx: AgentContext, round_: int, code: str, expression: str) -> str:
-    test = call_test(expression)
+    test = call_test(expression, ctx.task.entry_point)
     result = await ctx.exec_cache.run(ctx.sandbox_for(round_), _request(ctx, code, test), ctx.stats)
     outcome = result.tests[0] if result.tests else None
     return "\n".join([f"{expression.strip()}", *_value_lines(result, outcome)])
@@ -293,7 +294,7 @@ async def _trace(ctx: AgentContext, round_: int, code: str, args: dict[str, Any]
     s = ctx.settings
     expression = args["expression"].strip()
     name = args.get("representation") or DEFAULT_REPRESENTATION
-    test = call_test(expression)
+    test = call_test(expression, ctx.task.entry_point)
     spec = TraceSpec(tests=(0,), max_events=s.trace.max_events, max_value_len=s.trace.max_value_len)
     result = await ctx.exec_cache.run(ctx.sandbox_for(round_), _request(ctx, code, test, spec), ctx.stats)
     outcome = result.tests[0] if result.tests else None

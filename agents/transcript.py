@@ -164,5 +164,5 @@ class Transcript(_Model):
 
 def observation_text(step: ToolStep) -> str:
     """One observation as the text protocol says it back (a user message)."""
-    head = f"[{step.name} result{' (error)' if step.error else ''}]"
+    head = f"[{step.name or 'tool'} result{' (error)' if step.error else ''}]"
     return f"{head}\n{step.observation}"
