@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rules import fenced, write_rules
+from reasoninghelp import AGAIN, CANARY, TASKS, demo_tasks, reasoning_rules
 from runhelp import run_config
 from semtrace.agents.record import NO_PROGRAM, TaskRecord
 from semtrace.agents.replies import NO_ANSWER
@@ -23,49 +23,6 @@ from semtrace.agents.run import read_records
 from semtrace.config import build_config
 from semtrace.llms import UNFINISHED_REASONING
 from semtrace.llms.registry import make_llm
-
-CANARY = "REASONING-CANARY-5d1e"
-AGAIN = "Your previous reply to this request gave no program"
-TASKS = ("demo/sum_to_n", "demo/factorial", "demo/is_even", "demo/max_of")
-
-
-def _demo() -> dict[str, Any]:
-    from semtrace.benchmarks.demo import load
-
-    return {t.task_id: t for t in load() if t.task_id in TASKS}
-
-
-def _draft(ep: str) -> str:
-    return f"def {ep}(*args):\n    return 'DRAFT-FROM-REASONING'\n"
-
-
-def reasoning_rules(path: Path) -> Path:
-    """Per task: sum_to_n's first reply is cut inside an unclosed ``<think>`` (finish_reason length), asked again it
-    answers; factorial closes its ``<think>`` after a fenced draft and answers; is_even's reasoning comes in the
-    ``reasoning`` field and its answer's code fence holds a ``<think>`` that is code, not a tag; max_of's first
-    reply is reasoning only, asked again it answers. Every reasoning holds the canary and a draft program."""
-    t = _demo()
-    fix = {tid: t[tid].reference for tid in TASKS}
-    ep = {tid: t[tid].entry_point for tid in TASKS}
-
-    def who(tid: str) -> str:
-        return f"`{ep[tid]}`"
-
-    def think(tid: str) -> str:
-        return f"<think>{CANARY} let me draft\n{fenced(_draft(ep[tid]))}\n"
-
-    rules = [
-        {"when": f"{who('demo/sum_to_n')}[\\s\\S]*{AGAIN}", "reply": f"<think>{CANARY} shorter</think>\n"
-         + fenced(fix["demo/sum_to_n"])},
-        {"when": who("demo/sum_to_n"), "reply": think("demo/sum_to_n"), "finish_reason": "length"},
-        {"when": who("demo/factorial"), "reply": think("demo/factorial") + "</think>\nThe fix:\n"
-         + fenced(fix["demo/factorial"])},
-        {"when": who("demo/is_even"), "reasoning": f"{CANARY} thinking\n{fenced(_draft(ep['demo/is_even']))}",
-         "reply": fenced("# <think> here is code, not a tag </think>\n" + fix["demo/is_even"])},
-        {"when": f"{who('demo/max_of')}[\\s\\S]*{AGAIN}", "reply": fenced(fix["demo/max_of"])},
-        {"when": who("demo/max_of"), "reply": think("demo/max_of") + "</think>"},
-    ]
-    return write_rules(path, rules)
 
 
 class Spy:
@@ -117,7 +74,7 @@ def _cands(rec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_programs_come_from_answers_only(reasoning_run: dict[str, Any]) -> None:
-    records, tasks = reasoning_run["records"], _demo()
+    records, tasks = reasoning_run["records"], demo_tasks()
     assert set(records) == set(TASKS)
     for tid, rec in records.items():
         TaskRecord.model_validate(rec)  # fits the shipped schema
@@ -170,9 +127,9 @@ def test_reasoning_is_counted_and_never_sent_again(reasoning_run: dict[str, Any]
 
 def test_the_run_warns_once_about_replies_cut_inside_their_reasoning(reasoning_run: dict[str, Any]) -> None:
     lines = [line for line in reasoning_run["logged"] if "inside the reasoning" in line]
-    assert lines == ["1 of 6 replies (17%) ran out of max_tokens inside the reasoning and have no answer (no "
-                     "program); raise llm.max_tokens or lower the reasoning budget (llm.options.reasoning_effort, "
-                     "llm.options.thinking, llm.options.enable_thinking)"]
+    assert lines == [("1 of 6 replies (17%) ran out of max_tokens inside the reasoning and have no answer (no "
+                      "program); raise llm.max_tokens or lower the reasoning budget (llm.options.reasoning_effort, "
+                      "llm.options.thinking, llm.options.enable_thinking)")]
     summary = json.loads((reasoning_run["root"] / "run" / "summary.json").read_text())
     assert summary["usage"]["reasoning_tokens"] > 0 and summary["llm"]["unfinished_reasoning"] == 1
 
