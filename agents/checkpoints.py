@@ -12,8 +12,12 @@ included (measured: 18,512 operations of a 164-task, width-8 run in 11.8 s).
 
 The database runs in WAL mode with ``synchronous=NORMAL``: a commit does not wait for the disk and survives the
 process being killed (what ``--resume`` needs); only a power loss or an OS crash may lose the last commits, never
-the database's consistency. Same file, schema and serializer as ``AsyncSqliteSaver`` (either reads what the other
-wrote).
+the database's consistency. Same file and schema as ``AsyncSqliteSaver``; blobs of 2 KB or more are stored
+zlib-compressed (``CompressedSerde``: typed ``msgpack+z``), so LangGraph's own savers read this file only with that
+serializer. The graph's ``candidates`` channel is a ``DeltaChannel`` (``state.py``): a checkpoint stores each
+step's candidate patches, not the whole list again. Together with the ``render`` node dropping the raw trace from
+the payloads after it (``feedback.py``), a demo run's checkpoint bytes per task fell to ~0.1x
+(``perf/checkpoint_bytes.py``).
 
 A file that cannot serve as the checkpoint database (not a SQLite database, read-only, in use, not a file) is a
 ``CheckpointError`` raised by ``open`` before any task starts: one line naming the file and the fix (a ``RunError``,
@@ -28,12 +32,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from semtrace.agents.rundir import RunError
 
@@ -83,8 +89,30 @@ def _named(path: str, *, fatal: bool) -> Iterator[None]:
         raise CheckpointError(message, fatal=fatal) from exc
 
 
+class CompressedSerde(JsonPlusSerializer):
+    """LangGraph's serializer, with a blob of ``COMPRESS_FROM`` bytes or more stored zlib-compressed (level 1) and
+    typed ``<type>+z``: the ``Send`` payloads that carry traces are most of a run's checkpoint bytes and shrink
+    several times (``perf/checkpoint_bytes.py``). Blobs written without it (an older run) read as before."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        kind, data = super().dumps_typed(obj)
+        if len(data) >= COMPRESS_FROM and kind in ("msgpack", "json", "pickle"):
+            return kind + "+z", zlib.compress(data, 1)
+        return kind, data
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        kind, blob = data
+        if kind.endswith("+z"):
+            return super().loads_typed((kind[:-2], zlib.decompress(blob)))
+        return super().loads_typed(data)
+
+
+COMPRESS_FROM = 2048
+
+
 class RunSaver(SqliteSaver):
-    """``SqliteSaver`` whose async methods call its sync ones in place (see the module's docstring for why)."""
+    """``SqliteSaver`` whose async methods call its sync ones in place (see the module's docstring for why), with
+    large blobs compressed (``CompressedSerde``)."""
 
     path: str = ""
 
@@ -98,7 +126,7 @@ class RunSaver(SqliteSaver):
             conn = sqlite3.connect(path, check_same_thread=False)
         try:
             with _named(path, fatal=False):
-                saver = cls(conn)
+                saver = cls(conn, serde=CompressedSerde())
                 saver.path = path
                 saver.setup()  # WAL mode
                 conn.execute("PRAGMA synchronous=NORMAL")

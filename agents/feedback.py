@@ -87,7 +87,10 @@ async def render(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comma
         if view is not None:
             rendering, usage = await _rendering(ctx, payload, view)
             rendering = views.shown_rendering(view, rendering, budget=ctx.settings.trace.budget)
-    nxt = cast(ChainPayload, {**payload, "rendering": rendering, "feedback": feedback})
+    # the trace's events end here: what comes next (critique, refine) reads the rendering, and a checkpoint
+    # stores every pending payload (twice), so carrying the raw trace on was most of a run's checkpoint bytes
+    kept = {k: v for k, v in payload.items() if k not in ("trace", "passing_trace")}
+    nxt = cast(ChainPayload, {**kept, "rendering": rendering, "feedback": feedback})
     patch: dict[str, Any] = {"id": payload["id"], "rendering": rendering, "feedback": feedback}
     if usage:
         patch["render_usage"] = usage

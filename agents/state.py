@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
+from langgraph.channels.delta import DeltaChannel
 from semtrace.agents.record import Candidate
 from semtrace.representations.prompts import Attempt
 
@@ -30,6 +31,16 @@ def merge_candidates(
     return list(merged.values())
 
 
+def merge_candidate_writes(state: list[dict[str, Any]] | None, writes: list[list[dict[str, Any]]]
+                           ) -> list[dict[str, Any]]:
+    """``merge_candidates`` over a batch of writes, as ``DeltaChannel`` replays them (batching-invariant: merging
+    by id write after write is the same as merging their concatenation)."""
+    merged = state or []
+    for write in writes:
+        merged = merge_candidates(merged, write)
+    return merged
+
+
 def add_ints(left: list[int] | None, right: list[int] | None) -> list[int]:
     return [*(left or []), *(right or [])]
 
@@ -39,7 +50,9 @@ class AgentState(TypedDict, total=False):
 
     task_id: str
     width: int
-    candidates: Annotated[list[dict[str, Any]], merge_candidates]
+    # a delta channel: a checkpoint stores this step's patches (the writes), not the whole candidate list again;
+    # the list is rebuilt by replaying the writes (a full snapshot every 100 updates bounds the replay)
+    candidates: Annotated[list[dict[str, Any]], DeltaChannel(merge_candidate_writes)]
     finished: Annotated[list[int], add_ints]  # chains that stopped
     selection: dict[str, Any]  # {"id": candidate id or None, "selector": name, "info": {...}}
 
