@@ -133,6 +133,7 @@ def read_stats(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _usage_tokens(u: dict[str, Any] | None) -> int:
+    """Prompt and completion tokens (a completion's reasoning included)."""
     return int((u or {}).get("prompt_tokens", 0)) + int((u or {}).get("completion_tokens", 0))
 
 
@@ -158,7 +159,8 @@ def tokens_by_width(record: dict[str, Any]) -> list[int]:
 # the rest of a candidate (traces above all) is dropped before ``reduce_record`` validates candidates (~40 times
 # each per record). A run with a plugin selector keeps whole candidates (its pick may read anything).
 SLIM_SELECTORS = frozenset({"first_pass", "visible_rate", "oracle", "majority_output", "llm_judge"})
-_HEAVY = frozenset({"trace", "passing_trace", "rendering", "feedback", "raw", "critique", "prompt", "note"})
+_HEAVY = frozenset({"trace", "passing_trace", "rendering", "feedback", "raw", "critique", "prompt", "note",
+                    "reasoning", "critique_reasoning"})
 _OUTCOME_KEEP = ("status", "passed", "total", "outcomes")
 
 

@@ -201,8 +201,15 @@ def width_table(keys: list[str], groups: list[Group]) -> Table | None:
     return Table("by_width", "pass@k by width", cols, tuple(rows), tuple(notes))
 
 
+def _answer_reasoning(usage: dict[str, Any]) -> tuple[int, int]:
+    """A usage's completion tokens split into the answer's and the reasoning's (``completion_tokens`` holds both)."""
+    reasoning = int(usage.get("reasoning_tokens", 0))
+    return max(0, int(usage.get("completion_tokens", 0)) - reasoning), reasoning
+
+
 def cost_table(keys: list[str], groups: list[Group]) -> Table:
-    cols = (*_knob_columns(keys), "tasks", "errors", "prompt tokens", "completion tokens", "LLM calls", "requests",
+    cols = (*_knob_columns(keys), "tasks", "errors", "prompt tokens", "answer tokens", "reasoning tokens",
+            "LLM calls", "requests",
             "retries", "cache hits", "cost ($)", "wall time (s)")
     rows = []
     for g in groups:
@@ -218,11 +225,13 @@ def cost_table(keys: list[str], groups: list[Group]) -> Table:
                 else None)
         rows.append((*_knob_cells(keys, g), int(g.summary.get("total_tasks") or 0),
                      int(g.summary.get("total_tasks") or 0) - int(g.summary.get("tasks") or 0),
-                     int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
+                     int(usage.get("prompt_tokens", 0)), *_answer_reasoning(usage),
                      int(usage.get("calls", 0)), total("requests"), total("retries"), total("cache_hits"),
                      g.summary.get("cost"), round(wall, 1) if wall is not None else None))
     notes = [("tokens count every completion used (cached ones too); cost counts only fresh provider calls; "
-             "requests include retries; '-' = not recorded by this run")]
+             "requests include retries; '-' = not recorded by this run"),
+             ("a completion's tokens are its answer's plus its reasoning's (every tokens/task column and the "
+              "pass@1-vs-tokens plot count both)")]
     return Table("cost", "tokens, requests and cost", cols, tuple(rows), tuple(notes))
 
 

@@ -1,6 +1,6 @@
 """What the viewer shows, computed from typed records: each task's outcome in a run (for the task list) and each
-candidate as the detail page draws it (code, diff against its parent, visible feedback, the exact prompt, the
-rendered trace, critique, visible and hidden outcome, tokens, latency).
+candidate as the detail page draws it (code, diff against its parent, the model's reply and its reasoning, visible
+feedback, the exact prompt, the rendered trace, critique, visible and hidden outcome, tokens, latency).
 
 Hidden tests appear only as a status and counts: no hidden test's source, message or value reaches the viewer.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from semtrace.agents.record import Candidate, ExecSummary, TaskRecord
+from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, TaskRecord
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,11 @@ def candidate_view(cand: Candidate, parent: Candidate | None) -> dict[str, Any]:
         "round": cand.round,
         "parent": cand.parent,
         "code": cand.code,
-        "diff": diff_lines(parent.code if parent is not None else None, cand.code),
+        # against the parent's program (none when the parent's reply held no program, or the candidate has none)
+        "diff": diff_lines(parent.code if parent is not None and parent.code and cand.code else None, cand.code),
         "raw": cand.raw,
+        "reasoning": cand.reasoning,
+        "no_program": cand.visible.status == NO_PROGRAM,
         "note": cand.note,
         "prompt": [m.model_dump() for m in cand.prompt],
         "prompt_digest": cand.prompt_digest,
@@ -111,6 +114,7 @@ def candidate_view(cand: Candidate, parent: Candidate | None) -> dict[str, Any]:
         "feedback": cand.feedback,
         "rendering": cand.rendering,
         "critique": cand.critique,
+        "critique_reasoning": cand.critique_reasoning,
         "visible": _visible(cand.visible),
         "hidden": _hidden(cand.hidden),
         "correct": cand.correct,

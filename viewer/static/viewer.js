@@ -171,7 +171,8 @@ var ST = (function () {
 
   function usageText(u) {
     if (!u || !u.calls) return "";
-    return (u.prompt_tokens || 0) + "+" + (u.completion_tokens || 0) + " tokens, " + u.calls + " call" +
+    return (u.prompt_tokens || 0) + "+" + (u.completion_tokens || 0) + " tokens" +
+      (u.reasoning_tokens ? " (" + u.reasoning_tokens + " reasoning)" : "") + ", " + u.calls + " call" +
       (u.calls === 1 ? "" : "s");
   }
 
@@ -256,8 +257,13 @@ var ST = (function () {
     if (cand.prompt.length) cell.appendChild(promptBlock(cand, cand.prompt, "Prompt the model received"));
     else if (cand.round === 0) cell.appendChild(el("div", { cls: "st-note", text: "the starting program (no prompt)" }));
     if (cand.raw && cand.raw !== cand.code) cell.appendChild(block("Model reply", cand.raw));
+    if (cand.reasoning) {  // folded under the reply: recorded, never sent to the model again
+      cell.appendChild(block("Reasoning (" + cand.reasoning.length + " characters; never sent again)", cand.reasoning,
+        { cls: "st-text st-reasoning-text", blockCls: "st-reasoning" }));
+    }
     if (cand.diff) cell.appendChild(diffBlock(cand));
-    cell.appendChild(block("Code", cand.code, { open: !cand.diff, cls: "st-text st-code" }));
+    if (cand.no_program) cell.appendChild(el("div", { cls: "st-note st-no-program", text: "no program: " + cand.note }));
+    else cell.appendChild(block("Code", cand.code, { open: !cand.diff, cls: "st-text st-code" }));
     var vis = visibleDetail(cand.visible);
     if (vis) cell.appendChild(block("Visible-test outcome", vis, { open: true, cls: "st-text st-visible" }));
     if (cand.feedback) cell.appendChild(block("Feedback sent to the model", cand.feedback, { cls: "st-text st-feedback" }));
@@ -270,6 +276,10 @@ var ST = (function () {
       cell.appendChild(promptBlock(cand, cand.critique_prompt, "Critique prompt the model received"));
     }
     if (cand.critique) cell.appendChild(block("Critique", cand.critique, { open: true, cls: "st-text st-critique" }));
+    if (cand.critique_reasoning) {
+      cell.appendChild(block("Critique reasoning (" + cand.critique_reasoning.length + " characters)",
+        cand.critique_reasoning, { cls: "st-text st-reasoning-text", blockCls: "st-reasoning st-critique-reasoning" }));
+    }
     return cell;
   }
 
