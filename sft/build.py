@@ -53,6 +53,7 @@ class Pair:
     earlier: tuple[prompts.Attempt, ...] = ()
     sent: tuple[Message, ...] | None = None
     sent_representation: str | None = None
+    reasoning: str = ""  # what the model thought before writing ``fixed`` in reply to ``sent`` (run source)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class BuildSettings:
     stop_on_timeout: bool = field(default_factory=lambda: _defaults().agent.stop_on_timeout)  # as the agent's run
     history: History = "last"
     max_tokens: int | None = None
+    keep_reasoning: bool = False  # targets keep the model's reasoning (``--reasoning keep``; formats.py's conventions)
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,15 @@ class Example:
     ids: tuple[str, str] | None = None
     tokens: int = 0
     failing_test: int | None = None
+    reasoning: str = ""  # the target's reasoning (kept with ``--reasoning keep``; else empty)
 
-    def chat(self) -> list[dict[str, str]]:
-        return [{"role": m.role, "content": m.content} for m in self.messages] + [
-            {"role": "assistant", "content": self.target}
+    def chat(self, reasoning: bool = False) -> list[dict[str, str]]:
+        """The conversation and its target; with ``reasoning``, every message has ``reasoning_content`` (the
+        field vLLM, DeepSeek and Qwen3's chat template use; empty but for the target's)."""
+        extra = ({"reasoning_content": ""} if reasoning else {})
+        return [{"role": m.role, "content": m.text, **extra} for m in self.messages] + [
+            {"role": "assistant", "content": self.target, **({"reasoning_content": self.reasoning} if reasoning
+                                                             else {})}
         ]
 
     def meta(self) -> dict[str, Any]:
@@ -227,20 +234,22 @@ async def build_example(
             how = f"{first.status}: {first.message[:80]}" if first is not None else result.status
             return Dropped(pair.task_id, name, "the buggy program passes its visible tests (it fails only "
                            f"under the tracer, {how})", pair.ids)
+    reasoning = ""
     if pair.sent is not None and pair.sent_representation == name:
         messages = list(pair.sent)  # exactly what the agent sent for this round
+        reasoning = pair.reasoning if settings.keep_reasoning else ""  # what it thought answering these messages
     else:
         attempt = await attempt_of(pair, result, traces, renderer, settings, llm)
         history = [*pair.earlier, attempt] if settings.history == "all" else [attempt]
         messages = prompts.refine_messages(pair.prompt, pair.entry_point, history, settings.history)
     target = answer(pair.fixed)
-    tokens = example_tokens(messages, target, count)
+    tokens = example_tokens(messages, target, count) + (count(reasoning) if reasoning else 0)
     if settings.max_tokens is not None and tokens > settings.max_tokens:
         return Dropped(pair.task_id, name, f"{tokens} tokens > --max-tokens {settings.max_tokens} (after the "
                        f"rendering's own budget of {settings.trace_budget})", pair.ids)
     first = result.first_failure
     return Example(pair.task_id, name, tuple(messages), target, pair.source, pair.ids, tokens,
-                   first.index if first is not None else None)
+                   first.index if first is not None else None, reasoning)
 
 
 def normalised(code: str) -> str:

@@ -86,10 +86,12 @@ def build_cmd(
     llm: str = typer.Option(None, "--llm", help="LLM spec for representations written by a model (semcoder_nl)"),
     tokenizer: str = typer.Option(None, "--tokenizer", help="HF tokenizer for --max-tokens (else the fast "
                                   "approximation)"),
+    reasoning: str = typer.Option("drop", "--reasoning", help="drop | keep: the model's reasoning in the targets "
+                                  "(run:DIR; in each format's convention: sft/README.md)"),
 ) -> None:
     """Build fine-tuning examples: each buggy program traced on its first failing visible test, rendered and
     prompted exactly as the agent's round 1, with the fix as the answer."""
-    from semtrace.sft.formats import FormatError
+    from semtrace.sft.formats import FormatError, check_reasoning
     from semtrace.sft.outdir import OutError, check_out, earlier_build
     from semtrace.sft.sources import SourceError
 
@@ -105,13 +107,20 @@ def build_cmd(
         fail(f"--split {split}: give a share between 0 and 1, e.g. 0.9")
     if history not in (None, "last", "all"):
         fail(f"--history {history}: choose last or all")
+    if reasoning not in ("drop", "keep"):
+        fail(f"--reasoning {reasoning}: choose drop or keep")
+    try:
+        check_reasoning(fmt, reasoning == "keep")
+    except FormatError as exc:
+        fail(str(exc))
 
     def go() -> dict[str, Any]:
         try:
             return asyncio.run(_build(source, reps, out, data_dir=data, sandbox_name=sandbox, fmt=fmt,
                                       split=split, seed=seed, limit=limit, llm_spec=llm, tokenizer=tokenizer,
                                       flags={"max_tokens": max_tokens, "history": history,
-                                             "trace_budget": trace_budget}))
+                                             "trace_budget": trace_budget,
+                                             "keep_reasoning": reasoning == "keep"}))
         except (SourceError, FormatError, OutError) as exc:
             fail(str(exc))
 

@@ -122,12 +122,14 @@ def _write(built: Built, out: Path, *, fmt: str, split: float, seed: int, source
         splits: dict[str, list[Example]] = {s: [] for s in formats.SPLITS}
         for e in examples:
             splits[split_of(e.task_id, split, seed)].append(e)
-        written.extend(formats.write(fmt, out, rep, splits))
+        keep = bool(settings is not None and settings.keep_reasoning)
+        written.extend(formats.write(fmt, out, rep, splits, reasoning=keep))
         per_rep[rep] = {
             "examples": len(examples),
             "train": len(splits["train"]),
             "test": len(splits["test"]),
             "tasks": len({e.task_id for e in examples}),
+            "with_reasoning": sum(1 for e in examples if e.reasoning),
             "dropped": sum(1 for d in dropped if d.representation in (rep, None)),
             "tokens": {"max": max((e.tokens for e in examples), default=0),
                        "mean": round(sum(e.tokens for e in examples) / len(examples), 1) if examples else 0,
@@ -158,7 +160,8 @@ def _settings_dict(settings: BuildSettings | None) -> dict[str, Any]:
         return {}
     return {"trace_budget": settings.trace_budget, "max_events": settings.max_events,
             "max_value_len": settings.max_value_len, "history": settings.history,
-            "max_tokens": settings.max_tokens, "limits": settings.limits.to_dict()}
+            "max_tokens": settings.max_tokens, "limits": settings.limits.to_dict(),
+            "reasoning": "keep" if settings.keep_reasoning else "drop"}
 
 
 def with_flags(settings: BuildSettings, **flags: Any) -> BuildSettings:

@@ -9,6 +9,12 @@ Layout under ``--out DIR`` (one representation R, splits ``train`` and ``test``)
   ``tags``), so ``dataset_dir: DIR`` and ``dataset: semtrace_R_train`` read it;
 - ``hf``: ``R/`` — a ``datasets.DatasetDict`` (``save_to_disk``) with ``messages`` and the meta columns (an empty
   split is left out).
+
+The model's reasoning (``--reasoning keep``; dropped by default) goes where each format's readers look for it:
+``messages`` and ``hf``: a ``reasoning_content`` field on every message (the target's holds the reasoning; the
+field vLLM and DeepSeek return and Qwen3's chat template renders as ``<think>``); ``llamafactory``: a
+``<think>...</think>`` block before the answer in the ``gpt`` value (LLaMA-Factory's reasoning templates, e.g.
+``qwen3``, ``deepseekr1``); ``openai``: refused (OpenAI's fine-tuning format has no place for reasoning).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 from semtrace.sft.build import Example
 
 FORMATS = ("messages", "openai", "llamafactory", "hf")
+REASONING_FORMATS = ("messages", "llamafactory", "hf")  # the formats that can keep the reasoning (--reasoning keep)
+THINK = ("<think>\n", "\n</think>\n\n")  # LLaMA-Factory's thought words around the reasoning (its qwen3 template)
 SPLITS = ("train", "test")
 
 LF_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
@@ -40,19 +48,22 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> list[Path]:
     return [path]
 
 
-def write_messages(out: Path, rep: str, split: str, examples: list[Example]) -> list[Path]:
-    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat(), "meta": e.meta()} for e in examples])
+def write_messages(out: Path, rep: str, split: str, examples: list[Example], reasoning: bool = False) -> list[Path]:
+    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat(reasoning), "meta": e.meta()}
+                                                  for e in examples])
 
 
-def write_openai(out: Path, rep: str, split: str, examples: list[Example]) -> list[Path]:
+def write_openai(out: Path, rep: str, split: str, examples: list[Example], reasoning: bool = False) -> list[Path]:
     return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat()} for e in examples])
 
 
-def sharegpt(example: Example) -> dict[str, Any]:
-    """One LLaMA-Factory sharegpt row: the system prompt in ``system``, then human/gpt turns alternating."""
+def sharegpt(example: Example, reasoning: bool = False) -> dict[str, Any]:
+    """One LLaMA-Factory sharegpt row: the system prompt in ``system``, then human/gpt turns alternating; with
+    ``reasoning``, the target's reasoning in ``<think>`` before the answer."""
     system = "\n\n".join(m.content for m in example.messages if m.role == "system")
     turns = [{"from": LF_ROLES[m.role], "value": m.content} for m in example.messages if m.role != "system"]
-    turns.append({"from": "gpt", "value": example.target})
+    think = f"{THINK[0]}{example.reasoning}{THINK[1]}" if reasoning and example.reasoning else ""
+    turns.append({"from": "gpt", "value": think + example.target})
     row: dict[str, Any] = {"conversations": turns}
     if system:
         row["system"] = system
@@ -63,10 +74,12 @@ def dataset_name(rep: str, split: str) -> str:
     return f"semtrace_{rep}_{split}"
 
 
-def write_llamafactory(out: Path, rep: str, split: str, examples: list[Example]) -> list[Path]:
+def write_llamafactory(out: Path, rep: str, split: str, examples: list[Example], reasoning: bool = False
+                       ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{rep}_{split}.json"
-    path.write_text(json.dumps([sharegpt(e) for e in examples], ensure_ascii=False, indent=1), encoding="utf-8")
+    path.write_text(json.dumps([sharegpt(e, reasoning) for e in examples], ensure_ascii=False, indent=1),
+                    encoding="utf-8")
     info_path = out / "dataset_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
     info[dataset_name(rep, split)] = {
@@ -79,7 +92,7 @@ def write_llamafactory(out: Path, rep: str, split: str, examples: list[Example])
     return [path, info_path]
 
 
-def write_hf(out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path]:
+def write_hf(out: Path, rep: str, splits: dict[str, list[Example]], reasoning: bool = False) -> list[Path]:
     try:
         import datasets
     except ModuleNotFoundError as exc:
@@ -89,7 +102,7 @@ def write_hf(out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path
     def table(examples: list[Example]) -> dict[str, list[Any]]:
         metas = [e.meta() for e in examples]
         return {
-            "messages": [e.chat() for e in examples],
+            "messages": [e.chat(reasoning) for e in examples],
             "task_id": [m["task_id"] for m in metas],
             "representation": [m["representation"] for m in metas],
             "source": [m["source"] for m in metas],
@@ -98,7 +111,8 @@ def write_hf(out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path
         }
 
     features = datasets.Features({
-        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+        "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string"),
+                      **({"reasoning_content": datasets.Value("string")} if reasoning else {})}],
         "task_id": datasets.Value("string"),
         "representation": datasets.Value("string"),
         "source": datasets.Value("string"),
@@ -115,19 +129,27 @@ def write_hf(out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path
     return [target]
 
 
-WRITERS: dict[str, Callable[[Path, str, str, list[Example]], list[Path]]] = {
+WRITERS: dict[str, Callable[[Path, str, str, list[Example], bool], list[Path]]] = {
     "messages": write_messages,
     "openai": write_openai,
     "llamafactory": write_llamafactory,
 }
 
 
-def write(fmt: str, out: Path, rep: str, splits: dict[str, list[Example]]) -> list[Path]:
+def check_reasoning(fmt: str, keep: bool) -> None:
+    """``--reasoning keep`` with a format that has no place for it is refused before any work."""
+    if keep and fmt not in REASONING_FORMATS:
+        raise FormatError(f"--reasoning keep: the {fmt} format has no place for reasoning (OpenAI's fine-tuning "
+                          f"messages take none); use --format {' or '.join(REASONING_FORMATS)}, or --reasoning drop")
+
+
+def write(fmt: str, out: Path, rep: str, splits: dict[str, list[Example]], reasoning: bool = False) -> list[Path]:
     if fmt not in FORMATS:
         raise FormatError(f"unknown --format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    check_reasoning(fmt, reasoning)
     if fmt == "hf":
-        return write_hf(out, rep, splits)
+        return write_hf(out, rep, splits, reasoning)
     paths: list[Path] = []
     for split, examples in splits.items():
-        paths.extend(WRITERS[fmt](out, rep, split, examples))
+        paths.extend(WRITERS[fmt](out, rep, split, examples, reasoning))
     return sorted(set(paths))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from semtrace.agents.record import NO_PROGRAM
 from semtrace.benchmarks.common import DataError
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
@@ -86,7 +87,7 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str, source: s
             children[parent["id"]] = c
     pairs = []
     for x in cands.values():
-        if (x.get("visible") or {}).get("status") in ("passed", None):
+        if (x.get("visible") or {}).get("status") in ("passed", None, NO_PROGRAM):  # no program: nothing to fix
             continue
         child = children.get(x["id"])
         d = child
@@ -103,7 +104,9 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str, source: s
                           buggy=x["code"], fixed=d["code"], tests=public.visible_tests,
                           test_setup=public.test_setup, prelude=public.prelude, source=source,
                           ids=(x["id"], d["id"]), earlier=tuple(earlier),
-                          sent=_messages(child.get("prompt")), sent_representation=representation))
+                          sent=_messages(child.get("prompt")), sent_representation=representation,
+                          # the reasoning answered the child's request only when the child is the fix
+                          reasoning=str(d.get("reasoning") or "") if d is child else ""))
     return pairs
 
 
