@@ -18,6 +18,7 @@ from semtrace.llms.base import (
     BadRequest,
     BadResponse,
     ContextTooLong,
+    LLMConfigError,
     LLMError,
     QuotaExceeded,
     RateLimited,
@@ -82,6 +83,18 @@ def error_from_status(status: int, message: str, *, provider: str, original: Bas
 
 UNREACHABLE_FIX = ("is the server running at that URL? It is the back end's base_url option "
                    "(in a run: -o llm.options.base_url=URL)")
+
+
+def check_timeouts(provider: str, timeout: Any, connect_timeout: Any) -> tuple[float, float]:
+    """(timeout, connect_timeout) as positive seconds; LLMConfigError naming both when either is not one."""
+    try:
+        read, connect = float(timeout), float(connect_timeout)
+    except (TypeError, ValueError):
+        read = connect = -1.0
+    if not (read > 0 and connect > 0):
+        raise LLMConfigError(f"{provider}: timeout and connect_timeout must be > 0 seconds, got {timeout} and "
+                             f"{connect_timeout}")
+    return read, connect
 
 
 def describe(name: str, url: str | None) -> str:

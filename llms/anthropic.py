@@ -35,7 +35,7 @@ import os
 import weakref
 from typing import Any
 
-from semtrace.llms._http import describe, map_sdk_error
+from semtrace.llms._http import check_timeouts, describe, map_sdk_error
 from semtrace.llms.base import (
     BadRequest,
     BadResponse,
@@ -180,13 +180,7 @@ class AnthropicChat:
         self.api_key = api_key or os.environ.get("ANTHROPIC_API_KEY")
         if not self.api_key:
             raise LLMConfigError("anthropic: no API key; set ANTHROPIC_API_KEY or pass api_key=...")
-        try:
-            self.timeout, self.connect_timeout = float(timeout), float(connect_timeout)
-        except (TypeError, ValueError):
-            self.timeout = self.connect_timeout = -1.0
-        if not (self.timeout > 0 and self.connect_timeout > 0):
-            raise LLMConfigError(f"anthropic: timeout and connect_timeout must be > 0 seconds, got {timeout} and "
-                                 f"{connect_timeout}")
+        self.timeout, self.connect_timeout = check_timeouts("anthropic", timeout, connect_timeout)
         self.thinking = check_thinking(thinking)
         if self.thinking is not None and top_k is not None:
             raise LLMConfigError("llm.options.top_k: Anthropic refuses top_k with llm.options.thinking; remove one")

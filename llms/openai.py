@@ -32,7 +32,15 @@ import re
 import weakref
 from typing import Any
 
-from semtrace.llms._http import Endpoint, Endpoints, describe, endpoint_urls, map_sdk_error, split_evenly
+from semtrace.llms._http import (
+    Endpoint,
+    Endpoints,
+    check_timeouts,
+    describe,
+    endpoint_urls,
+    map_sdk_error,
+    split_evenly,
+)
 from semtrace.llms.base import (
     BadRequest,
     BadResponse,
@@ -124,13 +132,7 @@ class OpenAIChat:
             raise LLMConfigError(f"{self.provider}: no API key; set OPENAI_API_KEY or pass api_key=... "
                              "(or base_url=... for a local server)")
         self.api_key = key
-        try:
-            self.timeout, self.connect_timeout = float(timeout), float(connect_timeout)
-        except (TypeError, ValueError):
-            self.timeout = self.connect_timeout = -1.0
-        if not (self.timeout > 0 and self.connect_timeout > 0):
-            raise LLMConfigError(f"{self.provider}: timeout and connect_timeout must be > 0 seconds, got "
-                                 f"{timeout} and {connect_timeout}")
+        self.timeout, self.connect_timeout = check_timeouts(self.provider, timeout, connect_timeout)
         self.organization = organization
         self.max_tokens_param = check_max_tokens_param(max_tokens_param)
         self.reasoning_effort = check_reasoning_effort(reasoning_effort)
