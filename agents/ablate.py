@@ -50,9 +50,11 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def grid_points(base: RunConfig, grid: dict[str, list[Any]]) -> list[tuple[str, RunConfig]]:
+def grid_points(base: RunConfig, grid: dict[str, list[Any]], keep: frozenset[str] = frozenset()
+                ) -> list[tuple[str, RunConfig]]:
     """Every combination as (name, config); the name is ``key=value,key=value`` (a directory name). A point whose
-    config is invalid fails here with one line naming the point."""
+    config is invalid fails here with one line naming the point. A strategy axis lets each point's preset fill
+    width and depth, except those in ``keep`` (given for every point: ``--depth 1``, ``-o width=2``)."""
     points = []
     keys = list(grid)
     for values in itertools.product(*(grid[k] for k in keys)):
@@ -64,7 +66,7 @@ def grid_points(base: RunConfig, grid: dict[str, list[Any]]) -> list[tuple[str, 
             named = {canonical_key(k) for k in keys}
             if named & {"agent.strategy", "agent.width", "agent.depth"}:
                 for k in ("width", "depth"):
-                    if f"agent.{k}" not in named:
+                    if f"agent.{k}" not in named and k not in keep:
                         data["agent"][k] = None  # let the strategy preset fill it
             if "benchmark" in grid and "benchmark_options" not in grid:  # keep the options the point's benchmark takes
                 takes = get_benchmark(str(data["benchmark"])).valid_options()
@@ -142,13 +144,14 @@ def _tasks_key(cfg: RunConfig) -> tuple[Any, ...]:
 
 
 async def run_grid(
-    base: RunConfig, grid: dict[str, list[Any]], out_dir: Path, *, display: bool = False
+    base: RunConfig, grid: dict[str, list[Any]], out_dir: Path, *, display: bool = False,
+    keep: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Run (or continue) every grid point into ``out_dir/<name>``; write ``out_dir/ablation.json``.
 
     Every point is checked first (its config, registry names, sandbox, LLM and tasks), and ``out_dir`` too;
     nothing is written until all of them pass."""
-    points = grid_points(base, grid)
+    points = grid_points(base, grid, keep)
     check_points(points)
     check_out_dir(out_dir, points)
     sandboxes: dict[str, Any] = {}  # one per distinct sandbox section (a grid may vary it)

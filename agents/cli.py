@@ -80,7 +80,7 @@ def run(
     model: str | None = typer.Option(None, help="LLM spec (default: llamacpp:default)."),
     sandbox: str | None = typer.Option(None, help="auto | docker | local (default: auto)."),
     representation: str | None = typer.Option(None, "--representation", "-r", help="Trace representation."),
-    strategy: str | None = typer.Option(None, help="greedy | sequential | parallel | hybrid."),
+    strategy: str | None = typer.Option(None, help="greedy | sequential | parallel | hybrid | debug."),
     width: int | None = typer.Option(None, help="Candidates grown side by side."),
     depth: int | None = typer.Option(None, help="Refinement rounds per candidate."),
     selector: str | None = typer.Option(
@@ -167,23 +167,42 @@ def run(
 def ablate(
     config: Path | None = typer.Option(None, "-c", "--config", help="Base YAML run config."),  # noqa: B008
     grid: list[str] = typer.Option([], "--grid", help="key=v1,v2 (repeatable): the grid's axes."),  # noqa: B008
+    benchmark: str | None = typer.Option(None, help="Benchmark name (default: demo)."),
+    data: str | None = typer.Option(None, "--data", help="Benchmark data dir (default: $SEMTRACE_DATA)."),
+    model: str | None = typer.Option(None, help="LLM spec (default: llamacpp:default)."),
+    sandbox: str | None = typer.Option(None, help="auto | docker | local (default: auto)."),
+    representation: str | None = typer.Option(None, "--representation", "-r", help="Trace representation."),
+    strategy: str | None = typer.Option(None, help="greedy | sequential | parallel | hybrid | debug."),
+    width: int | None = typer.Option(None, help="Candidates grown side by side."),
+    depth: int | None = typer.Option(None, help="Refinement rounds per candidate."),
+    selector: str | None = typer.Option(None, help="Selector (as for run)."),
+    critique: bool | None = typer.Option(None, "--critique/--no-critique", help="LLM critique before refine."),
+    limit: int | None = typer.Option(None, help="Only the first K tasks."),
+    tasks: str | None = typer.Option(None, help="Comma-separated task ids."),
     out: Path | None = typer.Option(None, help="Directory for all grid points (re-running continues it)."),  # noqa: B008
     override: list[str] = typer.Option([], "-o", "--override", help="key=value applied to every point."),  # noqa: B008
     no_display: bool = typer.Option(False, "--no-display", help="No live display."),
 ) -> None:
-    """Run a grid of configs sharing one LLM cache; write one combined summary (ablation.json)."""
+    """Run a grid of configs sharing one LLM cache; write one combined summary (ablation.json). The selection
+    flags are `run`'s, applied to every point (a --grid axis over the same key wins)."""
     from semtrace.agents.ablate import parse_grid, run_grid
     from semtrace.agents.display import comparison_table
-    from semtrace.config import build_config, with_absolute_paths
+    from semtrace.config import build_config, canonical_key, with_absolute_paths
 
     console = Console()
 
     out_dir = out or Path("runs") / f"ablate-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def go() -> dict[str, Any]:
-        base = with_absolute_paths(build_config(config, None, override))
+        flags = {"benchmark": benchmark, "data_dir": data, "model": model, "sandbox": sandbox,
+                 "representation": representation, "strategy": strategy, "width": width, "depth": depth,
+                 "selector": selector, "critique": critique, "limit": limit, "tasks": tasks}
+        base = _with_data_dir(with_absolute_paths(build_config(config, flags, override)))
         axes = parse_grid(grid)
-        result = asyncio.run(run_grid(base, axes, out_dir, display=base.display and not no_display))
+        given = {k for k in ("width", "depth") if flags[k] is not None}
+        given |= {canonical_key(o.partition("=")[0]).removeprefix("agent.") for o in override} & {"width", "depth"}
+        result = asyncio.run(run_grid(base, axes, out_dir, display=base.display and not no_display,
+                                      keep=frozenset(given)))
         result["out"] = str(out_dir)
         return result
 

@@ -73,3 +73,29 @@ def test_a_valid_grid_runs_and_an_unrelated_out_is_refused(demo_rules: Path, tmp
     taken.write_text("x")
     res = invoke(*ablate(demo_rules, taken, "representation=none,next"))
     assert res.exit_code == 2 and "is a file" in error_line(res)
+
+
+def test_ablate_takes_runs_selection_flags_and_compares_pushed_with_pulled_traces(tmp_path: Path) -> None:
+    """``ablate`` takes ``run``'s selection flags (item 7 of issue 21); ``--depth 1`` holds for every point of a
+    strategy axis, and a debug point runs its tool loop beside the sequential one on the same tasks."""
+    import json
+
+    from debughelp import max_of_scenario, write
+    from rules import fenced
+    from semtrace.agents.run import read_records
+    from semtrace.benchmarks.demo import load
+
+    fix = {t.task_id: t.reference for t in load()}
+    sequential = {"when": "you can start with", "reply": fenced(fix["demo/max_of"])}  # the refine prompt's cue
+    rules = write(tmp_path / "rules.jsonl", [sequential, *max_of_scenario(False)])
+    out = tmp_path / "grid"
+    res = invoke("ablate", "--grid", "strategy=sequential,debug", "--benchmark", "demo", "--model",
+                 f"scripted:{rules}", "--sandbox", "local", "--tasks", "demo/max_of", "--depth", "1", "-r", "none",
+                 "--out", str(out), "--no-display")
+    assert res.exit_code == 0, res.output
+    for point, calls in (("strategy=sequential", 1), ("strategy=debug", 3)):
+        [record] = read_records(out / point / "results.jsonl")
+        assert (record["strategy"], record["depth"], record["correct"]) == (point.split("=")[1], 1, True)
+        assert record["candidates"][1]["usage"]["calls"] == calls
+    combined = json.loads((out / "ablation.json").read_text())
+    assert combined["base"]["tasks"] == ["demo/max_of"] and combined["base"]["agent"]["depth"] == 1
