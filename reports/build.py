@@ -10,6 +10,7 @@ from semtrace.reports.load import ReportError, RunData, load_run, load_runs
 from semtrace.reports.model import Paired, ReportResult
 from semtrace.reports.paired import compare, pair_problem
 from semtrace.reports.tables import Group, build_tables, group_runs, paired_table
+from semtrace.reports.tools import tool_use_table
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, by: list[str] | None = 
     empty_notes = [f"no finished task in {_unfinished(unfinished)}: its rows show no rates"] if unfinished else []
     keys, groups = group_runs(runs, by)
     tables = build_tables(keys, groups)
+    tools = tool_use_table(runs)  # debug runs: what the model pulled (calls by tool, rounds that traced)
+    if tools is not None:
+        tables.append(tools)
     paired, notes = paired_comparisons(runs, groups, baseline)
     if paired:
         tables.append(paired_table(paired, notes))
