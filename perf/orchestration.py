@@ -6,6 +6,10 @@ ideal LLM-bound time measured from the same run: calls x latency / concurrency. 
 and the orchestrator's peak RSS (target <= 600 MB); exits 1 when either target is missed.
 
     .venv/bin/python perf/orchestration.py [--latency 1.0] [--concurrency 16] [--limit 164]
+    .venv/bin/python perf/orchestration.py --mode sequential|debug [...]   # the strategy (default hybrid)
+
+``--mode debug``: the ``debug`` strategy's tool loop (perf/debug_rules.py: run_tests, trace, then a program, per
+round); compare its ratio and its orchestrator CPU per sandbox request with ``--mode sequential`` at the same sizes.
     .venv/bin/python perf/orchestration.py --tasks-scale 100,1000 [--width 8] [--depth 3]
 
 Where the time goes: the run is profiled (``agents/profile.py``) and the sandbox sits behind a queue of its own
@@ -78,6 +82,7 @@ class ProfiledSandbox:
         self.concurrency = slots
         self.runner_seconds: dict[str, float] = {}
         self.timeouts = {"requests": 0, "timed_out": 0, "after_first": 0, "after_first_limit_s": 0.0}
+        self.requests = 0  # every request that reached the sandbox (graph, tools and scorer)
 
     @staticmethod
     def purpose(request: Any) -> str:
@@ -89,6 +94,7 @@ class ProfiledSandbox:
 
     async def run(self, request: Any) -> Any:
         kind = self.purpose(request)
+        self.requests += 1
         began = time.perf_counter()
         result = await self.inner.run(request)
         self.profile.add(kind, began, time.perf_counter())
@@ -215,7 +221,13 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     tasks = load_benchmark("humaneval-fix", args.data)[: args.limit]
     work = Path(tempfile.mkdtemp(prefix="semtrace-perf-"))
     rules = work / "rules.jsonl"
-    write_rules(tasks, rules)
+    if args.mode == "debug":
+        sys.path.insert(0, str(REPO / "perf"))
+        from debug_rules import write_debug_rules
+
+        write_debug_rules(tasks, rules)
+    else:
+        write_rules(tasks, rules)
     backend = FixedLatencyLLM(str(rules), args.latency)
     llm = ManagedLLM(
         backend, provider="scripted", model=str(rules), concurrency=args.concurrency, accounting=Accounting()
@@ -223,7 +235,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     cfg = build_config(
         flags={
             "benchmark": "humaneval-fix",
-            "strategy": "hybrid",
+            "strategy": args.mode,
             "width": args.width,
             "depth": args.depth,
             "representation": "next",
@@ -275,6 +287,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "load": os.getloadavg(),
         "timeouts": sandbox.timeouts,
         "sandbox_runs": progress.stats.sandbox_runs,
+        "sandbox_requests": sandbox.requests,
         "exec_cache_hits": progress.stats.exec_cache_hits,
         "slowest": sorted(
             ((r["wall_time"], r["task_id"]) for r in read_records(run_dir / "results.jsonl")), reverse=True
@@ -373,6 +386,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=164)
     parser.add_argument("--width", type=int, default=4)
     parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--mode", choices=("hybrid", "sequential", "debug"), default="hybrid", help="the strategy")
     args = parser.parse_args()
     if not (Path(args.data) / "humanevalpack").is_dir():
         print(
@@ -383,7 +397,7 @@ def main() -> int:
     r = asyncio.run(measure(args))
     ok_time, ok_mem = r["ratio"] <= 1.10, r["peak_rss_mb"] <= 600
     print(
-        f"orchestration: {r['tasks']} tasks, width {args.width}, depth {args.depth}, {r['llm_calls']} LLM calls "
+        f"orchestration ({args.mode}): {r['tasks']} tasks, width {args.width}, depth {args.depth}, {r['llm_calls']} LLM calls "
         f"at {args.latency:.2f} s, concurrency {args.concurrency}"
     )
     print(
@@ -417,6 +431,8 @@ def main() -> int:
         f"after the first timeout ({t['after_first_limit_s']:.0f} s of limits); sandbox runs {r['sandbox_runs']}, "
         f"exec-cache hits {r['exec_cache_hits']}"
     )
+    print(f"  orchestrator CPU per sandbox request: {1000 * r['orchestrator_cpu_s'] / max(1, r['sandbox_requests']):.1f}"
+          f" ms ({r['sandbox_requests']} requests)")
     print(f"  slowest tasks (s): {', '.join(f'{tid} {t:.1f}' for t, tid in r['slowest'])}")
     print(f"  pass@1 by depth {r['pass@1_by_depth']}; task errors {r['errors']}")
     return 0 if ok_time and ok_mem and not r["errors"] else 1
