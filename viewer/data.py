@@ -124,6 +124,8 @@ def candidate_view(cand: Candidate, parent: Candidate | None) -> dict[str, Any]:
         "render_usage": dict(cand.render_usage),
         "critique_usage": dict(cand.critique_usage),
         "latency": cand.latency,
+        # the debug strategy's tool loop, turn by turn (agents/transcript.py); None for other strategies
+        "transcript": cand.transcript.to_dict() if cand.transcript is not None else None,
     }
 
 

@@ -210,6 +210,37 @@ var ST = (function () {
     return el("details", { cls: "st-block " + cls }, [el("summary", { text: title }), body]);
   }
 
+  function argsText(a) {
+    return typeof a === "string" ? a : JSON.stringify(a);
+  }
+
+  // the debug strategy's round as the conversation it was: each reply, each tool call and what it observed
+  function transcriptBlock(t) {
+    var body = el("div", { cls: "st-prompt st-transcript" });
+    t.turns.forEach(function (turn, i) {
+      var reply = [el("div", { cls: "st-role", text: "assistant (turn " + (i + 1) + ")" })];
+      if (turn.text) reply.push(el("pre", { cls: "st-text st-msg-content", text: turn.text }));
+      if (turn.reasoning) reply.push(block("Reasoning (" + turn.reasoning.length + " characters)", turn.reasoning,
+        { cls: "st-text st-reasoning-text", blockCls: "st-reasoning" }));
+      body.appendChild(el("div", { cls: "st-msg st-role-assistant st-turn" }, reply));
+      turn.calls.forEach(function (c) {
+        var head = c.name + "(" + (c.name === "submit" ? "code" : argsText(c.arguments)) + ")";
+        body.appendChild(el("div", { cls: "st-msg st-role-tool st-call" + (c.error ? " st-call-error" : ""),
+                                     "data-tool": c.name }, [
+          el("div", { cls: "st-role", text: "tool call " + head + (c.tokens ? " \u00b7 " + c.tokens + " tokens" : "") +
+                                                (c.latency ? " \u00b7 " + c.latency.toFixed(3) + " s" : "") }),
+          c.name === "submit" && !c.error ? null : el("pre", { cls: "st-text st-observation", text: c.observation }),
+        ]));
+      });
+      if (turn.notice) body.appendChild(el("div", { cls: "st-msg st-role-user" }, [
+        el("div", { cls: "st-role", text: "user" }), el("pre", { cls: "st-text st-msg-content", text: turn.notice })]));
+    });
+    var calls = t.turns.reduce(function (n, turn) { return n + turn.calls.length; }, 0);
+    var title = "Tool loop (" + t.protocol + " protocol; " + t.turns.length + " turns, " + calls + " calls of " +
+      t.budget + "; ended: " + t.end + (t.reason ? " \u2014 " + t.reason : "") + ")";
+    return el("details", { cls: "st-block st-transcript-block", open: "" }, [el("summary", { text: title }), body]);
+  }
+
   function outcomeLine(label, o, detail) {
     var status = o.status || "not run";
     var cls = status === "passed" ? "st-ok" : "st-bad";
@@ -256,7 +287,8 @@ var ST = (function () {
     ]);
     if (cand.prompt.length) cell.appendChild(promptBlock(cand, cand.prompt, "Prompt the model received"));
     else if (cand.round === 0) cell.appendChild(el("div", { cls: "st-note", text: "the starting program (no prompt)" }));
-    if (cand.raw && cand.raw !== cand.code) cell.appendChild(block("Model reply", cand.raw));
+    if (cand.transcript) cell.appendChild(transcriptBlock(cand.transcript));
+    else if (cand.raw && cand.raw !== cand.code) cell.appendChild(block("Model reply", cand.raw));
     if (cand.reasoning) {  // folded under the reply: recorded, never sent to the model again
       cell.appendChild(block("Reasoning (" + cand.reasoning.length + " characters; never sent again)", cand.reasoning,
         { cls: "st-text st-reasoning-text", blockCls: "st-reasoning" }));
