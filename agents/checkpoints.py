@@ -108,6 +108,9 @@ class CompressedSerde(JsonPlusSerializer):
 
 
 COMPRESS_FROM = 2048
+# the checkpoint database's format (SQLite's user_version): 1 (or 0) before issue 20, full candidate lists and
+# plain blobs; 2: the candidates channel as deltas and compressed blobs. This version reads both.
+FORMAT = 2
 
 
 class RunSaver(SqliteSaver):
@@ -134,6 +137,13 @@ class RunSaver(SqliteSaver):
                     problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
                     if problem != "ok":
                         raise sqlite3.DatabaseError(f"database disk image is malformed: {problem}")
+                version = conn.execute("PRAGMA user_version").fetchone()[0] or 1  # (0: written before versions)
+                if version > FORMAT:
+                    raise CheckpointError(
+                        f"{path} was written by a newer semtrace (checkpoint format {version}; this one reads "
+                        f"formats 1 to {FORMAT}): run `semtrace run --resume` with that version, or move the file "
+                        f"away (with its -wal and -shm files) to redo the unfinished tasks")
+                conn.execute(f"PRAGMA user_version = {FORMAT}")
                 conn.execute("BEGIN IMMEDIATE")  # writable? (setup writes nothing to a database that has its tables)
                 try:
                     conn.execute("CREATE TABLE semtrace_write_probe (x)")
