@@ -113,7 +113,7 @@ def representations() -> tuple[str, ...]:
         try:
             if not capabilities(make_renderer(name)).needs_llm:
                 out.append(name)
-        except Exception:  # noqa: BLE001 - a broken plugin is simply not offered
+        except Exception:  # noqa: BLE001, S112 - a broken plugin is simply not offered (make_renderer says why)
             continue
     return tuple(out)
 

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from semtrace.llms.base import Message, ReasoningPart, TextPart, ToolCall, ToolResult
 
 TOOL_NAMES = ("run_tests", "run", "trace", "submit")

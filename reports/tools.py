@@ -73,7 +73,7 @@ def tool_use_table(runs: list[RunData]) -> Table | None:
         return None
     cols = ("name", "rounds", "calls/round", *TOOL_NAMES, "other", "errors", "rounds traced",
             *(f"ended: {e}" for e in ENDS))
-    notes = ("debug runs only: each round is a tool loop; calls count every call the model made (malformed ones "
+    notes = (("debug runs only: each round is a tool loop; calls count every call the model made (malformed ones "
              "too, under 'errors'); 'rounds traced' is the share of rounds with a trace call that ran (95% "
-             "Wilson interval over rounds); 'ended: budget' rounds carried their parent program forward",)
+             "Wilson interval over rounds); 'ended: budget' rounds carried their parent program forward"),)
     return Table("tool_use", "tool use per round (debug strategy)", cols, tuple(rows), notes)
