@@ -20,7 +20,7 @@ from semtrace.sandbox.base import make_sandbox
 from semtrace.sandbox.types import ExecRequest, Limits
 
 HARNESS = Path(__file__).with_name("naive_harness.py")
-WALL = 3.0
+WALL = 10.0  # generous: no shipped test loops on this path, and a loaded machine must not turn a pass into a timeout
 # benchmarks with assert tests (EvalPlus's, MBPP-R's and CRUXEval's are call tests, judged as before)
 NAMES = ["humaneval", "humaneval-fix", "quixbugs", "mbpp", "mbpp-sanitized"]
 
