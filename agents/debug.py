@@ -67,7 +67,7 @@ def debug_prompt(ctx: AgentContext, payload: ChainPayload, protocol: str) -> lis
         user = DEBUG_INSTRUCTION + user[len(prompts.REPAIR_INSTRUCTION):]
     example = tools.example_call(task.entry_point)
     how = (tools.TEXT_PROTOCOL if protocol == "text" else tools.NATIVE_NOTE).format(
-        budget=s.agent.tool_calls, example=example)
+        budget=s.agent.tool_calls, example=example, default=tools.DEFAULT_REPRESENTATION)
     return [Message("system", f"{system}\n\n{how}"),
             Message("user", f"{user}\n\nInvestigate the program with the tools, then submit the corrected program.")]
 

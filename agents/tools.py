@@ -5,7 +5,7 @@ The contract (argument names are fixed: a user's own model or server may be writ
 - ``run_tests()``: the visible tests on the current program, each test's outcome as ``none`` renders it;
 - ``run(expression)``: the expression evaluated with the current program loaded: its value (repr, capped),
   stdout and exception;
-- ``trace(expression, representation="concise", lines=null, watch=null)``: that call traced and rendered by a
+- ``trace(expression, representation=PULLED_DEFAULT, lines=null, watch=null)``: that call traced and rendered by a
   registered renderer, optionally only source lines [a, b] and only the variables in ``watch``, within the trace
   budget, saying what was cut;
 - ``submit(code)``: ends the round; the program is the round's candidate.
@@ -33,10 +33,11 @@ from semtrace.llms.base import ToolSpec
 from semtrace.representations import views
 from semtrace.representations.base import RENDERERS, TraceView, approx_tokens, capabilities, make_renderer
 from semtrace.representations.common import cap
+from semtrace.representations.config import PULLED_DEFAULT
 from semtrace.sandbox.trace import Trace, TraceEvent
 from semtrace.sandbox.types import ExecRequest, ExecResult, TestCase, TestOutcome, TraceSpec
 
-DEFAULT_REPRESENTATION = "concise"
+DEFAULT_REPRESENTATION = PULLED_DEFAULT  # (representations/config.py)
 STDOUT_CHARS = 1500  # stdout kept in a `run` observation (the observation's token cap applies too)
 
 _EXPR = {"type": "string", "description": "A Python expression, e.g. f([3, 1, 2]), evaluated with the program loaded"}
@@ -66,7 +67,7 @@ TEXT_PROTOCOL = """You can investigate the program before you answer, with these
 - run_tests(): run the visible tests on the current program and see each test's outcome.
 - run(expression): evaluate a Python expression with the current program loaded, e.g. {example}; see its value, \
 its printed output and any exception.
-- trace(expression, representation="concise", lines=null, watch=null): trace that call line by line; `lines` \
+- trace(expression, representation="{default}", lines=null, watch=null): trace that call line by line; `lines` \
 [a, b] keeps only source lines a to b, `watch` a list of variable names keeps only those variables.
 - submit(code): submit the corrected program (the whole program); this ends the round.
 To call a tool, reply with one fenced block tagged tool holding a JSON object, and nothing after it:
@@ -137,7 +138,7 @@ def check_call(step: ToolStep) -> dict[str, Any]:
     known = schema.get("properties", {})
     extra = sorted(set(args) - set(known))
     if extra:
-        raise BadCall(f"{step.name}: unknown argument {extra[0]!r}; it takes {', '.join(known) or 'none'}")
+        raise BadCall(f"{step.name}: unknown argument {extra[0]!r}; it takes {', '.join(known) or 'no arguments'}")
     missing = [k for k in schema.get("required", []) if k not in args]
     if missing:
         raise BadCall(f"{step.name}: missing argument {missing[0]!r}")

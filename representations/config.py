@@ -6,6 +6,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from semtrace.sandbox.types import DEFAULT_MAX_EVENTS
 
+# the representation a pulled trace uses when the model names none (the ``debug`` strategy's ``trace`` tool: its
+# contract is ``trace(expression, representation="concise", ...)``); defaults naming a renderer live in config modules
+PULLED_DEFAULT = "concise"
+
 
 class TraceSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
