@@ -26,7 +26,8 @@ Each line of PATH is a rule; the first whose ``when`` regex is found (``re.searc
 - ``reasoning``: what the model thought (the completion's ``reasoning``). A reply may also carry inline
   ``<think>...</think>`` tags: this back end is a server without a reasoning parser, so they are split off as for
   llama.cpp (option ``reasoning_tags``); an unclosed tag makes the reasoning unfinished and the answer empty.
-- ``tool_calls``: native tool calls (ids ``call_1``, ``call_2``, ... in order when not given). They need the option
+- ``tool_calls``: native tool calls (ids ``call_1``, ``call_2``, ... numbered after the calls already in the
+  conversation when not given, so a resumed run gets the same ids). They need the option
   ``tools`` (``scripted:PATH?tools=true``), which also makes the back end declare ``supports_tools``; without it
   the back end speaks the text protocol and a rule with tool calls is an error.
 - ``finish_reason``: default ``stop``; ``length`` with reasoning and no answer is unfinished reasoning.
@@ -191,7 +192,6 @@ class ScriptedLLM:
                               f"(scripted:{model}?tools=true) so the back end declares native tool calls")
         self._cursor = [0] * len(self.rules)
         self._lock = threading.Lock()
-        self._ids = 0
         self.calls = 0
 
     def _next_reply(self, rule_index: int) -> Reply:
@@ -201,14 +201,12 @@ class ScriptedLLM:
             self._cursor[rule_index] = i + 1
         return replies[min(i, len(replies) - 1)]
 
-    def _completion(self, reply: Reply, prompt_tokens: int) -> Completion:
+    def _completion(self, reply: Reply, prompt_tokens: int, earlier_calls: int = 0) -> Completion:
+        """One scripted reply; an unnamed tool call is numbered after the calls already in the conversation
+        (``earlier_calls``), so the same conversation gets the same ids in every process (a resumed run's too)."""
         split = split_reasoning(reply.text, self.reasoning_tags)
-        calls = []
-        for call_id, name, args in reply.tool_calls:
-            with self._lock:
-                self._ids += 1
-                number = self._ids
-            calls.append(ToolCall(id=call_id or f"call_{number}", name=name, arguments=args))
+        calls = [ToolCall(id=call_id or f"call_{earlier_calls + k}", name=name, arguments=args)
+                 for k, (call_id, name, args) in enumerate(reply.tool_calls, 1)]
         reasoning = join_reasoning(reply.reasoning, split.reasoning)
         wrote = reply.text + reply.reasoning + "".join(c.name + arguments_text(c.arguments) for c in calls)
         unfinished = split.unfinished or is_unfinished(reply.finish_reason, split.answer, bool(calls), reasoning)
@@ -226,7 +224,8 @@ class ScriptedLLM:
         for idx, rule in enumerate(self.rules):
             if rule.when.search(conversation if rule.match == "conversation" else last_user):
                 prompt_tokens = sum(approx_tokens("\n".join(_render_part(p) for p in m.parts)) for m in messages)
-                return [self._completion(self._next_reply(idx), prompt_tokens) for _ in range(n)]
+                earlier = sum(isinstance(p, ToolCall) for m in messages for p in m.parts)
+                return [self._completion(self._next_reply(idx), prompt_tokens, earlier) for _ in range(n)]
         first = last_user.strip().splitlines()[0] if last_user.strip() else "<empty>"
         raise ScriptMismatch(f"scripted LLM {self.model}: no rule matches the last user message "
                              f"starting {first[:120]!r} (nor, for match: conversation rules, the conversation); "
