@@ -155,3 +155,22 @@ def test_cache_ignores_format_1_entries(tmp_path):
 
     cache = ResponseCache(path)
     assert len(cache) == 0 and cache.get("k") is None
+
+
+async def test_scripted_tool_call_ids_follow_the_conversation_not_the_process(tmp_path):
+    """An unnamed call is numbered after the calls already in the conversation: a second back end (a resumed
+    run's process) given the same conversation names its calls the same."""
+    spec = _rules(tmp_path, {"when": "fix f", "tool_calls": [{"name": "run_tests", "arguments": {}},
+                                                            {"name": "run_tests", "arguments": {"code": "f()"}}]},
+                  query="?tools=true")
+    first, other = make_llm(spec, cache=False), make_llm(spec, cache=False)
+    ask = [Message("user", "fix f")]
+    [one] = await first.generate(ask, tools=[RUN])
+    [again] = await first.generate(ask, tools=[RUN])  # the same process, asked again: the same ids
+    [two] = await other.generate(ask, tools=[RUN])
+    assert [c.id for c in one.tool_calls] == [c.id for c in again.tool_calls] == [c.id for c in two.tool_calls] \
+        == ["call_1", "call_2"]
+    [later] = await other.generate([*ask, one.to_message(), Message("tool", (ToolResult("call_1", "ok"),
+                                                                               ToolResult("call_2", "ok")))],
+                                   tools=[RUN])
+    assert [c.id for c in later.tool_calls] == ["call_3", "call_4"]
