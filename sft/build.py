@@ -23,6 +23,7 @@ from semtrace.representations import prompts, views
 from semtrace.representations.base import LLMRenderer, Renderer, TokenCounter, approx_tokens, capabilities
 from semtrace.sandbox.base import Sandbox
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase, TraceSpec
+from semtrace.sft import chains
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class Pair:
     sent: tuple[Message, ...] | None = None
     sent_representation: str | None = None
     reasoning: str = ""  # what the model thought before writing ``fixed`` in reply to ``sent`` (run source)
+    # a ``debug`` round exported as it was (``chains.py``): the turns between ``sent`` and the fix; None: one turn
+    dialogue: tuple[chains.Step, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,17 +84,25 @@ class Example:
     tokens: int = 0
     failing_test: int | None = None
     reasoning: str = ""  # the target's reasoning (kept with ``--reasoning keep``; else empty)
+    dialogue: tuple[chains.Step, ...] | None = None  # a debug round's turns between the prompt and the target
 
-    def chat(self, reasoning: bool = False) -> list[dict[str, str]]:
-        """The conversation and its target; with ``reasoning``, every message has ``reasoning_content`` (the
-        field vLLM, DeepSeek and Qwen3's chat template use; empty but for the target's)."""
+    def chat(self, reasoning: bool = False) -> list[dict[str, Any]]:
+        """The conversation and its target (a debug round's tool calls and observations between them, in OpenAI's
+        shape: ``chains.openai_messages``); with ``reasoning``, every message has ``reasoning_content`` (the field
+        vLLM, DeepSeek and Qwen3's chat template use; empty but for the model's own turns)."""
         extra = ({"reasoning_content": ""} if reasoning else {})
-        return [{"role": m.role, "content": m.text, **extra} for m in self.messages] + [
+        return [{"role": m.role, "content": m.text, **extra} for m in self.messages] + chains.openai_messages(
+            self.dialogue or (), reasoning) + [
             {"role": "assistant", "content": self.target, **({"reasoning_content": self.reasoning} if reasoning
                                                              else {})}
         ]
 
     def meta(self) -> dict[str, Any]:
+        calls = {} if self.dialogue is None else {
+            "turns": sum(1 for s in self.dialogue if s.role == "assistant") + 1,
+            "tool_calls": sum(len(s.calls) for s in self.dialogue),
+            "malformed": sum(1 for s in self.dialogue for c in s.calls if c.error),
+        }
         return {
             "task_id": self.task_id,
             "representation": self.representation,
@@ -99,6 +110,7 @@ class Example:
             "ids": list(self.ids) if self.ids else None,
             "tokens": self.tokens,
             "failing_test": self.failing_test,
+            **calls,
         }
 
 
@@ -235,6 +247,8 @@ async def build_example(
             return Dropped(pair.task_id, name, "the buggy program passes its visible tests (it fails only "
                            f"under the tracer, {how})", pair.ids)
     reasoning = ""
+    if pair.dialogue is not None:
+        return _chain_example(pair, name, result, settings, count)
     if pair.sent is not None and pair.sent_representation == name:
         messages = list(pair.sent)  # exactly what the agent sent for this round
         reasoning = pair.reasoning if settings.keep_reasoning else ""  # what it thought answering these messages
@@ -252,6 +266,27 @@ async def build_example(
                    first.index if first is not None else None, reasoning)
 
 
+def _chain_example(pair: Pair, name: str, result: ExecResult, settings: BuildSettings,
+                   count: TokenCounter) -> Example | Dropped:
+    """A debug round's conversation as it was recorded: only in the run's representation, with its prompt knobs
+    (a conversation cannot be rebuilt). Tokens count every message, call and observation."""
+    if pair.sent is None or pair.sent_representation != name:
+        return Dropped(pair.task_id, name, f"a debug round is exported only as it was recorded (representation "
+                       f"{pair.sent_representation}, the run's prompt knobs; --debug-chains single-turn rebuilds "
+                       "it as one turn)", pair.ids)
+    dialogue = pair.dialogue or ()
+    reasoning = pair.reasoning if settings.keep_reasoning else ""
+    target = answer(pair.fixed)
+    tokens = (example_tokens(pair.sent, target, count) + chains.tokens(dialogue, count, settings.keep_reasoning)
+              + (count(reasoning) if reasoning else 0))
+    if settings.max_tokens is not None and tokens > settings.max_tokens:
+        return Dropped(pair.task_id, name, f"{tokens} tokens > --max-tokens {settings.max_tokens} (the whole "
+                       "conversation: tool calls and observations included)", pair.ids)
+    first = result.first_failure
+    return Example(pair.task_id, name, tuple(pair.sent), target, pair.source, pair.ids, tokens,
+                   first.index if first is not None else None, reasoning, dialogue)
+
+
 def normalised(code: str) -> str:
     """Program text for exact dedup: line endings, trailing spaces and blank lines do not count."""
     lines = (line.rstrip() for line in code.replace("\r\n", "\n").expandtabs(4).split("\n"))
@@ -259,7 +294,10 @@ def normalised(code: str) -> str:
 
 
 def dedup_key(pair: Pair) -> str:
-    blob = json.dumps([pair.prompt.strip(), normalised(pair.buggy), normalised(pair.fixed)])
+    key: list[Any] = [pair.prompt.strip(), normalised(pair.buggy), normalised(pair.fixed)]
+    if pair.dialogue is not None:  # two investigations of the same bug are two examples; the same one is one
+        key.append(chains.call_key(pair.dialogue))
+    blob = json.dumps(key)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

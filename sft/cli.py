@@ -32,11 +32,11 @@ def _counter(tokenizer: str | None) -> Any:
 
 async def _build(source: str, reps: list[str], out: Path, *, data_dir: str | None, sandbox_name: str,
                  fmt: str, split: float, seed: int, limit: int | None, llm_spec: str | None,
-                 tokenizer: str | None, flags: dict[str, Any]) -> dict[str, Any]:
+                 tokenizer: str | None, flags: dict[str, Any], debug_chains: str | None = None) -> dict[str, Any]:
     from semtrace.representations.base import capabilities, make_renderer
     from semtrace.sandbox.base import make_sandbox
     from semtrace.sft.dataset import build_examples, write_dataset
-    from semtrace.sft.formats import FORMATS, FormatError
+    from semtrace.sft.formats import FORMATS, FormatError, check_chains
     from semtrace.sft.sources import load_source, settings_for
 
     if fmt not in FORMATS:
@@ -52,7 +52,8 @@ async def _build(source: str, reps: list[str], out: Path, *, data_dir: str | Non
 
         llm = make_llm(llm_spec)
     count = _counter(tokenizer)
-    loaded = load_source(source, data_dir=data_dir, sandbox=sandbox_name, limit=limit)
+    loaded = load_source(source, data_dir=data_dir, sandbox=sandbox_name, limit=limit, debug_chains=debug_chains)
+    check_chains(fmt, loaded.chains == "multi-turn")  # before any sandbox work
     settings = settings_for(loaded, **flags)
     sandbox = make_sandbox(sandbox_name)
     try:
@@ -65,7 +66,7 @@ async def _build(source: str, reps: list[str], out: Path, *, data_dir: str | Non
             if asyncio.iscoroutine(res):
                 await res
     return write_dataset(built, out, fmt=fmt, split=split, seed=seed, source=source, settings=settings,
-                         dropped_before=loaded.dropped)
+                         dropped_before=loaded.dropped, chains=loaded.chains)
 
 
 @app.command("build")
@@ -88,6 +89,9 @@ def build_cmd(
                                   "approximation)"),
     reasoning: str = typer.Option("drop", "--reasoning", help="drop | keep: the model's reasoning in the targets "
                                   "(run:DIR; in each format's convention: sft/README.md)"),
+    debug_chains: str = typer.Option(None, "--debug-chains", help="multi-turn | single-turn: a debug run's "
+                                     "rounds as the conversations they were, with their tool calls (default), or "
+                                     "as one-turn refine prompts (run:DIR of --strategy debug)"),
 ) -> None:
     """Build fine-tuning examples: each buggy program traced on its first failing visible test, rendered and
     prompted exactly as the agent's round 1, with the fix as the answer."""
@@ -109,6 +113,8 @@ def build_cmd(
         fail(f"--history {history}: choose last or all")
     if reasoning not in ("drop", "keep"):
         fail(f"--reasoning {reasoning}: choose drop or keep")
+    if debug_chains not in (None, "multi-turn", "single-turn"):
+        fail(f"--debug-chains {debug_chains}: choose multi-turn or single-turn")
     try:
         check_reasoning(fmt, reasoning == "keep")
     except FormatError as exc:
@@ -120,7 +126,8 @@ def build_cmd(
                                       split=split, seed=seed, limit=limit, llm_spec=llm, tokenizer=tokenizer,
                                       flags={"max_tokens": max_tokens, "history": history,
                                              "trace_budget": trace_budget,
-                                             "keep_reasoning": reasoning == "keep"}))
+                                             "keep_reasoning": reasoning == "keep"},
+                                      debug_chains=debug_chains))
         except (SourceError, FormatError, OutError) as exc:
             fail(str(exc))
 

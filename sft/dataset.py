@@ -104,17 +104,19 @@ def write_dataset(
     source: str = "",
     settings: BuildSettings | None = None,
     dropped_before: list[Dropped] | None = None,
+    chains: str | None = None,
 ) -> dict[str, Any]:
     """Split by task id, write every representation in ``fmt``, and write ``stats.json``; the stats. ``out`` is
     new, empty or an earlier build, which is replaced whole once the new build is written (``outdir.py``)."""
     with replacing(out) as tmp:
         stats = _write(built, tmp, fmt=fmt, split=split, seed=seed, source=source, settings=settings,
-                       dropped_before=dropped_before)
+                       dropped_before=dropped_before, chains=chains)
     return stats
 
 
 def _write(built: Built, out: Path, *, fmt: str, split: float, seed: int, source: str,
-           settings: BuildSettings | None, dropped_before: list[Dropped] | None) -> dict[str, Any]:
+           settings: BuildSettings | None, dropped_before: list[Dropped] | None,
+           chains: str | None = None) -> dict[str, Any]:
     dropped = [*(dropped_before or []), *built.dropped]
     per_rep: dict[str, Any] = {}
     written: list[Path] = []
@@ -130,6 +132,7 @@ def _write(built: Built, out: Path, *, fmt: str, split: float, seed: int, source
             "test": len(splits["test"]),
             "tasks": len({e.task_id for e in examples}),
             "with_reasoning": sum(1 for e in examples if e.reasoning),
+            "multi_turn": sum(1 for e in examples if e.dialogue is not None),
             "dropped": sum(1 for d in dropped if d.representation in (rep, None)),
             "tokens": {"max": max((e.tokens for e in examples), default=0),
                        "mean": round(sum(e.tokens for e in examples) / len(examples), 1) if examples else 0,
@@ -142,6 +145,7 @@ def _write(built: Built, out: Path, *, fmt: str, split: float, seed: int, source
         "seed": seed,
         "settings": _settings_dict(settings),
         "representations": per_rep,
+        **({"debug_chains": chains} if chains is not None else {}),  # a debug run: how its rounds were exported
         "dropped": [d.to_dict() for d in dropped],
         "dropped_reasons": dict(Counter(_reason_kind(d.reason) for d in dropped)),
         "files": sorted(str(p.relative_to(out)) for p in set(written)),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from semtrace.sft import chains
 from semtrace.sft.build import Example
 
 FORMATS = ("messages", "openai", "llamafactory", "hf")
@@ -33,6 +34,7 @@ SPLITS = ("train", "test")
 
 LF_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
            "system_tag": "system"}
+LF_TOOL_TAGS = {"observation_tag": "observation", "function_tag": "function_call"}  # a debug round's turns
 LF_ROLES = {"user": "human", "assistant": "gpt"}
 
 
@@ -48,13 +50,18 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> list[Path]:
     return [path]
 
 
+def _tools(example: Example) -> dict[str, Any]:
+    """A debug round's row names its tools (OpenAI's fine-tuning ``tools`` key; TRL's ``tools`` column)."""
+    return {"tools": chains.tool_specs()} if example.dialogue is not None else {}
+
+
 def write_messages(out: Path, rep: str, split: str, examples: list[Example], reasoning: bool = False) -> list[Path]:
-    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat(reasoning), "meta": e.meta()}
+    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat(reasoning), **_tools(e), "meta": e.meta()}
                                                   for e in examples])
 
 
 def write_openai(out: Path, rep: str, split: str, examples: list[Example], reasoning: bool = False) -> list[Path]:
-    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat()} for e in examples])
+    return _jsonl(out / rep / f"{split}.jsonl", [{"messages": e.chat(), **_tools(e)} for e in examples])
 
 
 def sharegpt(example: Example, reasoning: bool = False) -> dict[str, Any]:
@@ -62,11 +69,14 @@ def sharegpt(example: Example, reasoning: bool = False) -> dict[str, Any]:
     ``reasoning``, the target's reasoning in ``<think>`` before the answer."""
     system = "\n\n".join(m.content for m in example.messages if m.role == "system")
     turns = [{"from": LF_ROLES[m.role], "value": m.content} for m in example.messages if m.role != "system"]
+    turns.extend(chains.sharegpt_turns(example.dialogue or (), reasoning))
     think = f"{THINK[0]}{example.reasoning}{THINK[1]}" if reasoning and example.reasoning else ""
     turns.append({"from": "gpt", "value": think + example.target})
     row: dict[str, Any] = {"conversations": turns}
     if system:
         row["system"] = system
+    if example.dialogue is not None:
+        row["tools"] = chains.lf_tools()
     return row
 
 
@@ -82,11 +92,12 @@ def write_llamafactory(out: Path, rep: str, split: str, examples: list[Example],
                     encoding="utf-8")
     info_path = out / "dataset_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    tools = any(e.dialogue is not None for e in examples)  # a debug run's rounds: function_call/observation turns
     info[dataset_name(rep, split)] = {
         "file_name": path.name,
         "formatting": "sharegpt",
-        "columns": {"messages": "conversations", "system": "system"},
-        "tags": dict(LF_TAGS),
+        "columns": {"messages": "conversations", "system": "system", **({"tools": "tools"} if tools else {})},
+        "tags": {**LF_TAGS, **(LF_TOOL_TAGS if tools else {})},
     }
     info_path.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return [path, info_path]
@@ -143,10 +154,21 @@ def check_reasoning(fmt: str, keep: bool) -> None:
                           f"messages take none); use --format {' or '.join(REASONING_FORMATS)}, or --reasoning drop")
 
 
+CHAIN_FORMATS = ("messages", "openai", "llamafactory")  # the formats that hold a debug round's tool calls
+
+
+def check_chains(fmt: str, multi_turn: bool) -> None:
+    """A debug run's multi-turn examples in a format without a place for tool calls are refused before any work."""
+    if multi_turn and fmt not in CHAIN_FORMATS:
+        raise FormatError(f"--format {fmt} has no place for a debug round's tool calls; use --format "
+                          f"{' or '.join(CHAIN_FORMATS)}, or --debug-chains single-turn")
+
+
 def write(fmt: str, out: Path, rep: str, splits: dict[str, list[Example]], reasoning: bool = False) -> list[Path]:
     if fmt not in FORMATS:
         raise FormatError(f"unknown --format '{fmt}'; choose one of {', '.join(FORMATS)}")
     check_reasoning(fmt, reasoning)
+    check_chains(fmt, any(e.dialogue is not None for ex in splits.values() for e in ex))
     if fmt == "hf":
         return write_hf(out, rep, splits, reasoning)
     paths: list[Path] = []

@@ -21,6 +21,7 @@ from semtrace.config import RunConfig
 from semtrace.llms.base import Message
 from semtrace.representations.prompts import Attempt
 from semtrace.sandbox.types import TestCase
+from semtrace.sft import chains
 from semtrace.sft.build import BuildSettings, Dropped, Pair
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Loaded:
     pairs: list[Pair]
     dropped: list[Dropped] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # a run's own prompt knobs (trace budget, history...)
+    chains: str | None = None  # how a debug run's rounds are exported (``multi-turn``/``single-turn``), else None
 
 
 def parse_source(spec: str) -> tuple[str, str]:
@@ -76,8 +78,42 @@ def _messages(prompt: Any) -> tuple[Message, ...] | None:
     return tuple(Message(m["role"], m["content"]) for m in prompt)
 
 
+def _fixable(cand: dict[str, Any]) -> bool:
+    """A candidate with a program that fails its visible tests (no program: nothing to fix)."""
+    return (cand.get("visible") or {}).get("status") not in ("passed", None, NO_PROGRAM)
+
+
+def round_pairs(record: dict[str, Any], task: Task, representation: str, source: str = "run") -> list[Pair]:
+    """``--debug-chains multi-turn``: each ``debug`` round that ended in a passing program (``submit`` or an
+    answer) from a failing parent in its chain, with the round's conversation (``chains.py``)."""
+    from semtrace.agents.transcript import Transcript
+
+    public = task.public()
+    cands = {c["id"]: c for c in record.get("candidates", [])}
+    pairs = []
+    for d in cands.values():
+        parent = cands.get(d.get("parent") or "")
+        if (not d.get("transcript") or parent is None or parent["chain"] != d["chain"] or not _fixable(parent)
+                or (d.get("visible") or {}).get("status") != "passed"):
+            continue
+        t = Transcript.from_dict(d["transcript"])
+        if not chains.ends_with_program(t):
+            continue
+        sent = _messages(d.get("prompt"))
+        pairs.append(Pair(task_id=task.task_id, prompt=public.prompt, entry_point=public.entry_point,
+                          buggy=parent["code"], fixed=d["code"], tests=public.visible_tests,
+                          test_setup=public.test_setup, prelude=public.prelude, source=source,
+                          ids=(parent["id"], d["id"]),
+                          sent=chains.native_prompt(sent, t, public.entry_point) if sent else None,
+                          sent_representation=representation, reasoning=chains.final_reasoning(t),
+                          dialogue=chains.dialogue(t)))
+    return pairs
+
+
 def run_pairs(record: dict[str, Any], task: Task, representation: str, source: str = "run") -> list[Pair]:
-    """Each failing candidate of the record with its nearest later passing descendant in the same chain."""
+    """Each failing candidate of the record with its nearest later passing descendant in the same chain. A
+    ``debug`` round's recorded prompt is not the input (it asked for tool calls; the fix was not its reply): its
+    pairs are rebuilt as the refine prompt (``--debug-chains single-turn``)."""
     public = task.public()
     cands = {c["id"]: c for c in record.get("candidates", [])}
     children: dict[str, dict[str, Any]] = {}
@@ -87,7 +123,7 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str, source: s
             children[parent["id"]] = c
     pairs = []
     for x in cands.values():
-        if (x.get("visible") or {}).get("status") in ("passed", None, NO_PROGRAM):  # no program: nothing to fix
+        if not _fixable(x):
             continue
         child = children.get(x["id"])
         d = child
@@ -104,18 +140,35 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str, source: s
                           buggy=x["code"], fixed=d["code"], tests=public.visible_tests,
                           test_setup=public.test_setup, prelude=public.prelude, source=source,
                           ids=(x["id"], d["id"]), earlier=tuple(earlier),
-                          sent=_messages(child.get("prompt")), sent_representation=representation,
+                          sent=None if child.get("transcript") else _messages(child.get("prompt")),
+                          sent_representation=representation,
                           # the reasoning answered the child's request only when the child is the fix
-                          reasoning=str(d.get("reasoning") or "") if d is child else ""))
+                          reasoning=str(d.get("reasoning") or "") if d is child and not child.get("transcript")
+                          else ""))
     return pairs
 
 
-def from_run(run_dir: str) -> Loaded:
+def chains_mode(cfg: RunConfig, run_dir: str, mode: str | None) -> str | None:
+    """How a run's ``debug`` rounds are exported: ``multi-turn`` by default for a debug run, None for another
+    run (it has none); a mode given for another run is refused."""
+    if mode is not None and mode not in chains.MODES:
+        raise SourceError(f"--debug-chains {mode}: choose {' or '.join(chains.MODES)}")
+    strategy = cfg.agent.strategy
+    if strategy != "debug":
+        if mode is not None:
+            raise SourceError(f"--debug-chains {mode}: run:{run_dir} used strategy {strategy}, which has no tool "
+                              "rounds; leave the flag out (it applies to runs of --strategy debug)")
+        return None
+    return mode or "multi-turn"
+
+
+def from_run(run_dir: str, debug_chains: str | None = None) -> Loaded:
     from semtrace.agents.build import load_tasks
     from semtrace.agents.run import RESULTS_FILE, load_run_config, read_records
 
     path = Path(run_dir)
     cfg: RunConfig = load_run_config(path)
+    mode = chains_mode(cfg, run_dir, debug_chains)
     records = read_records(path / RESULTS_FILE)
     if not records:
         raise SourceError(f"run:{run_dir}: {RESULTS_FILE} holds no finished task; run it first "
@@ -123,15 +176,17 @@ def from_run(run_dir: str) -> Loaded:
     by_id = {t.task_id: t for t in load_tasks(cfg)}
     out = Loaded([], settings={"trace_budget": cfg.trace.budget, "max_events": cfg.trace.max_events,
                                "max_value_len": cfg.trace.max_value_len, "limits": cfg.limits.to_limits(),
-                               "history": cfg.agent.history})
+                               "history": cfg.agent.history}, chains=mode)
     for rec in records:
         task = by_id.get(rec["task_id"])
         if task is None:
             out.dropped.append(Dropped(rec["task_id"], None, f"task not in benchmark '{cfg.benchmark}'"))
             continue
-        found = run_pairs(rec, task, cfg.trace.representation, f"run:{run_dir}")
+        pairs_of = round_pairs if mode == "multi-turn" else run_pairs
+        found = pairs_of(rec, task, cfg.trace.representation, f"run:{run_dir}")
         if not found:
-            out.dropped.append(Dropped(rec["task_id"], None, "no failing candidate with a passing descendant"))
+            out.dropped.append(Dropped(rec["task_id"], None, "no debug round ended in a passing program"
+                                       if mode == "multi-turn" else "no failing candidate with a passing descendant"))
         out.pairs.extend(found)
     return out
 
@@ -198,11 +253,14 @@ def from_pairs(file: str) -> Loaded:
 
 
 def load_source(spec: str, *, data_dir: str | None = None, sandbox: str = "local",
-                limit: int | None = None) -> Loaded:
+                limit: int | None = None, debug_chains: str | None = None) -> Loaded:
     kind, value = parse_source(spec)
+    if debug_chains is not None and kind != "run":
+        raise SourceError(f"--debug-chains {debug_chains}: only a run:DIR source has debug rounds; leave it out "
+                          f"for {kind}:")
     if kind == "benchmark":
         return from_benchmark(value, data_dir, sandbox, limit)
-    loaded = from_run(value) if kind == "run" else from_pairs(value)
+    loaded = from_run(value, debug_chains) if kind == "run" else from_pairs(value)
     if limit is not None:
         loaded.pairs = loaded.pairs[:limit]
     return loaded

@@ -75,6 +75,10 @@ def prompt_completion(path: Path) -> list[dict[str, Any]]:
                              "`semtrace sft build`") from exc
         if not messages or messages[-1].get("role") != "assistant":
             raise TrainError(f"{path}: row {n}: the last message must be the assistant's answer")
+        if any(m.get("tool_calls") or m.get("role") == "tool" for m in messages):
+            raise TrainError(f"{path}: row {n}: a debug round's multi-turn example (tool calls); `sft train` reads "
+                             "one-turn rows only: rebuild with --debug-chains single-turn, or train on this file "
+                             "with TRL or LLaMA-Factory directly")
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         rows.append({"prompt": msgs[:-1], "completion": msgs[-1:]})
     if not rows:
