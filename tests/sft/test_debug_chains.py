@@ -211,3 +211,38 @@ def test_flag_errors_are_one_line(text_run: Path, tmp_path: Path) -> None:
     res = invoke("sft", "build", "--source", "benchmark:demo", "--out", str(tmp_path / "c"), "--debug-chains",
                  "multi-turn")
     assert res.exit_code == 2 and "only a run:DIR source has debug rounds" in error_line(res)
+
+
+def test_a_notice_is_a_user_turn_and_an_answer_ends_the_round(tmp_path: Path) -> None:
+    rules = [rule(r"held no tool call[\s\S]*held no tool call", f"Found it.\n```python\n{MAX_OF_FIX}```"),
+             rule(r"`max_of`", "I am not sure yet.")]
+    run = _run(tmp_path, rules, native=False, width=1)
+    res = _build(run, tmp_path / "out", "llamafactory")
+    assert res.exit_code == 0, res.output
+    [row] = json.loads((tmp_path / "out" / "none_train.json").read_text())
+    turns = row["conversations"]
+    assert [t["from"] for t in turns] == ["human", "gpt", "human", "gpt", "human", "gpt"]
+    assert turns[1]["value"] == turns[3]["value"] == "I am not sure yet."
+    assert turns[2]["value"].startswith("Your reply held no tool call and no program.")
+    assert turns[-1] == {"from": "gpt", "value": ANSWER}  # the answer's program, in the answer format
+    _no_canary(run, tmp_path / "out")
+
+
+def test_a_run_of_another_strategy_refuses_the_flag(tmp_path: Path) -> None:
+    from semtrace.sft.sources import SourceError, chains_mode
+
+    cfg = build_config(flags={"benchmark": "demo", "strategy": "sequential", "depth": 1, "model": "scripted:x"})
+    assert chains_mode(cfg, "R", None) is None
+    with pytest.raises(SourceError, match="run:R used strategy sequential, which has no tool rounds"):
+        chains_mode(cfg, "R", "multi-turn")
+
+
+def test_sft_train_refuses_multi_turn_rows_in_one_line(text_run: Path, tmp_path: Path) -> None:
+    from semtrace.sft.train import TrainError, prompt_completion
+
+    _build(text_run, tmp_path / "out", "messages")
+    with pytest.raises(TrainError, match="row 1: a debug round's multi-turn example"):
+        prompt_completion(tmp_path / "out" / "none" / "train.jsonl")
+    _build(text_run, tmp_path / "one", "messages", "--debug-chains", "single-turn")
+    [row] = prompt_completion(tmp_path / "one" / "none" / "train.jsonl")
+    assert row["completion"] == [{"role": "assistant", "content": ANSWER}]
