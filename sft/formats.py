@@ -15,6 +15,11 @@ The model's reasoning (``--reasoning keep``; dropped by default) goes where each
 field vLLM and DeepSeek return and Qwen3's chat template renders as ``<think>``); ``llamafactory``: a
 ``<think>...</think>`` block before the answer in the ``gpt`` value (LLaMA-Factory's reasoning templates, e.g.
 ``qwen3``, ``deepseekr1``); ``openai``: refused (OpenAI's fine-tuning format has no place for reasoning).
+
+A ``debug`` round exported as the conversation it was (``chains.py``): ``messages`` and ``openai`` in OpenAI's
+shape (assistant ``tool_calls``, ``tool`` messages, a row-level ``tools`` list); ``llamafactory`` as
+``function_call``/``observation`` turns with a ``tools`` column (its documented sharegpt tool format); ``hf``:
+refused (its fixed features hold no tool calls).
 """
 
 from __future__ import annotations
