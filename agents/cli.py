@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,27 @@ from semtrace.agents.guard import fail as _fail
 from semtrace.agents.guard import guard
 
 log = logging.getLogger(__name__)
+
+# the task and component selection `run` and `ablate` share (ablate applies them to every grid point)
+BenchmarkOpt = Annotated[str | None, typer.Option(help="Benchmark name (default: demo).")]
+DataOpt = Annotated[str | None, typer.Option("--data", help="Benchmark data dir (default: $SEMTRACE_DATA).")]
+ModelOpt = Annotated[str | None, typer.Option(help="LLM spec (default: llamacpp:default).")]
+SandboxOpt = Annotated[str | None, typer.Option(help="auto | docker | local (default: auto).")]
+RepresentationOpt = Annotated[str | None, typer.Option("--representation", "-r", help="Trace representation.")]
+StrategyOpt = Annotated[str | None, typer.Option(help="greedy | sequential | parallel | hybrid | debug.")]
+WidthOpt = Annotated[int | None, typer.Option(help="Candidates grown side by side.")]
+DepthOpt = Annotated[int | None, typer.Option(help="Refinement rounds per candidate.")]
+SelectorOpt = Annotated[str | None, typer.Option(
+    help="first_pass | visible_rate | majority_output | llm_judge | oracle (upper bound).")]
+CritiqueOpt = Annotated[bool | None, typer.Option("--critique/--no-critique", help="LLM critique before refine.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Only the first K tasks.")]
+TasksOpt = Annotated[str | None, typer.Option(help="Comma-separated task ids.")]
+NoDisplayOpt = Annotated[bool, typer.Option("--no-display", help="No live display.")]
+
+
+def selection_flags(**given: Any) -> dict[str, Any]:
+    """The selection options as config flags (``data`` is the config's ``data_dir``)."""
+    return {("data_dir" if k == "data" else k): v for k, v in given.items()}
 
 
 def _default_out(flags: dict[str, Any], cfg: Any) -> Path:
@@ -75,28 +96,24 @@ async def _run(cfg: Any, run_dir: Path, console: Console, *, resume: bool) -> di
 
 def run(
     config: Path | None = typer.Option(None, "-c", "--config", help="YAML run config."),  # noqa: B008
-    benchmark: str | None = typer.Option(None, help="Benchmark name (default: demo)."),
-    data: str | None = typer.Option(None, "--data", help="Benchmark data dir (default: $SEMTRACE_DATA)."),
-    model: str | None = typer.Option(None, help="LLM spec (default: llamacpp:default)."),
-    sandbox: str | None = typer.Option(None, help="auto | docker | local (default: auto)."),
-    representation: str | None = typer.Option(None, "--representation", "-r", help="Trace representation."),
-    strategy: str | None = typer.Option(None, help="greedy | sequential | parallel | hybrid | debug."),
-    width: int | None = typer.Option(None, help="Candidates grown side by side."),
-    depth: int | None = typer.Option(None, help="Refinement rounds per candidate."),
-    selector: str | None = typer.Option(
-        None, help="first_pass | visible_rate | majority_output | llm_judge | oracle (upper bound)."
-    ),
-    critique: bool | None = typer.Option(
-        None, "--critique/--no-critique", help="LLM critique before refine."
-    ),
-    limit: int | None = typer.Option(None, help="Only the first K tasks."),
-    tasks: str | None = typer.Option(None, help="Comma-separated task ids."),
+    benchmark: BenchmarkOpt = None,
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    sandbox: SandboxOpt = None,
+    representation: RepresentationOpt = None,
+    strategy: StrategyOpt = None,
+    width: WidthOpt = None,
+    depth: DepthOpt = None,
+    selector: SelectorOpt = None,
+    critique: CritiqueOpt = None,
+    limit: LimitOpt = None,
+    tasks: TasksOpt = None,
     out: Path | None = typer.Option(None, help="Run directory (default: runs/<benchmark>-...-<time>)."),  # noqa: B008
     resume: Path | None = typer.Option(None, help="Continue the run in this directory."),  # noqa: B008
     override: list[str] = typer.Option(  # noqa: B008
         [], "-o", "--override", help="key=value (repeatable), e.g. -o max_tokens=256"
     ),
-    no_display: bool = typer.Option(False, "--no-display", help="No live display."),
+    no_display: NoDisplayOpt = False,
 ) -> None:
     """Run the agent on a benchmark and print the results table."""
     from semtrace.agents.display import results_table, width_table
@@ -106,20 +123,9 @@ def run(
     from semtrace.config import build_config, with_absolute_paths
 
     console = Console()
-    flags = {
-        "benchmark": benchmark,
-        "data_dir": data,
-        "model": model,
-        "sandbox": sandbox,
-        "representation": representation,
-        "strategy": strategy,
-        "width": width,
-        "depth": depth,
-        "selector": selector,
-        "critique": critique,
-        "limit": limit,
-        "tasks": tasks,
-    }
+    flags = selection_flags(benchmark=benchmark, data=data, model=model, sandbox=sandbox,
+                            representation=representation, strategy=strategy, width=width, depth=depth,
+                            selector=selector, critique=critique, limit=limit, tasks=tasks)
 
     if resume is not None:
         given = [f"--{k.replace('_dir', '')}" for k, v in flags.items() if v is not None]
@@ -167,21 +173,21 @@ def run(
 def ablate(
     config: Path | None = typer.Option(None, "-c", "--config", help="Base YAML run config."),  # noqa: B008
     grid: list[str] = typer.Option([], "--grid", help="key=v1,v2 (repeatable): the grid's axes."),  # noqa: B008
-    benchmark: str | None = typer.Option(None, help="Benchmark name (default: demo)."),
-    data: str | None = typer.Option(None, "--data", help="Benchmark data dir (default: $SEMTRACE_DATA)."),
-    model: str | None = typer.Option(None, help="LLM spec (default: llamacpp:default)."),
-    sandbox: str | None = typer.Option(None, help="auto | docker | local (default: auto)."),
-    representation: str | None = typer.Option(None, "--representation", "-r", help="Trace representation."),
-    strategy: str | None = typer.Option(None, help="greedy | sequential | parallel | hybrid | debug."),
-    width: int | None = typer.Option(None, help="Candidates grown side by side."),
-    depth: int | None = typer.Option(None, help="Refinement rounds per candidate."),
-    selector: str | None = typer.Option(None, help="Selector (as for run)."),
-    critique: bool | None = typer.Option(None, "--critique/--no-critique", help="LLM critique before refine."),
-    limit: int | None = typer.Option(None, help="Only the first K tasks."),
-    tasks: str | None = typer.Option(None, help="Comma-separated task ids."),
+    benchmark: BenchmarkOpt = None,
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    sandbox: SandboxOpt = None,
+    representation: RepresentationOpt = None,
+    strategy: StrategyOpt = None,
+    width: WidthOpt = None,
+    depth: DepthOpt = None,
+    selector: SelectorOpt = None,
+    critique: CritiqueOpt = None,
+    limit: LimitOpt = None,
+    tasks: TasksOpt = None,
     out: Path | None = typer.Option(None, help="Directory for all grid points (re-running continues it)."),  # noqa: B008
     override: list[str] = typer.Option([], "-o", "--override", help="key=value applied to every point."),  # noqa: B008
-    no_display: bool = typer.Option(False, "--no-display", help="No live display."),
+    no_display: NoDisplayOpt = False,
 ) -> None:
     """Run a grid of configs sharing one LLM cache; write one combined summary (ablation.json). The selection
     flags are `run`'s, applied to every point (a --grid axis over the same key wins)."""
@@ -194,9 +200,9 @@ def ablate(
     out_dir = out or Path("runs") / f"ablate-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def go() -> dict[str, Any]:
-        flags = {"benchmark": benchmark, "data_dir": data, "model": model, "sandbox": sandbox,
-                 "representation": representation, "strategy": strategy, "width": width, "depth": depth,
-                 "selector": selector, "critique": critique, "limit": limit, "tasks": tasks}
+        flags = selection_flags(benchmark=benchmark, data=data, model=model, sandbox=sandbox,
+                                representation=representation, strategy=strategy, width=width, depth=depth,
+                                selector=selector, critique=critique, limit=limit, tasks=tasks)
         base = _with_data_dir(with_absolute_paths(build_config(config, flags, override)))
         axes = parse_grid(grid)
         given = {k for k in ("width", "depth") if flags[k] is not None}
