@@ -105,3 +105,23 @@ async def test_many_assert_tests_in_one_batch_all_settle(local_sandbox):
     for k in range(5):
         r = await local_sandbox.run(req(f"def f(x):\n    return x + 1\n# {k}\n", *tests))
         assert [t.status for t in r.tests] == ["passed"] * 12, r
+
+
+async def test_a_names_answer_cannot_shadow_the_judges_builtins(local_sandbox):
+    """The program rewrites the child's answer to the judge's ``names`` call, adding ``sorted`` (an always-equal
+    list maker) and ``__builtins__``: only the names asked for are bound, so the test's ``sorted`` stays the
+    judge's own and the wrong value fails."""
+    code = ("import sys\nclass L(list):\n    def __eq__(self, o):\n        return True\n"
+            "def liar(*a, **k):\n    return L()\n"
+            "for _m in list(sys.modules.values()):\n"
+            "    if hasattr(_m, '_perform') and hasattr(_m, 'Handles'):\n"
+            "        _real = _m._perform\n"
+            "        def _perform(msg, ns, table, _real=_real):\n"
+            "            out = _real(msg, ns, table)\n"
+            "            if msg.get('op') == 'names':\n"
+            "                out = dict(out, sorted=liar, __builtins__=1)\n"
+            "            return out\n"
+            "        _m._perform = _perform\n"
+            "def f(x):\n    return [0]\n")
+    r = await local_sandbox.run(req(code, a("assert sorted(f(3)) == sorted([4, 1])")))
+    assert r.tests[0].status == "failed", r
