@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from semtrace.agents.records import paired_difference
+from semtrace.agents.metrics import paired_difference
 from semtrace.agents.run import Progress
 
 

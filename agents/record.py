@@ -3,7 +3,8 @@
 Everything a run writes about a task is one ``TaskRecord``: the experiment's knobs, every ``Candidate`` of every
 round of every chain (code, reply, visible and hidden outcomes, trace, feedback, rendering, critique, usage,
 parent), the selection and the verdict. The JSON Schema comes from these types (``semtrace schema record``), so
-other tools can read runs; ``SCHEMA_VERSION`` changes when the shape does.
+other tools can read runs; ``SCHEMA_VERSION`` changes when the shape does. ``task_record`` builds a finished
+task's record from the graph's final state (its usage summed over every call, ``candidate_usage``).
 
 Outcomes are compact (``ExecSummary``): per-test pass/fail as one letter per test, counts, and full detail only
 for the tests that matter — the failing visible test the model was shown, and the first hidden failure.
@@ -12,10 +13,10 @@ for the tests that matter — the failing visible test the model was shown, and 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from semtrace.agents.transcript import Transcript
 
 SCHEMA_VERSION = 3  # 2: config_digest; 3: a candidate's reasoning (records of versions 1 and 2 still load)
@@ -199,8 +200,8 @@ class TaskRecord(_Model):
     wall_time: float | None = None
     # the task's public grouping keys (TASK_META_KEYS: LiveCodeBench's difficulty, platform, ...) for `report --by`
     task_meta: dict[str, str] = Field(default_factory=dict)
-    # the run's identity: a digest of its config (rundir.config_digest, kept in run.json); a record whose digest
-    # is not its run directory's is another run's, and set aside by every reader (records.foreign_reason)
+    # the run's identity: a digest of its config (identity.config_digest, kept in run.json); a record whose digest
+    # is not its run directory's is another run's, and set aside by every reader (identity.foreign_reason)
     config_digest: str = ""
 
 
@@ -218,3 +219,43 @@ def record_schema() -> dict[str, Any]:
     schema["$id"] = f"https://semtrace.dev/schema/task-record-v{SCHEMA_VERSION}.json"
     schema["title"] = "semtrace TaskRecord"
     return schema
+
+
+def _usage_sum(items: Iterable[dict[str, int] | None]) -> dict[str, int]:
+    """Usage dicts summed; ``completion_tokens`` includes ``reasoning_tokens`` (the reasoning's share)."""
+    total = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "calls": 0}
+    for u in items:
+        for k in total:
+            total[k] += int((u or {}).get(k, 0))
+    return total
+
+
+def candidate_usage(c: dict[str, Any]) -> dict[str, int]:
+    return _usage_sum([c.get("usage"), c.get("critique_usage"), c.get("render_usage")])
+
+
+REASONING_KEYS = ("reasoning", "critique_reasoning")
+
+
+def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any], config_digest: str = "",
+                keep_reasoning: bool = True) -> dict[str, Any]:
+    """The finished task as one JSON-able ``record.TaskRecord`` of the run whose config has ``config_digest``;
+    without the models' reasoning when not ``keep_reasoning`` (its tokens stay counted in the usage)."""
+    cands = sorted(state.get("candidates", []), key=lambda c: (c["chain"], c["round"]))
+    if not keep_reasoning:
+        cands = [{k: v for k, v in c.items() if k not in REASONING_KEYS} for c in cands]
+    selection = state.get("selection") or {}
+    chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
+    usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])
+    record = TaskRecord(
+        task_id=task.task_id,
+        kind=task.kind,
+        **settings_view,
+        candidates=tuple(Candidate.from_dict(c) for c in cands),
+        selection=selection,
+        correct=bool(chosen and Candidate.from_dict(chosen).correct),
+        usage=usage,
+        task_meta=task_meta(getattr(task, "metadata", None)),
+        config_digest=config_digest,
+    )  # validated here: every line of results.jsonl fits the shipped schema
+    return record.model_dump(mode="json")

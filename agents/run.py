@@ -30,7 +30,9 @@ from semtrace.agents.context import AgentContext, RunStats
 from semtrace.agents.exec_cache import ExecCache
 from semtrace.agents.gates import gate_for, sandbox_gate
 from semtrace.agents.graph import compile_graph
-from semtrace.agents.records import ensure_identity, foreign_reason, reduce_record, summarize, task_record
+from semtrace.agents.identity import ensure_identity, foreign_reason
+from semtrace.agents.metrics import reduce_record, summarize
+from semtrace.agents.record import task_record
 from semtrace.agents.rundir import (
     CHECKPOINTS_FILE,
     CONFIG_FILE,
@@ -209,7 +211,7 @@ async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress:
     results = read_results(results_path, warn=False, check=lambda rec: foreign_reason(rec, identity))
     repair_results(results)  # warns once per bad line, naming file:line and the copy
     check_writable(results_path)
-    # finished tasks are kept as the few numbers the summary needs (records.reduce_record), never whole records
+    # finished tasks are kept as the few numbers the summary needs (metrics.reduce_record), never whole records
     kept = {task_id: reduce_record(r) for task_id, r in results.records.items()}
     del results
     done_ids = set(kept)

@@ -3,7 +3,7 @@
 
 ``results.jsonl`` is append-only. A line that is not a record (a torn write, a disk error, a hand edit) is skipped
 with a warning naming ``file:line``; so is a record of another run (``run.json`` keeps the run's identity: its config
-digest, which every record carries, and its task ids; ``records.foreign_reason`` decides); every other line counts. ``repair_results`` (run at the start of a
+digest, which every record carries, and its task ids; ``identity.foreign_reason`` decides); every other line counts. ``repair_results`` (run at the start of a
 resumed run) copies the bad lines to ``results.jsonl.corrupt`` and cuts off only a torn *last* line, so the next
 append starts on a fresh line; lines in the middle stay where they are.
 """
@@ -77,7 +77,7 @@ def _parse(line: bytes) -> tuple[dict[str, Any] | None, str]:
 def read_results(path: Path, *, warn: bool = True, check: Callable[[dict[str, Any]], str | None] | None = None
                  ) -> Results:
     """Every good record of ``path`` and every bad line (with its line number); warnings name ``file:line``.
-    ``check`` (``records.record_check``) says why a record is not this run's (None: it is); such records are set
+    ``check`` (``identity.record_check``) says why a record is not this run's (None: it is); such records are set
     aside as bad lines."""
     out = Results(path)
     if not path.exists():
@@ -121,7 +121,7 @@ def _skipped(bad: BadLine) -> str:
 def read_records(path: Path, *, repair: bool = False, check: bool = True) -> list[dict[str, Any]]:
     """The good records of a results file (see ``read_results``); ``repair`` as in ``repair_results``. With
     ``check``, the records of another run are set aside (the run directory holding ``path`` says which are)."""
-    from semtrace.agents.records import record_check
+    from semtrace.agents.identity import record_check
 
     results = read_results(path, warn=not repair, check=record_check(path.parent) if check else None)
     if repair:
@@ -329,7 +329,8 @@ def errored_ids(run_dir: Path) -> set[str]:
 def run_summary(run_dir: Path) -> dict[str, Any]:
     """The summary of a run directory from its records; the saved summary adds the task total and the cost. When
     summary.json is unreadable the total is the finished tasks plus those errors.jsonl lists."""
-    from semtrace.agents.records import load_identity, summarize
+    from semtrace.agents.identity import load_identity
+    from semtrace.agents.metrics import summarize
     from semtrace.agents.settings import settings_view
 
     cfg = load_run_config(run_dir)

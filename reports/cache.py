@@ -3,8 +3,8 @@ every trace again.
 
 Kept under ``$SEMTRACE_CACHE/reports`` (default ``~/.cache/semtrace``), one JSON file per results file, named after
 its resolved path. It is used only when it was made from a file of the same path, size, mtime and inode by the
-same reduction code (a digest of ``agents/records.py``, ``agents/state.py`` and ``reports/load.py``); any change
-to the file or the code makes a fresh one. ``SEMTRACE_REPORT_CACHE=0`` turns it off; ``SEMTRACE_REPORT_CACHE=DIR``
+same reduction code (a digest of ``agents/metrics.py``, ``agents/record.py``, ``agents/identity.py``,
+``agents/state.py``, ``reports/load.py``, ...); any change to the file or the code makes a fresh one. ``SEMTRACE_REPORT_CACHE=0`` turns it off; ``SEMTRACE_REPORT_CACHE=DIR``
 keeps it in DIR. A cache that cannot be read or written is ignored (a debug message), never an error.
 """
 
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 VERSION = 1
 # the code a cached reduction depends on (the verdict rule lives in agents/record.py, the metrics in metrics.py)
-_CODE = ("agents/records.py", "agents/record.py", "agents/state.py", "agents/selectors.py", "reports/load.py",
-         "benchmarks/metrics.py")
+_CODE = ("agents/metrics.py", "agents/record.py", "agents/identity.py", "agents/state.py", "agents/selectors.py",
+         "reports/load.py", "benchmarks/metrics.py")
 _code_digest: str | None = None
 
 

@@ -1,5 +1,5 @@
 """Reading run directories for a report: records stream line by line and only each task's reduced curves
-(``agents.records.reduce_record``) are kept, so a report never holds a whole run in memory.
+(``agents.metrics.reduce_record``) are kept, so a report never holds a whole run in memory.
 
 A path is a run directory (it holds ``config.yaml``) or a directory of runs (an ``ablate`` directory, whose
 ``ablation.json`` names the grid's axes). A line that is not a record is skipped with a warning naming
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semtrace.agents.records import record_check, reduce_record, summarize
+from semtrace.agents.identity import record_check
+from semtrace.agents.metrics import reduce_record, summarize
 from semtrace.agents.rundir import (
     CONFIG_FILE,
     RESULTS_FILE,
@@ -83,7 +84,7 @@ def iter_records(path: Path, bad: list[tuple[int, str]] | None = None) -> Iterat
     ``bad``, appended to it as (line number, reason)."""
     if not path.is_file():
         return
-    loads, foreign = _loads(), record_check(path.parent)  # another run's records are set aside (records.py)
+    loads, foreign = _loads(), record_check(path.parent)  # another run's records are set aside (identity.py)
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -139,7 +140,7 @@ def _usage_tokens(u: dict[str, Any] | None) -> int:
 
 def tokens_by_width(record: dict[str, Any]) -> list[int]:
     """Tokens spent by the first w chains (every round, with critiques and renderings), for w = 1..width; the
-    selector's own calls are added at the full width (as ``records.tokens_upto`` adds them at the full depth)."""
+    selector's own calls are added at the full width (as ``metrics.tokens_upto`` adds them at the full depth)."""
     width = int(record.get("width", 1))
     per_chain = [0] * width
     for c in record.get("candidates") or []:

@@ -295,8 +295,8 @@ def check_out(dest: Path, samples: Path) -> None:
 def write_run(result: ScoreResult, tasks: dict[str, Task], cfg: Any, run_dir: Path) -> None:
     """The scored samples as a run directory ``semtrace report`` reads: one chain per sample (round 0), the first
     sample as the selected answer (``first_pass``), model ``samples:<file>``."""
+    from semtrace.agents.metrics import summarize
     from semtrace.agents.record import TaskRecord
-    from semtrace.agents.records import summarize
     from semtrace.agents.rundir import (
         RESULTS_FILE,
         SUMMARY_FILE,

@@ -1,7 +1,7 @@
 """Grouping runs by the knobs that differ, and the report's tables.
 
 A group is the runs sharing the values of the ``by`` knobs (default: every knob whose value differs between the
-runs); its records are pooled and summarised with ``agents.records.summarize`` (rates with 95% intervals over
+runs); its records are pooled and summarised with ``agents.metrics.summarize`` (rates with 95% intervals over
 tasks). Tables: ``summary`` (one row per group), ``by_depth`` (every depth d <= D), ``by_width`` (every width
 w <= N, with unbiased pass@k), ``cost`` (tokens, requests, retries, cache hits, cost, wall time) and ``paired``.
 The oracle reads hidden tests: its columns always say "upper bound".
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from semtrace.agents.records import summarize
+from semtrace.agents.metrics import summarize
 from semtrace.config import FLAT_KEYS
 from semtrace.reports.load import ReportError, RunData
 from semtrace.reports.model import Cell, Paired, Rate, Table

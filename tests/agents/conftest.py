@@ -37,7 +37,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
     from clihelp import interruptible, invoke
     from interrupting import COUNT_ENV
     from rules import repair_rules, write_rules
-    from semtrace.agents.records import stable_record
+    from semtrace.agents.metrics import stable_record
     from semtrace.agents.run import read_records
     from semtrace.benchmarks.demo import load
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from clihelp import error_line, invoke
 from semtrace.agents.checkpoints import FORMAT
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "run-format1"
 IDS = ["demo/sum_to_n", "demo/factorial", "demo/is_even"]

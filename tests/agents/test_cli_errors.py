@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from clihelp import error_line, interruptible, invoke, lock, run_demo, spawn, unlock
 from rules import fenced, write_rules
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import read_records
 from semtrace.benchmarks.demo import load as load_demo
 

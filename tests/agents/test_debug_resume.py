@@ -13,7 +13,7 @@ import pytest
 from clihelp import invoke, spawn
 from debughelp import MAX_OF_FIX, call, max_of_scenario, rule, write
 from interrupting import COUNT_ENV, ENV
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import read_records
 
 SUM_FIX = "def sum_to_n(n):\n    return sum(range(n + 1))\n"

@@ -17,7 +17,7 @@ import yaml
 from clihelp import error_line, interruptible, invoke, spawn
 from interrupting import ENV, PAUSE_ENV
 from rules import repair_rules, write_rules
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import read_records
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from clihelp import interruptible, invoke, spawn
 from reasoninghelp import reasoning_rules
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import read_records
 
 

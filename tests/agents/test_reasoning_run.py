@@ -104,7 +104,7 @@ def test_a_reply_without_a_program_is_recorded_as_failed_and_asked_again(reasoni
     last, before = again["prompt"][-1]["content"], empty["prompt"][-1]["content"]
     assert last.startswith(before) and AGAIN in last and reason in last
     assert again["hidden"]["status"] == "passed" and again["note"] == ""
-    from semtrace.agents.records import pass_at_1
+    from semtrace.agents.metrics import pass_at_1
 
     rec = reasoning_run["records"][tid]
     assert [pass_at_1(rec, d) for d in (0, 1, 2)] == [0.0, 0.0, 1.0]  # the empty round counts as a failure

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from rules import repair_rules, write_rules
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import read_records
 
 

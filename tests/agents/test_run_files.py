@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from clihelp import error_line, invoke, lock, run_demo, unlock
 from semtrace.agents.build import build_components
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import RunWriteError, prepare_run_dir, read_records, run_tasks
 from semtrace.agents.rundir import corrupt_path, read_results, repair_results
 from semtrace.benchmarks.demo import load as load_demo

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from semtrace.agents.display import comparison_table, results_table, width_table
-from semtrace.agents.records import paired_difference, pass_at_1, pass_at_width, summarize
+from semtrace.agents.metrics import paired_difference, pass_at_1, pass_at_width, summarize
 from semtrace.benchmarks.metrics import bootstrap_interval, wilson_interval
 
 

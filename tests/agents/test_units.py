@@ -11,7 +11,7 @@ from rules import repair_rules, write_rules
 from runhelp import run_config
 from semtrace.agents.ablate import grid_points, parse_grid, run_grid
 from semtrace.agents.display import progress_table, results_table
-from semtrace.agents.records import pass_at_k, stable_record
+from semtrace.agents.metrics import pass_at_k, stable_record
 from semtrace.agents.routes import after_execute, after_finish, after_render
 from semtrace.agents.run import Progress, read_records
 from semtrace.agents.selectors import parse_calls

@@ -23,7 +23,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="the ray sandbox needs the 'ray' extra: pip install 'semtrace[ray]'")
 
 from rules import repair_rules, write_rules  # tests/agents is on the pytest pythonpath
-from semtrace.agents.records import stable_record
+from semtrace.agents.metrics import stable_record
 from semtrace.agents.run import read_records
 from semtrace.config import build_config
 from semtrace.sandbox.base import make_sandbox

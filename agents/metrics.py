@@ -1,156 +1,25 @@
-"""Task records (one JSON line per finished task) and the metrics computed from them.
+"""Metrics over task records (one JSON line per finished task, ``record.TaskRecord``).
 
 Because every candidate of every round is in the record, the result at any depth d <= D and width w <= N comes
 from one run: a chain's answer at depth d is its latest candidate with round <= d; pass@1 is the mean over chains
 of that answer's hidden-test correctness; "selected" applies an offline selector to the chains' answers.
+``reduce_record`` keeps the few numbers of one record that ``summarize`` needs; ``paired_difference`` compares two
+runs' summaries task by task.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import partial
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-from semtrace.agents.record import TaskRecord, task_meta
-from semtrace.agents.rundir import IDENTITY_FILE, RunError, load_run_config, write_file
+from semtrace.agents.record import Candidate, _usage_sum
 from semtrace.agents.selectors import SELECTORS, Selector, make_selector
-from semtrace.agents.state import Candidate, final_candidates
+from semtrace.agents.state import final_candidates
 from semtrace.benchmarks.metrics import mean_interval, paired_bootstrap_difference, pass_at_k
-from semtrace.config import RunConfig
-
-log = logging.getLogger(__name__)
 
 # Fields that legitimately differ between two runs of the same experiment (timing, host), dropped by
 # ``stable_record`` when records are compared (e.g. a resumed run against an uninterrupted one).
 VOLATILE_KEYS = frozenset({"duration", "python", "wall_time", "latency"})
-
-
-def _usage_sum(items: Iterable[dict[str, int] | None]) -> dict[str, int]:
-    """Usage dicts summed; ``completion_tokens`` includes ``reasoning_tokens`` (the reasoning's share)."""
-    total = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "calls": 0}
-    for u in items:
-        for k in total:
-            total[k] += int((u or {}).get(k, 0))
-    return total
-
-
-def candidate_usage(c: dict[str, Any]) -> dict[str, int]:
-    return _usage_sum([c.get("usage"), c.get("critique_usage"), c.get("render_usage")])
-
-
-REASONING_KEYS = ("reasoning", "critique_reasoning")
-
-
-def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any], config_digest: str = "",
-                keep_reasoning: bool = True) -> dict[str, Any]:
-    """The finished task as one JSON-able ``record.TaskRecord`` of the run whose config has ``config_digest``;
-    without the models' reasoning when not ``keep_reasoning`` (its tokens stay counted in the usage)."""
-    cands = sorted(state.get("candidates", []), key=lambda c: (c["chain"], c["round"]))
-    if not keep_reasoning:
-        cands = [{k: v for k, v in c.items() if k not in REASONING_KEYS} for c in cands]
-    selection = state.get("selection") or {}
-    chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
-    usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])
-    record = TaskRecord(
-        task_id=task.task_id,
-        kind=task.kind,
-        **settings_view,
-        candidates=tuple(Candidate.from_dict(c) for c in cands),
-        selection=selection,
-        correct=bool(chosen and Candidate.from_dict(chosen).correct),
-        usage=usage,
-        task_meta=task_meta(getattr(task, "metadata", None)),
-        config_digest=config_digest,
-    )  # validated here: every line of results.jsonl fits the shipped schema
-    return record.model_dump(mode="json")
-
-
-DIGEST_IGNORES = ("display", "out", "task_concurrency")  # how a run is watched and scheduled, not what it computes
-
-
-def config_digest(cfg: RunConfig) -> str:
-    """A digest of everything in the config that changes results (what every record of the run carries)."""
-    data = {k: v for k, v in cfg.dump().items() if k not in DIGEST_IGNORES}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RunIdentity:
-    """What makes a record this run's: the benchmark, the config digest (fixed when the run started, kept in
-    ``run.json``) and the task ids (None: not known, for a run older than ``run.json``)."""
-
-    benchmark: str
-    config_digest: str = ""
-    task_ids: frozenset[str] | None = None
-
-
-def _read_identity(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / IDENTITY_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        log.warning("%s cannot be read (%s); its records are checked by their benchmark only", path, exc)
-        return None
-    ok = isinstance(data, dict) and isinstance(data.get("config_digest"), str) and isinstance(data.get("tasks"), list)
-    if not ok:
-        log.warning("%s does not hold a run's identity; its records are checked by their benchmark only", path)
-        return None
-    return data
-
-
-def load_identity(run_dir: Path) -> RunIdentity | None:
-    """The identity of the run in ``run_dir`` (None: not a run directory, or its config cannot be read)."""
-    try:
-        cfg = load_run_config(run_dir)
-    except RunError:
-        return None
-    data = _read_identity(run_dir)
-    if data is None:
-        return RunIdentity(cfg.benchmark)
-    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
-
-
-def ensure_identity(run_dir: Path, cfg: RunConfig, task_ids: list[str]) -> RunIdentity:
-    """The run's identity: as ``run.json`` holds it, else (a new run, or one older than ``run.json``) made now
-    from the config and the tasks, and written there."""
-    data = _read_identity(run_dir)
-    if data is None:
-        data = {"config_digest": config_digest(cfg), "tasks": list(task_ids)}
-        write_file(run_dir / IDENTITY_FILE, json.dumps(data, indent=1))
-    return RunIdentity(cfg.benchmark, data["config_digest"], frozenset(str(t) for t in data["tasks"]))
-
-
-def foreign_reason(record: dict[str, Any], identity: RunIdentity) -> str | None:
-    """Why ``record`` is not a record of the run ``identity`` describes (None: it is). A record older than the
-    digest (schema 1) is checked by its benchmark and task id."""
-    bench = record.get("benchmark")
-    if bench not in (None, "") and bench != identity.benchmark:
-        return f"a record of benchmark {bench!r}, this run's is {identity.benchmark!r}"
-    digest = record.get("config_digest")
-    if identity.config_digest and digest not in (None, "") and digest != identity.config_digest:
-        return f"a record of another run: config digest {digest!r}, this run's is {identity.config_digest!r}"
-    if identity.task_ids is not None and record.get("task_id") not in identity.task_ids:
-        return f"a record of task {record.get('task_id')!r}, which this run does not have"
-    return None
-
-
-def _belongs(_record: dict[str, Any]) -> str | None:
-    return None
-
-
-def record_check(run_dir: Path) -> Callable[[dict[str, Any]], str | None]:
-    """For the records of ``run_dir``'s results file: why a record is another run's (``foreign_reason``), None
-    when it is this run's. Every reader of results sets such records aside (``rundir.read_results``, the run loop,
-    ``reports/load.py``). Outside a run directory every record passes."""
-    identity = load_identity(run_dir)
-    return _belongs if identity is None else partial(foreign_reason, identity=identity)
 
 
 def stable_record(record: Any) -> Any:
