@@ -1,15 +1,23 @@
 """The sandbox contract's data: what to run (ExecRequest) and what happened (ExecResult).
 
 All frozen dataclasses, JSON round-trip via ``to_dict``/``from_dict``. The in-sandbox runner speaks the same JSON.
+
+The generic codec (``semtrace.jsonable``) is replaced by hand-written ones where the orchestrator spends its time:
+``ExecResult``/``TestOutcome`` both ways (every sandbox result, with its traces: ``sandbox/trace.py``) and the
+request's ``to_dict`` (``ExecRequest``, ``TestCase``, ``Limits``, ``TraceSpec``). They give the same values and
+raise the same errors (a value a fast path does not take as it is goes to the generic decoder of its field's type;
+an object without a required key, or not a plain dict, to the generic decoder of its class); the encoders write
+objects whose fields hold their annotated types (a subclass goes to the generic encoder).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, get_args
 
 from semtrace.jsonable import from_jsonable, to_jsonable
-from semtrace.sandbox.trace import Trace
+from semtrace.sandbox.trace import Trace, field_decoders, trace_from_dict, trace_to_dict
 
 TestKind = Literal["assert", "call", "stdio"]
 Compare = Literal["eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root",
@@ -68,6 +76,9 @@ class TestCase(_Codec):
     timeout: float | None = None
     name: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        return case_to_dict(self)
+
 
 @dataclass(frozen=True)
 class Limits(_Codec):
@@ -80,6 +91,9 @@ class Limits(_Codec):
     processes: int = 256
     load_time: float = 10.0
     value_bytes: int = 256 * 1024 * 1024  # largest value one test may report (judged or recorded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return limits_to_dict(self)
 
 
 DEFAULT_MAX_EVENTS = 2000  # the tracer's step budget per traced test: the one default (config, agent, CLI)
@@ -99,6 +113,9 @@ class TraceSpec(_Codec):
     max_events: int = DEFAULT_MAX_EVENTS
     max_value_len: int = 200
 
+    def to_dict(self) -> dict[str, Any]:
+        return spec_to_dict(self)
+
 
 @dataclass(frozen=True)
 class ExecRequest(_Codec):
@@ -112,6 +129,9 @@ class ExecRequest(_Codec):
     stop_on_failure: bool = False
     stop_on_timeout: bool = False  # stop at the first test that times out (a looping program costs one timeout)
     record: bool = False  # keep each call/stdio test's whole reported value in ``TestOutcome.value``
+
+    def to_dict(self) -> dict[str, Any]:
+        return request_to_dict(self)
 
 
 @dataclass(frozen=True)
@@ -131,6 +151,13 @@ class TestOutcome(_Codec):
 
         return judge.decode(self.value) if not isinstance(self.value, str) else self.value
 
+    def to_dict(self) -> dict[str, Any]:
+        return outcome_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        return outcome_from_dict(data) if cls is TestOutcome else from_jsonable(cls, data)
+
 
 @dataclass(frozen=True)
 class ExecResult(_Codec):
@@ -143,6 +170,13 @@ class ExecResult(_Codec):
     traces: tuple[Trace, ...] = ()
     python: str = ""
     runner_error: str = ""  # set when the runner itself failed: the pool retries, then reports sandbox_error
+
+    def to_dict(self) -> dict[str, Any]:
+        return result_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        return result_from_dict(data) if cls is ExecResult else from_jsonable(cls, data)
 
     @property
     def passed(self) -> bool:
@@ -159,3 +193,125 @@ def overall_status(outcomes: list[TestOutcome] | tuple[TestOutcome, ...]) -> Sta
         if t.status != "passed":
             return t.status
     return "passed"
+
+
+# The hand-written codecs (module docstring). Encoders: as ``to_jsonable`` writes these classes' objects.
+
+def case_to_dict(case: TestCase) -> dict[str, Any]:
+    if case.__class__ is not TestCase:
+        return to_jsonable(case)
+    return {"kind": case.kind, "source": case.source, "args": case.args, "expected": case.expected,
+            "func": case.func, "compare": case.compare, "atol": case.atol, "rtol": case.rtol, "expr": case.expr,
+            "stdin": case.stdin, "timeout": case.timeout, "name": case.name}
+
+
+def limits_to_dict(limits: Limits) -> dict[str, Any]:
+    if limits.__class__ is not Limits:
+        return to_jsonable(limits)
+    return {"wall_time": limits.wall_time, "memory_mb": limits.memory_mb, "output_bytes": limits.output_bytes,
+            "file_size_mb": limits.file_size_mb, "processes": limits.processes, "load_time": limits.load_time,
+            "value_bytes": limits.value_bytes}
+
+
+def spec_to_dict(spec: TraceSpec | None) -> dict[str, Any] | None:
+    if spec.__class__ is not TraceSpec:
+        return to_jsonable(spec)  # None stays None
+    return {"tests": [*spec.tests], "max_failing": spec.max_failing, "include_passing": spec.include_passing,
+            "max_events": spec.max_events, "max_value_len": spec.max_value_len}
+
+
+def request_to_dict(request: ExecRequest) -> dict[str, Any]:
+    if request.__class__ is not ExecRequest:
+        return to_jsonable(request)
+    return {"code": request.code, "tests": [case_to_dict(t) for t in request.tests],
+            "entry_point": request.entry_point, "test_setup": request.test_setup, "prelude": request.prelude,
+            "trace": spec_to_dict(request.trace), "limits": limits_to_dict(request.limits),
+            "stop_on_failure": request.stop_on_failure, "stop_on_timeout": request.stop_on_timeout,
+            "record": request.record}
+
+
+def outcome_to_dict(outcome: TestOutcome) -> dict[str, Any]:
+    if outcome.__class__ is not TestOutcome:
+        return to_jsonable(outcome)
+    return {"index": outcome.index, "status": outcome.status, "message": outcome.message, "actual": outcome.actual,
+            "duration": outcome.duration, "value": to_jsonable(outcome.value)}
+
+
+def result_to_dict(result: ExecResult) -> dict[str, Any]:
+    if result.__class__ is not ExecResult:
+        return to_jsonable(result)
+    return {"status": result.status, "tests": [outcome_to_dict(t) for t in result.tests], "stdout": result.stdout,
+            "stderr": result.stderr, "duration": result.duration, "message": result.message,
+            "traces": [trace_to_dict(t) for t in result.traces], "python": result.python,
+            "runner_error": result.runner_error}
+
+
+# Decoders: a field's value of its own JSON type is taken as it is; any other goes to the generic decoder of the
+# field's type (conversions, errors); an object that is not a plain dict, or lacks a required key, goes to the
+# generic decoder of its class (which decodes the keys present in field order first, as here, then raises).
+_STATUSES = get_args(Status)
+_MISSING: Any = object()
+_outcome = field_decoders(TestOutcome)
+_result = field_decoders(ExecResult)
+_outcome_generic = partial(from_jsonable, TestOutcome)
+_result_generic = partial(from_jsonable, ExecResult)
+
+
+def outcome_from_dict(data: Any) -> TestOutcome:
+    if data.__class__ is not dict:
+        return _outcome_generic(data)
+    get = data.get
+    index = get("index", _MISSING)
+    if index.__class__ is not int:
+        if index is _MISSING:
+            return _outcome_generic(data)
+        index = _outcome["index"](index)
+    status = get("status", _MISSING)
+    if status.__class__ is not str or status not in _STATUSES:
+        if status is _MISSING:
+            return _outcome_generic(data)
+        status = _outcome["status"](status)
+    message = get("message", "")
+    if message.__class__ is not str:
+        message = _outcome["message"](message)
+    actual = get("actual")
+    if actual is not None and actual.__class__ is not str:
+        actual = _outcome["actual"](actual)
+    duration = get("duration", 0.0)
+    if duration.__class__ is not float:
+        duration = _outcome["duration"](duration)
+    return TestOutcome(index=index, status=status, message=message, actual=actual, duration=duration,
+                       value=get("value"))
+
+
+def result_from_dict(data: Any) -> ExecResult:
+    if data.__class__ is not dict:
+        return _result_generic(data)
+    get = data.get
+    status = get("status", _MISSING)
+    if status.__class__ is not str or status not in _STATUSES:
+        if status is _MISSING:
+            return _result_generic(data)
+        status = _result["status"](status)
+    tests = tuple([outcome_from_dict(t) for t in get("tests", ())])  # any iterable, as tuple(...) takes it
+    stdout = get("stdout", "")
+    if stdout.__class__ is not str:
+        stdout = _result["stdout"](stdout)
+    stderr = get("stderr", "")
+    if stderr.__class__ is not str:
+        stderr = _result["stderr"](stderr)
+    duration = get("duration", 0.0)
+    if duration.__class__ is not float:
+        duration = _result["duration"](duration)
+    message = get("message", "")
+    if message.__class__ is not str:
+        message = _result["message"](message)
+    traces = tuple([trace_from_dict(t) for t in get("traces", ())])
+    python = get("python", "")
+    if python.__class__ is not str:
+        python = _result["python"](python)
+    runner_error = get("runner_error", "")
+    if runner_error.__class__ is not str:
+        runner_error = _result["runner_error"](runner_error)
+    return ExecResult(status=status, tests=tests, stdout=stdout, stderr=stderr, duration=duration, message=message,
+                      traces=traces, python=python, runner_error=runner_error)
