@@ -109,8 +109,12 @@ class CompressedSerde(JsonPlusSerializer):
 
 COMPRESS_FROM = 2048
 # the checkpoint database's format (SQLite's user_version): 1 (or 0) before issue 20, full candidate lists and
-# plain blobs; 2: the candidates channel as deltas and compressed blobs. This version reads both.
-FORMAT = 2
+# plain blobs; 2: the candidates channel as deltas and compressed blobs; 3: typed chains and candidates
+# (``state.Chain``, ``record.Candidate``) and the ``observe`` node. This version reads all three (the payloads of
+# 1 and 2 through ``state.as_chain``, their nodes through ``graph.LEGACY_NODES``).
+FORMAT = 3
+# the types a checkpoint may hold besides LangGraph's own (read back by validating their fields)
+TYPES = (("semtrace.agents.state", "Chain"), ("semtrace.agents.record", "Candidate"))
 
 
 class RunSaver(SqliteSaver):
@@ -129,7 +133,7 @@ class RunSaver(SqliteSaver):
             conn = sqlite3.connect(path, check_same_thread=False)
         try:
             with _named(path, fatal=False):
-                saver = cls(conn, serde=CompressedSerde())
+                saver = cls(conn, serde=CompressedSerde(allowed_msgpack_modules=TYPES))
                 saver.path = path
                 saver.setup()  # WAL mode
                 conn.execute("PRAGMA synchronous=NORMAL")

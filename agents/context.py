@@ -13,6 +13,7 @@ from semtrace.agents.gates import GatedLLM, GatedSandbox, PriorityGate
 from semtrace.agents.profile import Profile
 from semtrace.agents.settings import AgentSettings
 from semtrace.benchmarks.task import Task
+from semtrace.llms.accounting import ledgered
 from semtrace.llms.base import LLM
 from semtrace.representations.base import Renderer
 from semtrace.sandbox.base import Sandbox
@@ -58,6 +59,9 @@ class AgentContext:
     gate: PriorityGate | None = None
     ordinal: int = 0  # the task's position in the run (earlier tasks first among equal rounds)
     sandbox_gate: PriorityGate | None = None  # shared by the run's tasks and its scorer (GatedSandbox)
+
+    def __post_init__(self) -> None:
+        self.llm = ledgered(self.llm)  # every call's usage is read from a ledger (llms.accounting.measure)
 
     def llm_for(self, round_: int) -> GatedLLM:
         return GatedLLM(self.llm, self.gate, (round_, self.ordinal), self.stats.profile)

@@ -21,19 +21,19 @@ program forward with the reason in the candidate's note.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
 from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 from semtrace.agents import tools
 from semtrace.agents.context import AgentContext
-from semtrace.agents.state import ChainPayload, attempts_of, candidate_id
+from semtrace.agents.nodes import next_attempts
+from semtrace.agents.record import Candidate
+from semtrace.agents.replies import prompt_digest, prompt_messages
+from semtrace.agents.state import Chain, as_chain, candidate_id
 from semtrace.agents.transcript import ReasoningBlock, ToolStep, Transcript, Turn
-from semtrace.llms.accounting import measure, usage_of
+from semtrace.llms.accounting import Spent, measure
 from semtrace.llms.base import BadResponse, Completion, ContextTooLong, Message
 from semtrace.representations import prompts
 
@@ -53,13 +53,11 @@ def protocol_of(ctx: AgentContext) -> str:
     return "native" if getattr(ctx.llm, "supports_tools", False) else "text"
 
 
-def debug_prompt(ctx: AgentContext, payload: ChainPayload, protocol: str) -> list[Message]:
+def debug_prompt(ctx: AgentContext, chain: Chain, protocol: str) -> list[Message]:
     """The round's first messages: the refine prompt of the same history (code, feedback, the pushed trace), its
     start cue replaced by how to use the tools."""
     task, s = ctx.task, ctx.settings
-    latest = prompts.Attempt(code=payload["code"], feedback=payload.get("feedback", ""),
-                             rendering=payload.get("rendering", ""), critique=payload.get("critique", ""))
-    base = prompts.refine_messages(task.prompt, task.entry_point, [*attempts_of(payload), latest], s.agent.history)
+    base = prompts.refine_messages(task.prompt, task.entry_point, [*chain.attempts, chain.attempt()], s.agent.history)
     system, user = base[0].text, base[-1].text
     if user.endswith(START_CUE):
         user = user[: -len(START_CUE)].rstrip()
@@ -72,7 +70,7 @@ def debug_prompt(ctx: AgentContext, payload: ChainPayload, protocol: str) -> lis
             Message("user", f"{user}\n\nInvestigate the program with the tools, then submit the corrected program.")]
 
 
-def _turn(completion: Completion, protocol: str, index: int, usage: dict[str, int], latency: float) -> Turn:
+def _turn(completion: Completion, protocol: str, index: int, usage: Spent, latency: float) -> Turn:
     if protocol == "native":
         calls = [ToolStep(id=c.id or f"t{index}c{k}", name=c.name, arguments=c.arguments)
                  for k, c in enumerate(completion.tool_calls, 1)]
@@ -84,24 +82,22 @@ def _turn(completion: Completion, protocol: str, index: int, usage: dict[str, in
                 finish_reason=completion.finish_reason, usage=usage, latency=latency)
 
 
-async def _ask(ctx: AgentContext, messages: list[Message], protocol: str, payload: ChainPayload,
-               turn: int) -> tuple[Completion, dict[str, int], float]:
+async def _ask(ctx: AgentContext, messages: list[Message], protocol: str, chain: Chain,
+               turn: int) -> tuple[Completion, Spent, float]:
     s = ctx.settings
-    new_round = payload["round"] + 1
-    seed = s.seed_for(ctx.task.task_id, "debug", payload["chain"], new_round, turn)
+    new_round = chain.round + 1
+    seed = s.seed_for(ctx.task.task_id, "debug", chain.chain, new_round, turn)
     stop = ([CODE_END] if protocol == "text" and s.llm.code_stop and not getattr(ctx.stats, "code_stop_off", False)
             else None)
     options: dict[str, Any] = {"tools": list(tools.TOOL_SPECS)} if protocol == "native" else {}
-    start = time.perf_counter()
-    with measure(ctx.llm, task_id=ctx.task.task_id, round=new_round, chain=payload["chain"], purpose="debug") as used:
+    with measure(ctx.llm, task_id=ctx.task.task_id, round=new_round, chain=chain.chain, purpose="debug") as used:
         completions = await ctx.llm_for(new_round).generate(
             messages, n=1, temperature=s.llm.temperature, max_tokens=s.llm.max_tokens, seed=seed, stop=stop,
             **options)
     ctx.stats.add_completions(completions)
     if not completions:
         raise BadResponse("the LLM returned no completion", provider=getattr(ctx.llm, "name", "llm"))
-    latency = used.usage.latency if used.usage is not None else time.perf_counter() - start
-    return completions[0], (used.usage or usage_of(completions)).brief(), round(latency, 4)
+    return completions[0], used.spent, round(used.usage.latency if used.usage is not None else 0.0, 4)
 
 
 def _submitted(ctx: AgentContext, turn: Turn) -> tuple[str | None, str, int]:
@@ -143,31 +139,30 @@ def _mark(turn: Turn, budget: int, used_before: int, ends: bool, ending: int) ->
     return turn.model_copy(update={"calls": tuple(calls)})
 
 
-async def debug(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Command:
+async def debug(payload: Chain | dict[str, Any], runtime: Runtime[AgentContext]) -> Command:
     """One step of the round's tool loop: answer the next pending call, or ask the model for its next turn."""
     ctx = runtime.context
     s = ctx.settings
-    loop = payload.get("debug")  # type: ignore[typeddict-item]
-    t = Transcript.from_dict(loop) if loop else Transcript(protocol=protocol_of(ctx),  # type: ignore[arg-type]
-                                                           budget=s.agent.tool_calls)
-    prompt = debug_prompt(ctx, payload, t.protocol)
+    chain = as_chain(payload)
+    t = chain.debug or Transcript(protocol=protocol_of(ctx), budget=s.agent.tool_calls)  # type: ignore[arg-type]
+    prompt = debug_prompt(ctx, chain, t.protocol)
     pending = t.pending
     if pending is not None:  # one tool observation: one step
         i, j = pending
-        step = await tools.run_call(ctx, payload["round"] + 1, payload["code"], t.turns[i].calls[j],
-                                    payload.get("visible", {}))
+        step = await tools.run_call(ctx, chain.round + 1, chain.candidate.code, t.turns[i].calls[j],
+                                    chain.visible or {})
         t = t.replace_call(i, j, step)
         if t.used >= t.budget and t.pending is None:  # the budget's last call: say so with its observation
             text = f"{step.observation}\n{LAST_CALL}"
             t = t.replace_call(i, j, step.model_copy(update={"observation": text, "tokens": tools.approx_tokens(text)}))
-        return Command(goto=Send("debug", {**payload, "debug": t.to_dict()}))
+        return Command(goto=Send("debug", chain.model_copy(update={"debug": t})))
     final = t.used >= t.budget  # the budget is spent: this reply must end the round
     try:
-        completion, usage, latency = await _ask(ctx, t.messages(prompt), t.protocol, payload, len(t.turns) + 1)
+        completion, usage, latency = await _ask(ctx, t.messages(prompt), t.protocol, chain, len(t.turns) + 1)
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
         t = t.model_copy(update={"end": "error", "reason": f"the round stopped: {type(exc).__name__}: {exc}"})
-        return _end(ctx, payload, prompt, t, None)
+        return _end(chain, prompt, t, None)
     turn = _turn(completion, t.protocol, len(t.turns) + 1, usage, latency)
     code, how, ending = _submitted(ctx, turn)
     used_before = t.used
@@ -176,35 +171,22 @@ async def debug(payload: ChainPayload, runtime: Runtime[AgentContext]) -> Comman
         turn = turn.model_copy(update={"notice": NOTICE})
     t = t.model_copy(update={"turns": (*t.turns, turn)})
     if code is not None:
-        return _end(ctx, payload, prompt, t.model_copy(update={"end": how}), code)
+        return _end(chain, prompt, t.model_copy(update={"end": how}), code)
     if final:
         reason = (f"the tool budget ({t.budget} calls) ran out without a submit; the parent program is carried "
                   "forward")
-        return _end(ctx, payload, prompt, t.model_copy(update={"end": "budget", "reason": reason}), None)
-    return Command(goto=Send("debug", {**payload, "debug": t.to_dict()}))
+        return _end(chain, prompt, t.model_copy(update={"end": "budget", "reason": reason}), None)
+    return Command(goto=Send("debug", chain.model_copy(update={"debug": t})))
 
 
-def _end(ctx: AgentContext, payload: ChainPayload, prompt: list[Message], t: Transcript, code: str | None) -> Command:
-    """The round's candidate goes to ``execute`` (``refine``'s payload), its transcript patched onto its record."""
-    new_round = payload["round"] + 1
-    keep = {"code": payload["code"], "feedback": payload.get("feedback", ""),
-            "critique": payload.get("critique", ""), "rendering": ""}
+def _end(chain: Chain, prompt: list[Message], t: Transcript, code: str | None) -> Command:
+    """The round's candidate, with its transcript, goes to ``observe`` as ``refine``'s does."""
+    new_round = chain.round + 1
     last = t.turns[-1] if t.turns else Turn()
-    nxt: dict[str, Any] = {
-        "chain": payload["chain"], "round": new_round, "id": candidate_id(payload["chain"], new_round),
-        "parent": payload["id"], "code": code if code is not None else payload["code"],
-        "attempts": [*payload.get("attempts", []), keep], "raw": last.text,
-        "note": t.reason, "prompt_digest": prompt_digest(prompt), "prompt": prompt_messages(prompt),
-        "usage": t.usage(), "latency": t.latency,
-    }
-    patch = {"id": nxt["id"], "transcript": t.to_dict()}
-    return Command(update={"candidates": [patch]}, goto=Send("execute", nxt))
-
-
-def prompt_messages(messages: list[Message]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.text} for m in messages]
-
-
-def prompt_digest(messages: list[Message]) -> str:
-    blob = json.dumps([[m.role, m.text] for m in messages], ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    cand = Candidate(
+        id=candidate_id(chain.chain, new_round), chain=chain.chain, round=new_round, parent=chain.candidate.id,
+        code=code if code is not None else chain.candidate.code, raw=last.text, note=t.reason,
+        prompt_digest=prompt_digest(prompt), prompt=prompt_messages(prompt), usage=t.usage(), latency=t.latency,
+        transcript=t,
+    )
+    return Command(goto=Send("observe", Chain(candidate=cand, attempts=next_attempts(chain))))

@@ -31,53 +31,67 @@ def stable_record(record: Any) -> Any:
     return record
 
 
-def _candidates(record: dict[str, Any], depth: int | None, width: int | None) -> list[Candidate]:
-    return final_candidates(record["candidates"], depth=depth, width=width)
+Record = dict[str, Any]  # a results.jsonl line as read (its candidates typed once by ``parsed``)
 
 
-def pass_at_1(record: dict[str, Any], depth: int | None = None, width: int | None = None) -> float:
-    """Mean over the first ``width`` chains of their answer's correctness at ``depth``."""
-    finals = _candidates(record, depth, width)
+def parsed(record: Record) -> list[Candidate]:
+    """A record's candidates, typed (each parsed once per call: ``reduce_record`` parses a record once)."""
+    return [c if isinstance(c, Candidate) else Candidate.from_dict(c) for c in record["candidates"]]
+
+
+def _pass_at_1(cands: list[Candidate], depth: int | None, width: int | None) -> float:
+    finals = final_candidates(cands, depth=depth, width=width)
     return sum(c.correct for c in finals) / len(finals) if finals else 0.0
 
 
-def _n_c(record: dict[str, Any]) -> tuple[int, int]:
-    finals = _candidates(record, None, None)
-    return len(finals), sum(c.correct for c in finals)
+def pass_at_1(record: Record, depth: int | None = None, width: int | None = None) -> float:
+    """Mean over the first ``width`` chains of their answer's correctness at ``depth``."""
+    return _pass_at_1(parsed(record), depth, width)
 
 
-def pass_at_width(record: dict[str, Any], w: int) -> float:
+def _pass_at_width(cands: list[Candidate], w: int) -> float:
+    finals = final_candidates(cands)
+    n, c = len(finals), sum(f.correct for f in finals)
+    return pass_at_k(n, c, min(w, n)) if n else 0.0
+
+
+def pass_at_width(record: Record, w: int) -> float:
     """Unbiased pass@k (``benchmarks.metrics.pass_at_k``) with k = w over the record's n chains at the full depth.
     A run's records have exactly ``width`` chains (generate fails a task whose LLM returns fewer samples), so
     k <= n; a record with fewer chains than w (records of a narrower run mixed in) gives pass@n, the best of all
     its chains, as the oracle at that width does."""
-    n, c = _n_c(record)
-    return pass_at_k(n, c, min(w, n)) if n else 0.0
+    return _pass_at_width(parsed(record), w)
 
 
-def selected_correct(
-    record: dict[str, Any], selector: Selector, depth: int | None = None, width: int | None = None
-) -> bool:
-    chosen = selector.pick(_candidates(record, depth, width))
+def _selected(cands: list[Candidate], selector: Selector, depth: int | None, width: int | None) -> bool:
+    chosen = selector.pick(final_candidates(cands, depth=depth, width=width))
     return bool(chosen and chosen.correct)
 
 
-def tokens_upto(record: dict[str, Any], depth: int | None = None) -> int:
-    """Tokens spent to reach ``depth``: producing every candidate of round <= depth, plus the critiques and
-    LLM-written renderings of rounds < depth (they were spent to produce the next round). The selector's own
-    calls count at the full depth only."""
-    items = []
-    for c in record["candidates"]:
-        if depth is None or c["round"] <= depth:
-            items.append(c.get("usage"))
-        if depth is None or c["round"] < depth:
-            items += [c.get("critique_usage"), c.get("render_usage")]
+def selected_correct(record: Record, selector: Selector, depth: int | None = None, width: int | None = None) -> bool:
+    return _selected(parsed(record), selector, depth, width)
+
+
+def _tokens_upto(record: Record, cands: list[Candidate], depth: int | None) -> int:
+    items: list[Any] = []
+    for c in cands:
+        if depth is None or c.round <= depth:
+            items.append(c.usage)
+        if depth is None or c.round < depth:
+            items += [c.critique_usage, c.render_usage]
     total = _usage_sum(items)
     tokens = total["prompt_tokens"] + total["completion_tokens"]
     if depth is None or depth >= record.get("depth", 0):
         sel = (record.get("selection", {}).get("info") or {}).get("usage") or {}
         tokens += int(sel.get("prompt_tokens", 0)) + int(sel.get("completion_tokens", 0))
     return tokens
+
+
+def tokens_upto(record: Record, depth: int | None = None) -> int:
+    """Tokens spent to reach ``depth``: producing every candidate of round <= depth, plus the critiques and
+    LLM-written renderings of rounds < depth (they were spent to produce the next round). The selector's own
+    calls count at the full depth only."""
+    return _tokens_upto(record, parsed(record), depth)
 
 
 def offline_selector(name: str) -> Selector | None:
@@ -97,20 +111,21 @@ def reduce_record(record: dict[str, Any]) -> dict[str, Any]:
     depth, width = int(record.get("depth", 0)), int(record.get("width", 1))
     offline = offline_selector(str(record.get("selector", "visible_rate")))
     oracle = make_selector("oracle")
+    cands = parsed(record)
     out: dict[str, Any] = {
         "task_id": record["task_id"], "depth": depth, "width": width,
         "selector": record.get("selector", "visible_rate"), "correct": float(bool(record.get("correct"))),
         "usage": _usage_sum([record.get("usage")]),
-        "pass1_d": [pass_at_1(record, d) for d in range(depth + 1)],
-        "oracle_d": [float(selected_correct(record, oracle, d)) for d in range(depth + 1)],
-        "tokens_d": [tokens_upto(record, d) for d in range(depth + 1)],
-        "pass1_w": [pass_at_1(record, None, w) for w in range(1, width + 1)],
-        "oracle_w": [float(selected_correct(record, oracle, None, w)) for w in range(1, width + 1)],
-        "passk_w": [pass_at_width(record, w) for w in range(1, width + 1)],
+        "pass1_d": [_pass_at_1(cands, d, None) for d in range(depth + 1)],
+        "oracle_d": [float(_selected(cands, oracle, d, None)) for d in range(depth + 1)],
+        "tokens_d": [_tokens_upto(record, cands, d) for d in range(depth + 1)],
+        "pass1_w": [_pass_at_1(cands, None, w) for w in range(1, width + 1)],
+        "oracle_w": [float(_selected(cands, oracle, None, w)) for w in range(1, width + 1)],
+        "passk_w": [_pass_at_width(cands, w) for w in range(1, width + 1)],
     }
     if offline is not None:
-        out["sel_d"] = [float(selected_correct(record, offline, d)) for d in range(depth + 1)]
-        out["sel_w"] = [float(selected_correct(record, offline, None, w)) for w in range(1, width + 1)]
+        out["sel_d"] = [float(_selected(cands, offline, d, None)) for d in range(depth + 1)]
+        out["sel_w"] = [float(_selected(cands, offline, None, w)) for w in range(1, width + 1)]
     return out
 
 

@@ -18,6 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from semtrace.agents.transcript import Transcript
+from semtrace.llms.accounting import Spent
+from semtrace.sandbox.trace import Trace
+from semtrace.sandbox.types import ExecResult
 
 SCHEMA_VERSION = 3  # 2: config_digest; 3: a candidate's reasoning (records of versions 1 and 2 still load)
 NO_PROGRAM = "no_program"  # the outcome status of a candidate whose reply held no program (never run)
@@ -66,41 +69,42 @@ class ExecSummary(_Model):
         return self.passed / self.total
 
 
-def compact(result: dict[str, Any] | None, shown: set[int] | None = None, keep: str = "compact",
-            stdio: bool = True) -> dict[str, Any]:
-    """An ``ExecResult`` dict as an ``ExecSummary`` dict: detail for the ``shown`` tests only (all with
-    ``keep="all"``); stdout/stderr cut to ``STDIO_KEEP`` characters (dropped with ``stdio=False``)."""
-    if not result:
-        return {}
-    tests = list(result.get("tests") or [])
-    out = {k: result[k] for k in ("status", "message", "duration", "python", "runner_error") if k in result}
-    if stdio:
-        for k in ("stdout", "stderr"):
-            text = result.get(k) or ""
-            out[k] = text if len(text) <= STDIO_KEEP else text[:STDIO_KEEP] + f"...[{len(text) - STDIO_KEEP} more]"
-    out["passed"] = sum(t.get("status") == "passed" for t in tests)
-    out["total"] = len(tests)
-    out["outcomes"] = "".join(LETTERS.get(str(t.get("status")), "?") for t in tests)
-    out["tests"] = [t for t in tests if keep == "all" or t.get("index") in (shown or set())]
-    return out
+def _cut(text: str) -> str:
+    return text if len(text) <= STDIO_KEEP else text[:STDIO_KEEP] + f"...[{len(text) - STDIO_KEEP} more]"
 
 
-def compact_trace(trace: dict[str, Any] | None, keep: str = "compact") -> dict[str, Any] | None:
+def summary(result: ExecResult | None, shown: set[int] | None = None, keep: str = "compact",
+            stdio: bool = True) -> ExecSummary:
+    """An execution as the record keeps it: detail for the ``shown`` tests only (all with ``keep="all"``; None:
+    the first failing test), stdout/stderr cut to ``STDIO_KEEP`` characters (dropped with ``stdio=False``)."""
+    if result is None:
+        return ExecSummary()
+    if shown is None:
+        first = result.first_failure
+        shown = {first.index} if first is not None else set()
+    return ExecSummary(
+        status=result.status, message=result.message, duration=result.duration, python=result.python,
+        runner_error=result.runner_error,
+        stdout=_cut(result.stdout) if stdio else "", stderr=_cut(result.stderr) if stdio else "",
+        passed=sum(t.status == "passed" for t in result.tests), total=len(result.tests),
+        outcomes="".join(LETTERS.get(t.status, "?") for t in result.tests),
+        tests=tuple(TestDetail(index=t.index, status=t.status, message=t.message, actual=t.actual,
+                               duration=t.duration, value=t.value)
+                    for t in result.tests if keep == "all" or t.index in shown),
+    )
+
+
+def trace_record(trace: Trace | None, keep: str = "compact") -> dict[str, Any] | None:
     """A trace for the record: without its events (``n_events`` says how many; the rendering the model read is
     kept whole beside it), unless ``keep="all"``. Raw traces are most of a looping run's bytes (hundreds of KB per
     candidate) and nothing downstream reads them from records."""
-    if trace is None or keep == "all" or "events" not in trace:
-        return trace
-    out = {k: v for k, v in trace.items() if k != "events"}
-    out["n_events"] = len(trace.get("events") or [])
-    return out
-
-
-def first_failure(result: dict[str, Any] | None) -> set[int]:
-    for t in (result or {}).get("tests") or []:
-        if t.get("status") != "passed":
-            return {int(t["index"])}
-    return set()
+    if trace is None:
+        return None
+    if keep == "all":
+        return trace.to_dict()
+    return {"test_index": trace.test_index, "truncated": trace.truncated, "truncated_at": trace.truncated_at,
+            "line_hits": {str(k): v for k, v in trace.line_hits.items()}, "backend": trace.backend,
+            "n_events": len(trace.events)}
 
 
 class PromptMessage(_Model):
@@ -132,9 +136,9 @@ class Candidate(_Model):
     feedback: str = ""
     rendering: str = ""
     critique: str = ""
-    usage: dict[str, int] = Field(default_factory=dict)
-    render_usage: dict[str, int] = Field(default_factory=dict)
-    critique_usage: dict[str, int] = Field(default_factory=dict)
+    usage: Spent = Field(default_factory=Spent)
+    render_usage: Spent = Field(default_factory=Spent)
+    critique_usage: Spent = Field(default_factory=Spent)
     prompt_digest: str = ""
     prompt: tuple[PromptMessage, ...] = ()
     latency: float = 0.0  # seconds the LLM took to write it (width samples of one call: chain 0 carries them)
@@ -221,39 +225,38 @@ def record_schema() -> dict[str, Any]:
     return schema
 
 
-def _usage_sum(items: Iterable[dict[str, int] | None]) -> dict[str, int]:
-    """Usage dicts summed; ``completion_tokens`` includes ``reasoning_tokens`` (the reasoning's share)."""
-    total = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "calls": 0}
+def _usage_sum(items: Iterable[Spent | dict[str, int] | None]) -> dict[str, int]:
+    """Usages summed (a record read from a file holds them as dicts); ``completion_tokens`` includes
+    ``reasoning_tokens`` (the reasoning's share)."""
+    total = Spent()
     for u in items:
-        for k in total:
-            total[k] += int((u or {}).get(k, 0))
-    return total
+        total = total + (u if isinstance(u, Spent) else Spent.model_validate(u or {}))
+    return total.model_dump()
 
 
-def candidate_usage(c: dict[str, Any]) -> dict[str, int]:
+def candidate_usage(c: Candidate | dict[str, Any]) -> dict[str, int]:
+    """Everything a candidate's round used: its reply, its critique and an LLM-written rendering."""
+    if isinstance(c, Candidate):
+        return _usage_sum([c.usage, c.critique_usage, c.render_usage])
     return _usage_sum([c.get("usage"), c.get("critique_usage"), c.get("render_usage")])
 
 
-REASONING_KEYS = ("reasoning", "critique_reasoning")
-
-
-def task_record(task: Any, settings_view: dict[str, Any], state: dict[str, Any], config_digest: str = "",
-                keep_reasoning: bool = True) -> dict[str, Any]:
-    """The finished task as one JSON-able ``record.TaskRecord`` of the run whose config has ``config_digest``;
-    without the models' reasoning when not ``keep_reasoning`` (its tokens stay counted in the usage)."""
-    cands = sorted(state.get("candidates", []), key=lambda c: (c["chain"], c["round"]))
+def task_record(task: Any, settings_view: dict[str, Any], candidates: Iterable[Candidate],
+                selection: dict[str, Any], config_digest: str = "", keep_reasoning: bool = True) -> dict[str, Any]:
+    """The finished task as one JSON-able ``TaskRecord`` of the run whose config has ``config_digest``; without
+    the models' reasoning when not ``keep_reasoning`` (its tokens stay counted in the usage)."""
+    cands = sorted(candidates, key=lambda c: (c.chain, c.round))
     if not keep_reasoning:
-        cands = [{k: v for k, v in c.items() if k not in REASONING_KEYS} for c in cands]
-    selection = state.get("selection") or {}
-    chosen = next((c for c in cands if c["id"] == selection.get("id")), None)
+        cands = [c.model_copy(update={"reasoning": "", "critique_reasoning": ""}) for c in cands]
+    chosen = next((c for c in cands if c.id == selection.get("id")), None)
     usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])
     record = TaskRecord(
         task_id=task.task_id,
         kind=task.kind,
         **settings_view,
-        candidates=tuple(Candidate.from_dict(c) for c in cands),
+        candidates=tuple(cands),
         selection=selection,
-        correct=bool(chosen and Candidate.from_dict(chosen).correct),
+        correct=bool(chosen and chosen.correct),
         usage=usage,
         task_meta=task_meta(getattr(task, "metadata", None)),
         config_digest=config_digest,

@@ -8,30 +8,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-from typing import Any
 
 from semtrace.agents.context import AgentContext
-from semtrace.llms.accounting import measure, usage_of
+from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, PromptMessage
+from semtrace.agents.state import candidate_id
+from semtrace.llms.accounting import Spent, measure
 from semtrace.llms.base import UNFINISHED_REASONING, Completion, Message
 
 log = logging.getLogger(__name__)
 
 
-def no_usage(calls: int = 0) -> dict[str, int]:
-    """A record's usage of a candidate that cost no tokens (``UsageTotals.brief``'s keys)."""
-    return {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "calls": calls}
-
-
 def prompt_digest(messages: list[Message]) -> str:
-    blob = json.dumps([[d["role"], d["content"]] for d in (m.to_dict() for m in messages)], ensure_ascii=False)
+    blob = json.dumps([[m.role, m.text] for m in messages], ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def prompt_messages(messages: list[Message]) -> list[dict[str, str]]:
-    """The messages as the record keeps them (``record.PromptMessage``): role and text, in order (the agent's
-    prompts are text; a message of parts is kept by its text)."""
-    return [{"role": m.role, "content": m.text} for m in messages]
+def prompt_messages(messages: list[Message]) -> tuple[PromptMessage, ...]:
+    """The messages as the record keeps them: role and text, in order (the agent's prompts are text; a message of
+    parts is kept by its text)."""
+    return tuple(PromptMessage(role=m.role, content=m.text) for m in messages)
 
 
 CODE_END = "\n```\n"  # a closing fence on its own line: the program is complete, the rest is chatter
@@ -47,13 +42,11 @@ async def ask(
     chain: int | None = None,
     purpose: str = "generate",
     code: bool = False,
-) -> tuple[list[Completion], dict[str, int], float]:
+) -> tuple[list[Completion], Spent, float]:
     """The completions, what they used and the seconds the provider took, read from the LLM's ledger for this
-    call's own scope (task, round, chain, purpose); from the completions and the clock for an LLM that keeps no
-    ledger."""
+    call's own scope (task, round, chain, purpose)."""
     s = ctx.settings
     stop = [CODE_END] if code and s.llm.code_stop and not ctx.stats.code_stop_off else None
-    start = time.perf_counter()
     with measure(ctx.llm, task_id=ctx.task.task_id, round=round_, chain=chain, purpose=purpose) as used:
         completions = await ctx.llm_for(round_).generate(
             messages, n=n, temperature=s.llm.temperature, max_tokens=s.llm.max_tokens, seed=seed, stop=stop
@@ -69,8 +62,8 @@ async def ask(
             ctx.stats.add_completions(completions)
     if stop and any(c.reasoning for c in completions):
         _code_stop_off(ctx, "the model's replies carry reasoning")
-    latency = used.usage.latency if used.usage is not None else time.perf_counter() - start
-    return completions, (used.usage or usage_of(completions)).brief(), round(latency, 4)
+    spent = used.spent
+    return completions, spent, round(used.usage.latency if used.usage is not None else 0.0, 4)
 
 
 def _cut_by_stop(c: Completion) -> bool:
@@ -104,20 +97,23 @@ def _code_from(ctx: AgentContext, completion: Completion) -> tuple[str | None, s
     return code, ""
 
 
-def reply_fields(ctx: AgentContext, completion: Completion) -> dict[str, Any]:
-    """What a payload carries of the reply that wrote its candidate: the program ("" and ``no_program`` when there
-    is none), the answer, the note and the reasoning (recorded, never sent again)."""
+def candidate(ctx: AgentContext, completion: Completion, *, chain: int, round_: int, parent: str | None,
+              messages: list[Message], usage: Spent, latency: float) -> Candidate:
+    """The candidate a reply wrote: its program ("" with status ``no_program`` when there is none, the reason in
+    its note), the answer, the reasoning (recorded, never sent again), the request and what it used."""
     code, note = _code_from(ctx, completion)
-    out = {"code": code or "", "raw": completion.text, "note": note, "reasoning": completion.reasoning}
-    if code is None:
-        out["no_program"] = True
-    return out
+    return Candidate(
+        id=candidate_id(chain, round_), chain=chain, round=round_, parent=parent, code=code or "", raw=completion.text,
+        note=note, reasoning=completion.reasoning, usage=usage, latency=latency, prompt=prompt_messages(messages),
+        prompt_digest=prompt_digest(messages),
+        visible=ExecSummary(status=NO_PROGRAM, message=note) if code is None else ExecSummary(),
+    )
 
 
-def asked_again(payload: dict[str, Any]) -> list[Message]:
+def asked_again(cand: Candidate) -> list[Message]:
     """The request that produced a candidate without a program, once more, its last user message saying why."""
-    sent = [Message(m["role"], m["content"]) for m in payload.get("prompt") or []]
-    note = ASKED_AGAIN.format(reason=payload.get("note") or UNFINISHED_REASONING)
+    sent = [Message(m.role, m.content) for m in cand.prompt]
+    note = ASKED_AGAIN.format(reason=cand.note or UNFINISHED_REASONING)
     last = max((i for i, m in enumerate(sent) if m.role == "user"), default=None)
     if last is None:
         return [*sent, Message("user", note)]

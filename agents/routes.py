@@ -1,31 +1,35 @@
-"""Routes: pure functions of a chain payload (or the state) and the settings, returning a node name."""
+"""Routes: pure functions of a chain (or the state) and the settings, returning where the chain goes next."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from semtrace.agents.settings import AgentSettings
-from semtrace.agents.state import AgentState, ChainPayload
+from semtrace.agents.state import AgentState, Chain
 
-AfterExecute = Literal["trace", "render", "refine", "finish"]
-AfterRender = Literal["critique", "refine", "debug"]
+AfterRun = Literal["finish", "feedback"]
+AfterFeedback = Literal["critique", "refine", "debug"]
 Repair = Literal["refine", "debug"]
 AfterFinish = Literal["select", "__end__"]
 
 
-def after_execute(payload: ChainPayload, settings: AgentSettings) -> AfterExecute:
-    """Stop when every visible test passes (if ``stop_on_pass``) or the depth is reached; else trace (or go
-    straight to rendering when the representation needs no trace)."""
-    if payload.get("no_program"):  # nothing ran: ask again (refine re-sends the request) unless at the depth
-        return "finish" if payload["round"] >= settings.agent.resolved_depth else "refine"
-    passed = payload.get("visible", {}).get("status") == "passed"
-    if passed and (settings.agent.stop_on_pass or not payload.get("visible", {}).get("tests")):
+def after_run(chain: Chain, settings: AgentSettings, has_tests: bool) -> AfterRun:
+    """Stop when every visible test passes (if ``stop_on_pass``), when there are no visible tests to judge a pass
+    by, or at the depth; else the chain gets its feedback (trace, rendering) for the next round."""
+    passed = chain.candidate.visible.status == "passed"
+    if passed and (settings.agent.stop_on_pass or not has_tests):
         return "finish"
-    if payload["round"] >= settings.agent.resolved_depth:
-        return "finish"
-    if passed:  # stop_on_pass is off: keep refining a passing program, with no failing test to show
-        return "render"
-    return "trace" if settings.needs_trace and payload.get("failing") is not None else "render"
+    return "finish" if chain.round >= settings.agent.resolved_depth else "feedback"
+
+
+def after_no_program(chain: Chain, settings: AgentSettings) -> Literal["finish", "refine"]:
+    """A reply without a program ran nothing: the same request again (``refine``) unless at the depth."""
+    return "finish" if chain.round >= settings.agent.resolved_depth else "refine"
+
+
+def wants_trace(chain: Chain, settings: AgentSettings) -> bool:
+    """A failing visible test to trace, and a representation that reads traces."""
+    return settings.needs_trace and chain.failing is not None and chain.candidate.visible.status != "passed"
 
 
 def repair_node(settings: AgentSettings) -> Repair:
@@ -34,8 +38,8 @@ def repair_node(settings: AgentSettings) -> Repair:
     return "debug" if settings.agent.strategy == "debug" else "refine"
 
 
-def after_render(payload: ChainPayload, settings: AgentSettings) -> AfterRender:
-    return "critique" if settings.agent.critique and payload.get("failing") is not None else repair_node(settings)
+def after_feedback(chain: Chain, settings: AgentSettings) -> AfterFeedback:
+    return "critique" if settings.agent.critique and chain.failing is not None else repair_node(settings)
 
 
 def after_finish(state: AgentState) -> AfterFinish:

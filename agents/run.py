@@ -255,7 +255,7 @@ async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress:
                 )
                 started = time.monotonic()
                 try:
-                    state = await run_scored(app, task, ctx, scorer)  # the graph, scored as it goes
+                    cands, selection = await run_scored(app, task, ctx, scorer)  # the graph, scored as it goes
                 except Exception as exc:  # noqa: BLE001 - infrastructure failure of one task; the run goes on
                     if getattr(exc, "fatal", False):  # every task would fail alike (LLM unreachable): stop, resumable
                         raise
@@ -266,7 +266,8 @@ async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress:
                     )
                     progress.errors += 1
                     return
-                record = task_record(task, view, state, identity.config_digest, keep_reasoning=cfg.keep_reasoning)
+                record = task_record(task, view, cands, selection, identity.config_digest,
+                                     keep_reasoning=cfg.keep_reasoning)
                 record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
                 append_line(results_path, record)  # RunWriteError stops the run; the checkpoint stays
                 kept[task.task_id] = reduce_record(record)

@@ -20,8 +20,8 @@ from typing import Any
 from semtrace.agents.context import AgentContext, RunStats
 from semtrace.agents.exec_cache import ExecCache
 from semtrace.agents.gates import GatedSandbox, PriorityGate
-from semtrace.agents.record import NO_PROGRAM, compact, first_failure
-from semtrace.agents.state import final_candidates
+from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, summary
+from semtrace.agents.state import candidates_of, final_candidates
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.base import Sandbox
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits
@@ -85,30 +85,26 @@ class Scorer:
         return await self._cache.run(sandbox, self.request(task, code), self.stats, key=self.key(task, code))
 
 
-def hidden_outcome(result: ExecResult | None, keep: str) -> dict[str, Any]:
+def hidden_outcome(result: ExecResult | None, keep: str) -> ExecSummary:
     """The record's compact hidden result: counts, one letter per test, detail for the first failure only."""
-    if result is None:
-        return {}
-    data = result.to_dict()
-    data.pop("traces", None)
-    return compact(data, first_failure(data), keep, stdio=False)
+    return summary(result, None, keep, stdio=False)
 
 
-def new_candidates(chunk: Any) -> Iterator[dict[str, Any]]:
-    """The candidates with a program in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
+def new_candidates(chunk: Any) -> Iterator[Candidate]:
+    """The candidates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
     if not isinstance(chunk, dict):
         return
     for value in chunk.values():
         for update in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(update, dict):
                 for cand in update.get("candidates") or []:
-                    if isinstance(cand, dict) and isinstance(cand.get("code"), str):
+                    if isinstance(cand, Candidate):
                         yield cand
 
 
-def _no_program(cand: dict[str, Any]) -> bool:
+def _no_program(cand: Candidate) -> bool:
     """A candidate whose reply held no program (``record.NO_PROGRAM``): never run, hidden tests included."""
-    return (cand.get("visible") or {}).get("status") == NO_PROGRAM
+    return cand.visible.status == NO_PROGRAM
 
 
 async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
@@ -127,21 +123,20 @@ async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> d
     return dict((await app.aget_state(config)).values)
 
 
-async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) -> dict[str, Any]:
-    """The task's final state with every candidate's hidden outcome and the final selection. ``task`` is the real
-    task (for scoring); the graph sees only ``ctx.task``, its public view."""
+async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer
+                     ) -> tuple[list[Candidate], dict[str, Any]]:
+    """The task's candidates, each with its hidden outcome, and the final selection. ``task`` is the real task
+    (for scoring); the graph sees only ``ctx.task``, its public view."""
     jobs: dict[str, asyncio.Future[ExecResult | None]] = {}
 
-    def start(cand: dict[str, Any]) -> None:  # scored once per program; queued by its first candidate's round
-        if _no_program(cand):
-            return
-        if cand["code"] not in jobs:
-            round_ = int(cand.get("round") or 0)
-            jobs[cand["code"]] = asyncio.ensure_future(scorer.score(task, cand["code"], round_, ctx.ordinal))
+    def start(cand: Candidate) -> None:  # scored once per program; queued by its first candidate's round
+        if not _no_program(cand) and cand.code not in jobs:
+            jobs[cand.code] = asyncio.ensure_future(scorer.score(task, cand.code, cand.round, ctx.ordinal))
 
     try:
         state = await _graph_state(app, task, ctx, start)
-        for cand in state.get("candidates") or []:
+        made = candidates_of(state)
+        for cand in made:
             start(cand)  # made before a kill (in the checkpoint, not in this session's stream)
         scores = {code: await job for code, job in jobs.items()}
     except BaseException:
@@ -150,11 +145,9 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer) ->
         await asyncio.gather(*jobs.values(), return_exceptions=True)
         raise
     keep = ctx.settings.keep_outcomes
-    state["candidates"] = [
-        {**c, "hidden": {"status": NO_PROGRAM, "message": c.get("note", "")} if _no_program(c)
-         else hidden_outcome(scores[c["code"]], keep)} for c in state.get("candidates") or []
-    ]
+    scored = [c.model_copy(update={"hidden": ExecSummary(status=NO_PROGRAM, message=c.note) if _no_program(c)
+                                   else hidden_outcome(scores[c.code], keep)}) for c in made]
     selection = state.get("selection") or {}
     if selection.get("deferred"):  # a selector reading hidden results runs now that they exist
-        state["selection"] = await ctx.selector.select(final_candidates(state["candidates"]), ctx)
-    return state
+        selection = await ctx.selector.select(final_candidates(scored), ctx)
+    return scored, selection

@@ -18,7 +18,7 @@ from typing import Any
 
 from semtrace.agents.context import AgentContext
 from semtrace.agents.state import Candidate
-from semtrace.llms.accounting import measure, usage_of
+from semtrace.llms.accounting import measure
 from semtrace.registry import Registry
 from semtrace.representations import prompts
 from semtrace.sandbox.types import ExecRequest, TestCase
@@ -32,8 +32,8 @@ def _select_scope(ctx: AgentContext) -> Any:
 
 
 def _used(measured: Any, completions: list[Any]) -> dict[str, int]:
-    usage = measured.usage if measured.usage is not None else usage_of(completions, calls=len(completions))
-    return dict(usage.brief())
+    """What the selector's calls used, from the LLM's ledger (the selection's info keeps it as JSON)."""
+    return measured.spent.model_dump()
 
 
 def best_visible(candidates: Sequence[Candidate]) -> list[Candidate]:

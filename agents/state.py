@@ -1,40 +1,111 @@
-"""The graph's state, the per-chain payload carried by ``Send``, and the Candidate record.
+"""The graph's state and the chain a ``Send`` carries, both typed.
 
-State holds plain JSON-able dicts (so SQLite checkpoints stay small and portable) in the shape of
-``record.Candidate``, the typed, frozen candidate that selectors, reports and ``results.jsonl`` use. The task itself is not in the state: it comes in with
-the run context (so hidden tests never sit in a checkpoint or a payload).
+A candidate is one ``record.Candidate``, created once by the node that got its program (``generate``, ``refine``,
+``debug``), completed by ``observe`` (its run, trace, feedback, rendering) and ``critique``, and written to the
+state once its round is complete; the scorer adds its hidden outcome outside the graph. A chain travels from node
+to node as a ``Chain``: the candidate in progress and the history the next prompt shows. The task itself is not
+in the state: it comes in with the run context (so hidden tests never sit in a checkpoint or a payload). Dicts
+exist only where a checkpoint of an older format is read (``as_chain``, ``merge_candidates``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, TypedDict
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from langgraph.channels.delta import DeltaChannel
-from semtrace.agents.record import Candidate
+from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, PromptMessage
+from semtrace.agents.transcript import Transcript
 from semtrace.representations.prompts import Attempt
 
-__all__ = ["AgentState", "Candidate", "ChainPayload", "attempts_of", "candidate_id", "final_candidates",
-           "merge_candidates"]
+__all__ = ["AgentState", "Candidate", "Chain", "as_chain", "candidate_id", "final_candidates", "merge_candidates"]
 
 
-def merge_candidates(
-    left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
-    """Reducer: candidates are keyed by ``id``; a later patch for the same id adds/overrides fields.
+class Chain(BaseModel):
+    """One chain between two nodes: its candidate of this round and what later prompts show of earlier rounds.
 
-    Never mutates its inputs; order is first appearance (chain, then round as they were produced).
-    """
-    merged: dict[str, dict[str, Any]] = {c["id"]: c for c in (left or [])}
-    for patch in right or []:
-        cid = patch["id"]
-        merged[cid] = {**merged[cid], **patch} if cid in merged else dict(patch)
+    ``failing``: the first failing visible test (None: none failed, or nothing ran); ``visible``: the visible run's
+    every outcome (the ``debug`` strategy's ``run_tests`` tool reads it; None otherwise); ``debug``: the ``debug``
+    round's tool loop in progress."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    candidate: Candidate
+    attempts: tuple[Attempt, ...] = ()
+    failing: int | None = None
+    visible: dict[str, Any] | None = None
+    debug: Transcript | None = None
+    legacy: bool = False  # read from a checkpoint before format 3: its candidate's other fields are in the state
+
+    @property
+    def chain(self) -> int:
+        return self.candidate.chain
+
+    @property
+    def round(self) -> int:
+        return self.candidate.round
+
+    @property
+    def no_program(self) -> bool:
+        return self.candidate.visible.status == NO_PROGRAM
+
+    def written(self, cand: Candidate) -> Candidate | dict[str, Any]:
+        """What a node writes to the state for ``cand`` (this chain's candidate, completed): the candidate; for a
+        chain of an older checkpoint, only the fields the node set (merged onto that checkpoint's record)."""
+        if not self.legacy:
+            return cand
+        old = self.candidate
+        given = old.model_fields_set  # the fields the old payload held (as new as the state's)
+        return {"id": cand.id, **{k: v for k, v in cand.to_dict().items()
+                                  if k in given or getattr(cand, k) != getattr(old, k)}}
+
+    def attempt(self) -> Attempt:
+        """This round as the next prompt's history shows it."""
+        c = self.candidate
+        return Attempt(code=c.code, feedback=c.feedback, rendering=c.rendering, critique=c.critique)
+
+
+def candidate_id(chain: int, round_: int) -> str:
+    return f"c{chain}r{round_}"
+
+
+# ------------------------------------------------------------------ the candidates channel
+
+
+def _typed(data: dict[str, Any]) -> Candidate | dict[str, Any]:
+    """A candidate from an older checkpoint's dict (kept a dict while its patches are still partial)."""
+    try:
+        return Candidate.from_dict(data)
+    except ValidationError:
+        return data
+
+
+def _cid(c: Candidate | dict[str, Any]) -> str:
+    return c.id if isinstance(c, Candidate) else c["id"]
+
+
+def merge_candidates(left: Sequence[Candidate | dict[str, Any]] | None,
+                     right: Sequence[Candidate | dict[str, Any]] | None) -> list[Candidate | dict[str, Any]]:
+    """Reducer: candidates keyed by id, a later write of an id replacing it whole. A dict is a patch of a
+    checkpoint written before format 3 (``checkpoints.FORMAT``), merged onto what that id holds. Never mutates its
+    inputs; order is first appearance."""
+    merged: dict[str, Candidate | dict[str, Any]] = {}
+    for c in left or []:
+        merged[_cid(c)] = c if isinstance(c, Candidate) else _typed(c)
+    for w in right or []:
+        cid = _cid(w)
+        if isinstance(w, Candidate):
+            merged[cid] = w
+            continue
+        base = merged.get(cid)
+        merged[cid] = _typed({**(base.to_dict() if isinstance(base, Candidate) else (base or {})), **w})
     return list(merged.values())
 
 
-def merge_candidate_writes(state: list[dict[str, Any]] | None, writes: list[list[dict[str, Any]]]
-                           ) -> list[dict[str, Any]]:
-    """``merge_candidates`` over a batch of writes, as ``DeltaChannel`` replays them (batching-invariant: merging
-    by id write after write is the same as merging their concatenation)."""
+def merge_candidate_writes(state: list[Any] | None, writes: list[list[Any]]) -> list[Any]:
+    """``merge_candidates`` over a batch of writes, as ``DeltaChannel`` replays them (batching-invariant)."""
     merged = state or []
     for write in writes:
         merged = merge_candidates(merged, write)
@@ -50,48 +121,58 @@ class AgentState(TypedDict, total=False):
 
     task_id: str
     width: int
-    # a delta channel: a checkpoint stores this step's patches (the writes), not the whole candidate list again;
-    # the list is rebuilt by replaying the writes (a full snapshot every 100 updates bounds the replay)
-    candidates: Annotated[list[dict[str, Any]], DeltaChannel(merge_candidate_writes)]
+    # a delta channel: a checkpoint stores this step's writes (each a finished candidate), not the whole list
+    # again; the list is rebuilt by replaying them (a full snapshot every 100 updates bounds the replay)
+    candidates: Annotated[list[Candidate], DeltaChannel(merge_candidate_writes)]
     finished: Annotated[list[int], add_ints]  # chains that stopped
     selection: dict[str, Any]  # {"id": candidate id or None, "selector": name, "info": {...}}
 
 
-class ChainPayload(TypedDict, total=False):
-    """What one chain carries from node to node (the ``Send`` argument)."""
-
-    chain: int
-    round: int
-    id: str
-    parent: str | None
-    code: str
-    visible: dict[str, Any]  # ExecResult.to_dict() without traces
-    failing: int | None  # index of the first failing visible test
-    trace: dict[str, Any] | None
-    rendering: str
-    critique: str
-    attempts: list[dict[str, str]]  # earlier rounds as Attempt fields
-    prefetched: list[dict[str, Any]]  # traces the execution already recorded (Trace.to_dict())
+def candidates_of(state: dict[str, Any]) -> list[Candidate]:
+    """The state's candidates, typed (an older checkpoint's partial dicts, never completed, are left out)."""
+    return [c for c in state.get("candidates") or [] if isinstance(c, Candidate)]
 
 
-def candidate_id(chain: int, round_: int) -> str:
-    return f"c{chain}r{round_}"
-
-
-def attempts_of(payload: ChainPayload) -> list[Attempt]:
-    return [Attempt(**a) for a in payload.get("attempts", [])]
-
-
-def final_candidates(
-    candidates: list[dict[str, Any]], depth: int | None = None, width: int | None = None
-) -> list[Candidate]:
-    """Each chain's answer at ``depth``: its latest candidate with round <= depth (chains stop early on a pass)."""
-    best: dict[int, dict[str, Any]] = {}
+def final_candidates(candidates: Iterable[Candidate | dict[str, Any]], depth: int | None = None,
+                     width: int | None = None) -> list[Candidate]:
+    """Each chain's answer at ``depth``: its latest candidate with round <= depth (chains stop early on a pass).
+    Dicts are a record's candidates as read from ``results.jsonl``."""
+    best: dict[int, Candidate | dict[str, Any]] = {}
     for c in candidates:
-        if width is not None and c["chain"] >= width:
+        chain, round_ = (c.chain, c.round) if isinstance(c, Candidate) else (c["chain"], c["round"])
+        if (width is not None and chain >= width) or (depth is not None and round_ > depth):
             continue
-        if depth is not None and c["round"] > depth:
-            continue
-        if c["chain"] not in best or c["round"] > best[c["chain"]]["round"]:
-            best[c["chain"]] = c
-    return [Candidate.from_dict(best[k]) for k in sorted(best)]
+        held = best.get(chain)
+        if held is None or round_ > (held.round if isinstance(held, Candidate) else held["round"]):
+            best[chain] = c
+    return [v if isinstance(v, Candidate) else Candidate.from_dict(v) for _, v in sorted(best.items())]
+
+
+# ------------------------------------------------------------------ payloads of checkpoints before format 3
+
+_RECORD_KEYS = ("id", "chain", "round", "parent", "code", "raw", "note", "reasoning", "feedback", "rendering",
+                "critique", "prompt_digest", "latency")
+
+
+def as_chain(payload: Chain | dict[str, Any]) -> Chain:
+    """A node's input as a ``Chain``: a ``Send`` payload of a checkpoint written before format 3 was a dict of the
+    candidate's fields and the chain's history; it is read into the same types (the candidate's other fields are
+    in that checkpoint's state, merged by id)."""
+    if isinstance(payload, Chain):
+        return payload
+    p = payload
+    fields: dict[str, Any] = {k: p[k] for k in _RECORD_KEYS if k in p}
+    if "prompt" in p:
+        fields["prompt"] = tuple(PromptMessage(**m) for m in p["prompt"] or [])
+    if p.get("usage"):
+        fields["usage"] = p["usage"]
+    if p.get("no_program"):
+        fields["visible"] = ExecSummary(status=NO_PROGRAM, message=p.get("note", ""))
+    return Chain(
+        candidate=Candidate.from_dict({"code": "", **fields}),
+        attempts=tuple(Attempt(**a) for a in p.get("attempts") or []),
+        failing=p.get("failing"),
+        visible=p.get("visible") if isinstance(p.get("visible"), dict) else None,
+        debug=Transcript.from_dict(p["debug"]) if p.get("debug") else None,
+        legacy=True,
+    )

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from semtrace.llms.accounting import Spent
 from semtrace.llms.base import Message, ReasoningPart, TextPart, ToolCall, ToolResult
 
 TOOL_NAMES = ("run_tests", "run", "trace", "submit")
@@ -69,7 +70,7 @@ class Turn(_Model):
     calls: tuple[ToolStep, ...] = ()
     notice: str = ""
     finish_reason: str = "stop"
-    usage: dict[str, int] = Field(default_factory=dict)
+    usage: Spent = Field(default_factory=Spent)
     latency: float = 0.0
 
     def assistant_message(self, protocol: Protocol) -> Message:
@@ -120,13 +121,9 @@ class Transcript(_Model):
         """Whether the round traced anything (a ``trace`` call that was not an error)."""
         return any(c.name == "trace" and not c.error for t in self.turns for c in t.calls)
 
-    def usage(self) -> dict[str, int]:
-        """What the loop's LLM calls used (their ``usage`` summed key by key)."""
-        total = {"prompt_tokens": 0, "completion_tokens": 0, "calls": 0}
-        for t in self.turns:
-            for k, v in t.usage.items():
-                total[k] = total.get(k, 0) + int(v)
-        return total
+    def usage(self) -> Spent:
+        """What the loop's LLM calls used."""
+        return sum((t.usage for t in self.turns), Spent())
 
     @property
     def latency(self) -> float:

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from pydantic import BaseModel, ConfigDict
 
@@ -135,20 +138,65 @@ class UsageTotals:
         d["total_tokens"] = self.total_tokens
         return d
 
-    def brief(self) -> dict[str, int]:
+    def brief(self) -> Spent:
         """The numbers a run's record keeps per LLM call site: tokens (reasoning's share too) and calls."""
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "reasoning_tokens": self.reasoning_tokens, "calls": self.calls}
+        return Spent(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+                     reasoning_tokens=self.reasoning_tokens, calls=self.calls)
 
 
-def usage_of(completions: list[Any], calls: int = 1) -> UsageTotals:
-    """What ``completions`` used, from the completions themselves: for LLMs that keep no ledger (plugins, fakes)."""
-    return UsageTotals(prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
-                       completion_tokens=sum(c.usage.completion_tokens for c in completions),
-                       reasoning_tokens=sum(getattr(c.usage, "reasoning_tokens", 0) for c in completions),
-                       completions=len(completions),
-                       unfinished_reasoning=sum(bool(getattr(c, "reasoning_unfinished", False)) for c in completions),
-                       calls=calls)
+class Spent(BaseModel):
+    """What one call site used, as a run's record keeps it (a candidate's ``usage``, a critique's, a selector's):
+    the ledger's totals for the site's scope (``UsageTotals.brief``), the one usage type records carry.
+    ``completion_tokens`` includes ``reasoning_tokens`` (the reasoning's share)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    calls: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Spent) -> Spent:
+        return Spent(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens,
+                     reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens, calls=self.calls + other.calls)
+
+
+class Ledgered:
+    """An LLM that keeps no ledger of its own (a plugin, a fake handed to the agent directly), given one: each
+    ``generate`` call is recorded in ``accounting`` under the caller's scope as ``ManagedLLM`` records it (the
+    completions' reported usage), so ``measure`` reads every LLM's usage the same way. Other attributes pass
+    through."""
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self.accounting = Accounting()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+    async def generate(self, messages: Any, **options: Any) -> Any:
+        self.accounting.add(UsageTotals(calls=1))
+        start = time.perf_counter()
+        completions = await self._llm.generate(messages, **options)
+        self.accounting.record_call(
+            model=str(getattr(self._llm, "name", "llm")), free=True, requests=1, retries=0,
+            latency=time.perf_counter() - start,
+            retry_wait=0.0, completions=len(completions),
+            prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
+            completion_tokens=sum(c.usage.completion_tokens for c in completions),
+            reasoning_tokens=sum(c.usage.reasoning_tokens for c in completions),
+            unfinished_reasoning=sum(bool(c.reasoning_unfinished) for c in completions))
+        return completions
+
+
+def ledgered(llm: Any) -> Any:
+    """``llm`` when it keeps a ledger (``accounting``, as every ``make_llm`` LLM does), else ``Ledgered(llm)``."""
+    return llm if isinstance(getattr(llm, "accounting", None), Accounting) else Ledgered(llm)
 
 
 def reasoning_warning(totals: UsageTotals) -> str | None:
@@ -162,10 +210,18 @@ def reasoning_warning(totals: UsageTotals) -> str | None:
 
 
 class Measured:
-    """What the calls inside one ``measure`` block used (``usage`` is None when the LLM keeps no ledger)."""
+    """What the calls inside one ``measure`` block used (``usage`` is None when the LLM keeps no ledger: give it
+    one with ``ledgered``)."""
 
     def __init__(self) -> None:
         self.usage: UsageTotals | None = None
+
+    @property
+    def spent(self) -> Spent:
+        """``usage`` as a record keeps it; an LLM without a ledger here is a bug of the caller (no guessing)."""
+        if self.usage is None:
+            raise TypeError("measure() was given an LLM without a ledger; wrap it with accounting.ledgered()")
+        return self.usage.brief()
 
 
 @contextmanager
@@ -289,5 +345,5 @@ class Accounting:
         }
 
 
-__all__ = ["DEFAULT_PRICES", "Accounting", "Measured", "Price", "UsageTotals", "current_scope", "find_price",
-           "measure", "reasoning_warning", "usage_of", "usage_scope"]
+__all__ = ["DEFAULT_PRICES", "Accounting", "Ledgered", "Measured", "Price", "Spent", "UsageTotals", "current_scope",
+           "find_price", "ledgered", "measure", "reasoning_warning", "usage_scope"]

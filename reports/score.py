@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semtrace.agents.record import Candidate, compact, first_failure
+from semtrace.agents.record import Candidate, summary
 from semtrace.agents.rundir import RunError, RunWriteError, write_file
 from semtrace.benchmarks.metrics import mean_interval, mean_pass_at_k
 from semtrace.benchmarks.task import Task
@@ -191,15 +191,14 @@ async def score_samples(samples: list[Sample], tasks: dict[str, Task], sandbox: 
     async def one(s: Sample) -> SampleScore:
         task = tasks[s.task_id]
         async with gate:
-            hidden = hidden_outcome(await scorer.score(task, s.code), "compact")
+            hidden = hidden_outcome(await scorer.score(task, s.code), "compact").model_dump(
+                mode="json", exclude_defaults=True)
             visible: dict[str, Any] = {}
             if not task.hidden_tests:  # judged on the visible tests, as Candidate.correct judges a run's candidate
-                res = (await sandbox.run(ExecRequest(code=s.code, tests=task.visible_tests,
-                                                     entry_point=task.entry_point, test_setup=task.test_setup,
-                                                     prelude=task.prelude,
-                                                     limits=limits))).to_dict()
-                res.pop("traces", None)
-                visible = compact(res, first_failure(res), "compact", stdio=False)
+                res = await sandbox.run(ExecRequest(code=s.code, tests=task.visible_tests,
+                                                    entry_point=task.entry_point, test_setup=task.test_setup,
+                                                    prelude=task.prelude, limits=limits))
+                visible = summary(res, None, "compact", stdio=False).model_dump(mode="json", exclude_defaults=True)
         return verdict(s, hidden, visible)
 
     scores = await asyncio.gather(*(one(s) for s in samples))

@@ -54,7 +54,7 @@ async def test_run_the_tests_trace_watching_one_variable_submit_repaired_in_roun
     assert "cut: only best: 3 of 11 events kept" in trace_obs and "[L2] best = 1 [/L2]" in trace_obs
     assert "x = " not in trace_obs and "value: 1" in trace_obs
     assert all(c.done and not c.error and c.tokens > 0 for c in t.turns[0].calls + t.turns[1].calls)
-    assert fixed.usage["calls"] == 3 and len(llm.requests) == 3 and t.used == 2 and t.traced
+    assert fixed.usage.calls == 3 and len(llm.requests) == 3 and t.used == 2 and t.traced
     assert fixed.prompt[0].role == "system" and "submit" in fixed.prompt[0].content
     # the observations went back as the protocol says: tool results (native) or a user message (text)
     marker = "[tool_result call_1]" if native else "[user]\n[run_tests result]"

@@ -181,6 +181,7 @@ async def test_scorer_runs_each_program_once_concurrently_and_stops_at_the_first
     import asyncio
 
     from semtrace.agents.context import RunStats
+    from semtrace.agents.record import ExecSummary
     from semtrace.agents.scoring import Scorer, hidden_outcome
     from semtrace.sandbox.fake import FakeSandbox
     from semtrace.sandbox.types import ExecResult, Limits, TestOutcome
@@ -205,5 +206,5 @@ async def test_scorer_runs_each_program_once_concurrently_and_stops_at_the_first
     assert req.entry_point == task.entry_point and req.limits == limits
     assert await scorer.score(replace(task, task_id="none", hidden_tests=()), "x = 1") is None
     out = hidden_outcome(a, "compact")
-    assert out["outcomes"] == "F" and out["tests"][0]["message"] == "boom" and "stdout" not in out
-    assert hidden_outcome(None, "compact") == {}
+    assert out.outcomes == "F" and out.tests[0].message == "boom" and out.stdout == ""
+    assert hidden_outcome(None, "compact") == ExecSummary()

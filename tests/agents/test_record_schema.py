@@ -8,7 +8,8 @@ import json
 import jsonschema
 import pytest
 from runhelp import run_config
-from semtrace.agents.record import SCHEMA_VERSION, Candidate, TaskRecord, compact
+from semtrace.agents.record import SCHEMA_VERSION, Candidate, TaskRecord, summary
+from semtrace.sandbox.types import ExecResult
 from semtrace.agents.run import read_records
 from semtrace.cli import _mount, app
 from semtrace.config import build_config
@@ -65,7 +66,7 @@ async def test_each_candidate_keeps_the_exact_prompt_the_llm_was_sent(fix_tasks,
     candidate's ``prompt`` is, message for message, one conversation the LLM received, and it carries its
     parent's rendered trace; the digest is the digest of that list; each critique keeps its own prompt."""
     from rules import repair_rules, write_rules
-    from semtrace.agents.nodes import prompt_digest
+    from semtrace.agents.replies import prompt_digest
     from semtrace.llms.base import Message
 
     tasks = fix_tasks[:3]
@@ -128,12 +129,14 @@ def test_compact_outcomes_keep_counts_and_only_the_shown_detail() -> None:
     tests = [{"index": i, "status": "passed" if i != 3 else "failed", "message": "m", "actual": "x" * 500,
               "duration": 0.1} for i in range(200)]
     result = {"status": "failed", "tests": tests, "stdout": "y" * 10_000, "stderr": "", "message": ""}
-    small = compact(result, {3})
-    assert small["passed"] == 199 and small["total"] == 200 and small["outcomes"][3] == "F"
-    assert [t["index"] for t in small["tests"]] == [3] and len(small["stdout"]) < 2100
-    assert len(json.dumps(small)) < 3000 < len(json.dumps(result))
-    assert len(compact(result, {3}, keep="all")["tests"]) == 200
-    assert "stdout" not in compact(result, {3}, stdio=False)
+    run = ExecResult.from_dict(result)
+    small = summary(run, {3})
+    assert small.passed == 199 and small.total == 200 and small.outcomes[3] == "F"
+    assert [t.index for t in small.tests] == [3] and len(small.stdout) < 2100
+    assert len(small.model_dump_json()) < 3000 < len(json.dumps(result))
+    assert len(summary(run, {3}, keep="all").tests) == 200
+    assert summary(run, {3}, stdio=False).stdout == ""
+    assert [t.index for t in summary(run).tests] == [3]  # the first failing test by default
 
 
 def test_unknown_schema_is_one_line() -> None:
