@@ -1,6 +1,7 @@
 """Scheduling and de-duplication of the run's work (issue 14.1): the run-wide ExecCache under concurrency, the
 visible run's stop at the first timeout, no trace re-run of a test that timed out, the run's checkpointer, and the
-profile spans. Real nodes, the ``fake`` sandbox (every request recorded) and the real local sandbox."""
+profile spans. Real nodes (``observe`` runs, traces and renders a candidate in one step), the ``fake`` sandbox
+(every request recorded) and the real local sandbox."""
 
 from __future__ import annotations
 
@@ -10,20 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from semtrace.agents import nodes
 from semtrace.agents.checkpoints import RunSaver
 from semtrace.agents.context import RunStats
 from semtrace.agents.exec_cache import ExecCache
 from semtrace.agents.gates import sandbox_gate
+from semtrace.agents.observe import observe
 from semtrace.agents.profile import Profile
+from semtrace.agents.record import Candidate
 from semtrace.agents.scoring import Scorer
 from semtrace.agents.settings import AgentSettings
+from semtrace.agents.state import Chain
 from semtrace.benchmarks.demo import load
 from semtrace.config import build_config
+from semtrace.llms.accounting import Spent
+from semtrace.representations.prompts import Attempt
 from semtrace.sandbox.fake import FakeSandbox
 from semtrace.sandbox.local import LocalSandbox
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits, TestCase, TestOutcome
-from test_nodes import after_exec, call, make_ctx, only_send, payload
+from test_nodes import APPEND_PASSING_TRACE, call, chain_of, make_ctx, only_send, only_written
 
 TASKS = {t.task_id: t for t in load()}
 APPEND = TASKS["demo/append_item"]  # two visible tests
@@ -174,29 +179,44 @@ async def test_the_visible_run_asks_to_stop_at_the_first_timeout_unless_told_oth
         sandbox = FakeSandbox(default=PASSED)
         extra = {} if setting is None else {"stop_on_timeout": setting}
         ctx = make_ctx(tmp_path, APPEND, sandbox, depth=1, **extra)
-        await call(nodes.execute, payload(APPEND), ctx)
+        cmd = await call(observe, chain_of(APPEND), ctx)
         (sent,) = sandbox.requests
+        assert cmd.goto == "finish"
         assert sent.stop_on_timeout is expected and sent.tests == APPEND.visible_tests
     assert AgentSettings().agent.stop_on_timeout is True
     assert build_config(flags={}, overrides=["stop_on_timeout=false"]).agent.stop_on_timeout is False
 
 
-async def test_a_failing_test_that_timed_out_is_not_traced_again(tmp_path: Path):
+@pytest.mark.parametrize("representation", ["next", "contrast"])
+async def test_a_failing_test_that_timed_out_is_not_traced_again(tmp_path: Path, representation: str):
+    code = APPEND.starting_code or ""
     outcomes = (TestOutcome(index=0, status="passed"),
                 TestOutcome(index=1, status="timeout", message="exceeded the time limit of 1.0s"))
     timed_out = ExecResult(status="timeout", tests=outcomes)  # traced in the judged run: no trace came back
-    sandbox = FakeSandbox()  # any request would raise
-    ctx = make_ctx(tmp_path, APPEND, sandbox, depth=1)
-    cmd = await call(nodes.trace, after_exec(APPEND, timed_out), ctx)
-    assert sandbox.requests == []
-    assert cmd.update == {"candidates": [{"id": "c0r0", "trace": None}]}
-    assert only_send(cmd, "render")["trace"] is None
+    passing = ExecResult(status="passed", tests=(outcomes[0],),
+                         traces=(replace(APPEND_PASSING_TRACE, test_index=0),))
+    sandbox = FakeSandbox({(code, APPEND.visible_tests): timed_out, (code, APPEND.visible_tests[:1]): passing})
+    ctx = make_ctx(tmp_path, APPEND, sandbox, representation, depth=1)
+    cmd = await call(observe, chain_of(APPEND), ctx)
+    visible, *rerun = sandbox.requests
+    assert visible.tests == APPEND.visible_tests and visible.trace is not None
+    cand = only_written(cmd)
+    assert cand.trace is None and cand.visible.outcomes == "PT" and cand.feedback
+    assert only_send(cmd, "refine").failing == 1
+    if representation == "contrast":  # uses_passing: the passing test alone is traced (the timed-out one is not)
+        (again,) = rerun
+        assert again.tests == APPEND.visible_tests[:1] and again.trace is not None and again.trace.tests == (0,)
+        assert cand.passing_trace is not None and cand.passing_trace["test_index"] == 0
+    else:
+        assert rerun == [] and cand.passing_trace is None
     # one that failed without a trace (not a timeout) is still re-run under the tracer
     failed = ExecResult(status="failed", tests=(outcomes[0], TestOutcome(index=1, status="failed")))
-    sandbox.default = failed
-    await call(nodes.trace, after_exec(APPEND, failed), ctx)
-    (rerun,) = sandbox.requests
-    assert rerun.tests == (APPEND.visible_tests[1],) and rerun.trace is not None
+    sandbox = FakeSandbox(default=failed)
+    ctx = make_ctx(tmp_path, APPEND, sandbox, depth=1)
+    await call(observe, chain_of(APPEND), ctx)
+    visible, rerun_failed = sandbox.requests
+    assert visible.tests == APPEND.visible_tests
+    assert rerun_failed.tests == (APPEND.visible_tests[1],) and rerun_failed.trace is not None
 
 
 async def test_the_run_saver_round_trips_and_is_read_by_langgraphs_own_saver(tmp_path: Path):
@@ -205,12 +225,19 @@ async def test_the_run_saver_round_trips_and_is_read_by_langgraphs_own_saver(tmp
 
     path = str(tmp_path / "c.sqlite")
     config = {"configurable": {"thread_id": "t1", "checkpoint_ns": ""}}
+    # what a run's checkpoint holds: typed candidates (a dict: a patch of a format-2 checkpoint) and chains
+    cand = Candidate(id="c0r0", chain=0, round=0, code="x = 1", usage=Spent(calls=1), trace={"n_events": 3})
+    chain = Chain(candidate=cand, attempts=(Attempt(code="a", feedback="F"),), failing=0)
+    writes = [("candidates", [cand, {"id": "c0r1", "note": "n"}]), ("branch:to:refine", chain)]
     async with RunSaver.open(path) as saver:
         saved = await saver.aput(config, empty_checkpoint(), {"step": 1}, {})
-        await saver.aput_writes(saved, [("candidates", [{"id": "c0r0"}])], task_id="w1")
+        await saver.aput_writes(saved, writes, task_id="w1")
         got = await saver.aget_tuple(config)
         assert got is not None and got.metadata["step"] == 1
-        assert [w[1:] for w in got.pending_writes] == [("candidates", [{"id": "c0r0"}])]
+        assert [w[1:] for w in got.pending_writes] == writes
+        (_, _, (typed, _)), (_, _, carried) = got.pending_writes
+        assert isinstance(typed, Candidate) and isinstance(typed.usage, Spent)
+        assert isinstance(carried, Chain) and isinstance(carried.attempts[0], Attempt)
         assert [t.config for t in [t async for t in saver.alist(None)]] == [got.config]
     async with AsyncSqliteSaver.from_conn_string(path) as theirs:
         assert (await theirs.aget_tuple(config)).checkpoint["id"] == got.checkpoint["id"]

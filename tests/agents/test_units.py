@@ -1,7 +1,9 @@
-"""Unit tests: config loading, reducers, routes, selectors' parsing, metrics, the results file, ablation grids."""
+"""Unit tests: config loading, the candidates reducer and the chain of an older checkpoint's payload, routes,
+selectors' parsing, metrics, the results file, ablation grids."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -12,12 +14,15 @@ from runhelp import run_config
 from semtrace.agents.ablate import grid_points, parse_grid, run_grid
 from semtrace.agents.display import progress_table, results_table
 from semtrace.agents.metrics import pass_at_k, stable_record
-from semtrace.agents.routes import after_execute, after_finish, after_render
+from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, PromptMessage
+from semtrace.agents.routes import after_feedback, after_finish, after_run, wants_trace
 from semtrace.agents.run import Progress, read_records
 from semtrace.agents.selectors import parse_calls
 from semtrace.agents.settings import AgentSettings
-from semtrace.agents.state import merge_candidates
+from semtrace.agents.state import Chain, as_chain, candidates_of, merge_candidate_writes, merge_candidates
+from semtrace.agents.transcript import Transcript
 from semtrace.config import ConfigError, build_config
+from semtrace.llms.accounting import Spent
 from semtrace.representations.prompts import Attempt, refine_messages
 
 
@@ -46,25 +51,116 @@ def test_config_errors_name_the_problem(args, message):
         build_config(**args)
 
 
-def test_merge_candidates_patches_by_id_without_mutating():
-    left = [{"id": "c0r0", "code": "a"}]
-    right = [{"id": "c0r0", "trace": {"x": 1}}, {"id": "c0r1", "code": "b"}]
+A0 = Candidate(id="c0r0", chain=0, round=0, code="a", critique="C", usage=Spent(calls=1))
+B1 = Candidate(id="c0r1", chain=0, round=1, parent="c0r0", code="b")
+
+
+def test_merge_candidates_replaces_a_typed_candidate_whole_by_id_without_mutating():
+    newer = Candidate(id="c0r0", chain=0, round=0, code="a", feedback="F")
+    left, right = [A0], [newer, B1]
     merged = merge_candidates(left, right)
-    assert merged == [{"id": "c0r0", "code": "a", "trace": {"x": 1}}, {"id": "c0r1", "code": "b"}]
-    assert left == [{"id": "c0r0", "code": "a"}] and len(right) == 2
+    assert merged == [newer, B1] and merged[0] is newer
+    assert merged[0].critique == "" and merged[0].usage == Spent()  # replaced, not patched
+    assert left == [A0] and right == [newer, B1]
+    # order is first appearance; a later write of an id keeps its place
+    assert [c.id for c in merge_candidates([B1], [newer])] == ["c0r1", "c0r0"]
+    assert merge_candidates([B1, A0], [newer]) == [B1, newer]
+    assert merge_candidates(None, None) == [] and merge_candidates(left, None) == left
+    assert merge_candidates(None, right) == right
+
+
+def test_merge_candidates_merges_a_legacy_dict_patch_onto_what_the_id_holds():
+    left = [{"id": "c0r0", "chain": 0, "round": 0, "code": "a"}]
+    right = [{"id": "c0r0", "trace": {"x": 1}}, {"id": "c0r1", "chain": 0, "round": 1, "code": "b"}]
+    before = copy.deepcopy((left, right))
+    merged = merge_candidates(left, right)
+    assert merged == [Candidate(id="c0r0", chain=0, round=0, code="a", trace={"x": 1}),
+                      Candidate(id="c0r1", chain=0, round=1, code="b")]
+    assert (left, right) == before
+    # a patch onto a typed candidate keeps its other fields (typed again: usage stays a Spent)
+    (patched,) = merge_candidates([A0], [{"id": "c0r0", "feedback": "F", "critique_usage": {"calls": 1}}])
+    assert patched == A0.model_copy(update={"feedback": "F", "critique_usage": Spent(calls=1)})
+    assert isinstance(patched.usage, Spent) and patched.usage.calls == 1
+
+
+def test_merge_candidates_keeps_a_partial_legacy_dict_until_a_patch_completes_it():
+    partial = merge_candidates([], [{"id": "c0r1", "trace": {"x": 1}}])
+    assert partial == [{"id": "c0r1", "trace": {"x": 1}}]  # not a candidate yet: no chain, round or code
+    assert candidates_of({"candidates": [A0, *partial]}) == [A0]  # and not one to select or record
+    (done,) = merge_candidates(partial, [{"id": "c0r1", "chain": 0, "round": 1, "code": "b"}])
+    assert done == Candidate(id="c0r1", chain=0, round=1, code="b", trace={"x": 1})
+    assert partial == [{"id": "c0r1", "trace": {"x": 1}}]
+
+
+def test_merge_candidate_writes_is_merging_write_after_write():
+    writes = [[A0], [{"id": "c0r0", "feedback": "F"}], [B1], [A0.model_copy(update={"note": "n"})]]
+    expected = merge_candidates(merge_candidates(merge_candidates([A0], writes[1]), writes[2]), writes[3])
+    assert merge_candidate_writes(None, writes) == expected
+    assert merge_candidate_writes(merge_candidate_writes(None, writes[:2]), writes[2:]) == expected
+    assert expected[0].note == "n" and expected[0].feedback == "" and expected[1] == B1
+
+
+def test_as_chain_reads_a_format_2_payload_into_the_same_types():
+    chain = Chain(candidate=B1)
+    assert as_chain(chain) is chain and not chain.legacy and chain.written(B1) is B1
+    old = {"chain": 0, "round": 1, "id": "c0r1", "parent": "c0r0", "code": "b", "raw": "r", "note": "",
+           "reasoning": "why", "prompt_digest": "d", "prompt": [{"role": "user", "content": "Fix it"}],
+           "usage": {"prompt_tokens": 5, "completion_tokens": 7, "reasoning_tokens": 2, "calls": 1},
+           "latency": 0.5, "attempts": [{"code": "a", "feedback": "F0", "rendering": "", "critique": "C0"}]}
+    before = copy.deepcopy(old)
+    read = as_chain(old)
+    assert old == before and read.legacy and (read.failing, read.visible, read.debug) == (None, None, None)
+    assert read.attempts == (Attempt(code="a", feedback="F0", critique="C0"),)
+    assert read.candidate == Candidate(id="c0r1", chain=0, round=1, parent="c0r0", code="b", raw="r",
+                                       reasoning="why", prompt_digest="d",
+                                       prompt=(PromptMessage(role="user", content="Fix it"),),
+                                       usage=Spent(prompt_tokens=5, completion_tokens=7, reasoning_tokens=2,
+                                                   calls=1), latency=0.5)
+    # render's payload for refine: the run's outcomes on the chain (debug's run_tests reads them), the raw trace
+    # not on the candidate (the state's record holds its compact one)
+    visible = {"status": "failed", "tests": [{"index": 0, "status": "failed", "message": "m"}]}
+    transcript = Transcript(protocol="text", budget=3)
+    rendered = as_chain({**old, "visible": visible, "failing": 0, "trace": {"events": []}, "feedback": "FB",
+                         "rendering": "R", "critique": "", "debug": transcript.to_dict()})
+    assert rendered.visible == visible and rendered.failing == 0 and rendered.debug == transcript
+    assert rendered.candidate.visible == ExecSummary() and rendered.candidate.trace is None
+    assert (rendered.candidate.feedback, rendered.candidate.rendering) == ("FB", "R")
+    # a reply without a program
+    none = as_chain({"chain": 0, "round": 2, "id": "c0r2", "parent": "c0r1", "code": "", "no_program": True,
+                     "note": "no answer", "attempts": []})
+    assert none.no_program and none.candidate.visible == ExecSummary(status=NO_PROGRAM, message="no answer")
+
+
+def test_a_legacy_chain_writes_only_its_payloads_fields_and_the_changed_ones():
+    old = as_chain({"chain": 0, "round": 1, "id": "c0r1", "parent": "c0r0", "code": "b", "feedback": "F",
+                    "attempts": []})
+    done = old.candidate.model_copy(update={"critique": "C", "critique_usage": Spent(calls=1),
+                                            "critique_reasoning": ""})  # set, but to what it was
+    patch = old.written(done)
+    assert patch == {"id": "c0r1", "chain": 0, "round": 1, "parent": "c0r0", "code": "b", "feedback": "F",
+                     "critique": "C", "critique_usage": Spent(calls=1).model_dump()}
+    # merged onto the state's record, the fields the payload did not hold are the record's
+    record = Candidate(id="c0r1", chain=0, round=1, parent="c0r0", code="b", feedback="F", usage=Spent(calls=2),
+                       visible=ExecSummary(status="failed", total=1, outcomes="F"), prompt_digest="d")
+    (merged,) = merge_candidates([record], [patch])
+    assert merged == record.model_copy(update={"critique": "C", "critique_usage": Spent(calls=1)})
+    # a typed chain writes the candidate itself, whole
+    typed = Chain(candidate=old.candidate)
+    assert typed.written(done) is done
 
 
 def test_routes_are_pure_decisions():
     s = AgentSettings.of(depth=2, critique=True)
-    failing = {"round": 0, "visible": {"status": "failed", "tests": [{}]}, "failing": 0}
-    assert after_execute(failing, s) == "trace"
-    assert after_execute({**failing, "round": 2}, s) == "finish"
-    assert (
-        after_execute({**failing, "visible": {"status": "passed", "tests": [{}]}, "failing": None}, s)
-        == "finish"
-    )
-    assert after_execute(failing, AgentSettings.of(depth=2, needs_trace=False)) == "render"
-    assert after_render(failing, s) == "critique" and after_render(failing, AgentSettings()) == "refine"
+    failing = Chain(candidate=Candidate(id="c0r0", chain=0, round=0, code="x",
+                                        visible=ExecSummary(status="failed", total=1)), failing=0)
+    passing = Chain(candidate=Candidate(id="c0r0", chain=0, round=0, code="x",
+                                        visible=ExecSummary(status="passed", total=1, passed=1)))
+    at_depth = failing.model_copy(update={"candidate": failing.candidate.model_copy(update={"round": 2})})
+    assert after_run(failing, s, has_tests=True) == "feedback" and wants_trace(failing, s)
+    assert after_run(at_depth, s, has_tests=True) == "finish"
+    assert after_run(passing, s, has_tests=True) == "finish" and not wants_trace(passing, s)
+    assert not wants_trace(failing, AgentSettings.of(depth=2, needs_trace=False))
+    assert after_feedback(failing, s) == "critique" and after_feedback(failing, AgentSettings()) == "refine"
     assert after_finish({"width": 2, "finished": [0]}) == "__end__"
     assert after_finish({"width": 2, "finished": [1, 0]}) == "select"
 
