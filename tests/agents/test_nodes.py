@@ -3,8 +3,10 @@ the ``fake`` sandbox (scripted results, every request recorded) and the ``script
 
 Each node call deep-copies its input and checks it is unchanged afterwards; checks that what it writes to the
 state is whole ``Candidate``s (a chain read from a checkpoint before format 3 writes dicts instead, of
-``Candidate`` fields only), that every ``Send`` carries a typed ``Chain``, and that a candidate it both writes and
-hands on is the same candidate; and checks where the chain goes next. ``observe`` runs, traces and renders in one
+``Candidate`` fields only; ``refine`` stopped by an LLM error writes an ``Amend`` of the candidate it had), that
+every ``Send`` carries a typed ``Chain``, and that a candidate it both writes and hands on is carried without
+exactly what no later node reads (``DROPPED``, and the prompt unless the reply had no program), everything else
+as written; and checks where the chain goes next. ``observe`` runs, traces and renders in one
 step and writes the candidate complete (unless ``critique`` completes it). The tasks are the bundled ``demo``
 benchmark's, so nothing here skips. The contexts hold the whole task, hidden tests included (a run hands the graph
 its public view), so a node that leaked a hidden test into a request or a prompt would show here.
@@ -38,7 +40,7 @@ from semtrace.agents.routes import (
 )
 from semtrace.agents.selectors import make_selector
 from semtrace.agents.settings import AgentSettings
-from semtrace.agents.state import AgentState, Chain, merge_candidates
+from semtrace.agents.state import AgentState, Amend, Chain, merge_candidates
 from semtrace.benchmarks.registry import load_benchmark
 from semtrace.benchmarks.task import Task
 from semtrace.llms.accounting import Spent
@@ -59,6 +61,16 @@ STATE_KEYS = set(AgentState.__annotations__)
 CRITIQUE = "The range stops one short of n."
 RATIONALE = "The loop stops one step early."
 CRITIQUE_FIELDS = ("critique", "critique_usage", "critique_prompt", "critique_reasoning", "note")
+# what a chain no longer carries once its candidate is written (no later node reads it): each field, reset to this
+DROPPED: dict[str, Any] = {"raw": "", "reasoning": "", "critique_reasoning": "", "trace": None,
+                           "passing_trace": None, "transcript": None, "critique_prompt": ()}
+
+
+def carried_form(written: Candidate) -> Candidate:
+    """The written candidate as its chain carries it on: ``DROPPED`` reset, and the prompt too unless the reply
+    had no program (refine asks the same request again from it); every other field as written."""
+    drop = dict(DROPPED) if written.visible.status == NO_PROGRAM else {**DROPPED, "prompt": ()}
+    return written.model_copy(update=drop)
 
 
 class RecordingLLM(ScriptedLLM):
@@ -129,8 +141,9 @@ def sends(cmd: Command) -> list[Send]:
 async def call(node: Any, arg: Any, ctx: AgentContext | None = None, *, legacy: bool = False) -> Any:
     """Call a node. Its input must be exactly as it was afterwards; it writes only state keys; a Send carries a
     typed ``Chain``; a candidate it writes is a ``Candidate`` (``legacy``: a dict of Candidate fields with its id,
-    the input being a payload of an older checkpoint) and, when the chain goes on with it, the very candidate
-    the chain carries (legacy: the chain's candidate has every field the patch sets, with the same value)."""
+    the input being a payload of an older checkpoint) or an ``Amend`` of a candidate no chain carries on; when
+    the chain goes on with a candidate it writes, the chain carries exactly ``carried_form`` of it (legacy: the
+    chain's candidate has every field the patch sets, with the same value, but the dropped ones reset)."""
     before = copy.deepcopy(arg)
     out = node(arg, runtime(ctx)) if ctx is not None else node(arg)
     if inspect.isawaitable(out):
@@ -144,14 +157,21 @@ async def call(node: Any, arg: Any, ctx: AgentContext | None = None, *, legacy: 
             assert isinstance(send.arg, Chain), type(send.arg)
             carried[send.arg.candidate.id] = send.arg.candidate
     for w in update.get("candidates", []):
-        if legacy:
+        if isinstance(w, Amend):  # a note on a candidate written before: its chain stopped, nothing carries it
+            assert w.id not in carried, w
+        elif legacy:
             assert isinstance(w, dict) and "id" in w and set(w) <= FIELDS, w
             if w["id"] in carried:
-                on = carried[w["id"]].to_dict()
-                assert {k: on[k] for k in w} == w
+                on = carried[w["id"]]
+                assert on == carried_form(on), "the chain carries fields no later node reads"
+                reset = set(DROPPED) | (set() if on.visible.status == NO_PROGRAM else {"prompt"})
+                blank, held = carried_form(on).to_dict(), on.to_dict()
+                assert {k: held[k] for k in w} == {k: (blank[k] if k in reset else v) for k, v in w.items()}
         else:
             assert isinstance(w, Candidate), w
-            assert carried.get(w.id, w) == w, "the written candidate is not the one the chain carries on"
+            if w.id in carried:
+                assert carried[w.id] == carried_form(w), "the chain does not carry the written candidate less " \
+                                                         "exactly the dropped fields"
     return out
 
 
@@ -248,7 +268,11 @@ async def test_observe_runs_the_visible_tests_traced_and_writes_the_complete_can
     assert "finished" not in cmd.update
     cand = only_written(cmd)
     nxt = only_send(cmd, "refine")
-    assert nxt.candidate == cand and nxt.failing == 0 and nxt.attempts == () and nxt.visible is None
+    assert nxt.candidate == carried_form(cand) and nxt.failing == 0 and nxt.attempts == () and nxt.visible is None
+    # written whole; carried on without the trace (refine reads the feedback and the rendering, kept)
+    assert cand.trace is not None and nxt.candidate.trace is None
+    assert (nxt.candidate.feedback, nxt.candidate.rendering, nxt.candidate.visible) == (
+        cand.feedback, cand.rendering, cand.visible)
     assert cand.id == "c0r0" and cand.visible.status == "failed" and cand.visible.outcomes == "F"
     assert cand.visible.total == 1 and [t.index for t in cand.visible.tests] == [0]
     # the record keeps the trace without its events (their count stays); the rendering read them whole
@@ -333,7 +357,8 @@ async def test_observe_reruns_only_the_tests_to_trace_when_the_execution_did_not
     contrast = make_renderer("contrast")
     assert cand.rendering == contrast.render(view_of(APPEND, both), budget=budget)
     assert cand.rendering != contrast.render(view_of(APPEND, failing_only), budget=budget)
-    assert only_send(cmd, "refine").candidate == cand
+    on = only_send(cmd, "refine").candidate
+    assert on == carried_form(cand) and (on.trace, on.passing_trace) == (None, None) and on.rendering
     no_hidden_test_in(APPEND, ctx, sandbox.requests)
 
 
@@ -357,13 +382,14 @@ async def test_observe_feedback_is_the_none_rendering_and_the_trace_is_rendered(
     feedback = make_renderer("none").render(view)
     assert feedback == views.feedback(view) and "sum_to_n(3)" in feedback
     nxt = only_send(cmd, "critique" if critique else "refine")
-    cand = nxt.candidate
+    if critique:  # complete but for its critique, carried whole (trace included): critique writes it
+        assert not cmd.update and ctx.llm.seen == []  # type: ignore[attr-defined]
+        cand = nxt.candidate
+    else:  # written complete, carried on without what no later node reads
+        cand = only_written(cmd)
+        assert cmd.update == {"candidates": [cand]} and nxt.candidate == carried_form(cand)
     assert cand.feedback == feedback and cand.rendering == make_renderer("next").render(view, budget=1024)
     assert cand.rendering and cand.render_usage == Spent() and cand.trace == trace_record(SUM_TRACE)
-    if critique:  # complete but for its critique: critique writes it
-        assert not cmd.update and ctx.llm.seen == []  # type: ignore[attr-defined]
-    else:
-        assert cmd.update == {"candidates": [cand]}
 
 
 async def test_observe_with_the_none_representation_does_not_repeat_the_feedback(tmp_path: Path) -> None:
@@ -395,7 +421,7 @@ async def test_observe_hands_the_debug_strategy_the_visible_run(tmp_path: Path) 
     cmd = await call(observe, chain_of(SUM), ctx)
     nxt = only_send(cmd, "debug")
     assert nxt.visible is not None and nxt.visible["status"] == "failed" and not nxt.visible.get("traces")
-    assert [t["index"] for t in nxt.visible["tests"]] == [0] and nxt.candidate == only_written(cmd)
+    assert [t["index"] for t in nxt.visible["tests"]] == [0] and nxt.candidate == carried_form(only_written(cmd))
 
 
 async def test_observe_charges_an_llm_written_rendering_to_the_candidate(tmp_path: Path) -> None:
@@ -427,8 +453,13 @@ async def test_a_reply_without_a_program_is_recorded_unrun_and_the_request_asked
     assert arg.no_program
     cmd = await call(observe, arg, ctx)
     assert ctx.sandbox.requests == []  # type: ignore[attr-defined]  # nothing to run
-    assert cmd.update == {"candidates": [cand]} and only_send(cmd, "refine") == arg  # recorded as it came
-    cmd = await call(nodes.refine, arg, ctx)
+    assert cmd.update == {"candidates": [cand]}  # recorded as it came
+    on = only_send(cmd, "refine")
+    # carried without the reasoning, but with the prompt: refine asks the same request again from it
+    assert on == arg.model_copy(update={"candidate": carried_form(cand)})
+    assert on.candidate.prompt == cand.prompt == prompt_messages(sent) and on.candidate.reasoning == ""
+    assert on.candidate.note == UNFINISHED_REASONING and on.no_program
+    cmd = await call(nodes.refine, on, ctx)  # what the graph hands refine
     (conversation,) = ctx.llm.seen  # type: ignore[attr-defined]
     # the same request, its last user message saying why; the reasoning is never sent back
     assert [m.role for m in conversation] == ["system", "user"] and conversation[0].text == "S"
@@ -468,7 +499,9 @@ async def test_critique_explains_the_bug_writes_the_candidate_and_goes_to_refine
     # only the critique's fields were set
     assert cand.model_copy(update={k: getattr(arg.candidate, k) for k in CRITIQUE_FIELDS}) == arg.candidate
     nxt = only_send(cmd, "refine")
-    assert nxt.candidate == cand and (nxt.attempts, nxt.failing) == (arg.attempts, arg.failing)
+    assert nxt.candidate == carried_form(cand) and (nxt.attempts, nxt.failing) == (arg.attempts, arg.failing)
+    # refine reads the critique (kept); the critique's prompt and the trace stay in the state's record only
+    assert (nxt.candidate.critique, nxt.candidate.critique_prompt, nxt.candidate.trace) == (CRITIQUE, (), None)
     assert ctx.sandbox.requests == []  # type: ignore[attr-defined]
     no_hidden_test_in(SUM, ctx, [])
 
@@ -481,9 +514,12 @@ async def test_critique_hands_the_debug_strategy_its_chain(tmp_path: Path) -> No
 
 async def test_critique_whose_reasoning_never_finished_says_so_in_the_note(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, SUM, FakeSandbox(), depth=1, critique=True, critique_reply="<think>The range")
-    cand = only_written(await call(nodes.critique, observed(SUM, note="earlier note"), ctx))
+    cmd = await call(nodes.critique, observed(SUM, note="earlier note"), ctx)
+    cand = only_written(cmd)
     assert cand.critique == "" and cand.critique_reasoning.startswith("The range")
     assert cand.note == f"earlier note; critique: {UNFINISHED_REASONING}"
+    on = only_send(cmd, "refine").candidate  # the note goes on, the reasoning stays in the record
+    assert on.note == cand.note and on.critique_reasoning == ""
 
 
 @pytest.mark.parametrize("error", [ContextTooLong("prompt too long", provider="scripted"),
@@ -498,7 +534,7 @@ async def test_critique_the_llm_cannot_give_leaves_the_chain_going_without_one(
     assert cand.critique == "" and cand.critique_usage == Spent(calls=1) and ctx.stats.llm_errors == 1
     (conversation,) = ctx.llm.seen  # type: ignore[attr-defined]
     assert cand.critique_prompt == prompt_messages(conversation)
-    assert only_send(cmd, "refine").candidate == cand and cand.feedback == arg.candidate.feedback
+    assert only_send(cmd, "refine").candidate == carried_form(cand) and cand.feedback == arg.candidate.feedback
 
 
 async def test_refine_builds_the_next_rounds_chain_with_the_parent_id(tmp_path: Path) -> None:
@@ -544,12 +580,18 @@ async def test_refine_with_history_last_shows_only_the_latest_round(tmp_path: Pa
 async def test_refine_stops_the_chain_when_the_model_cannot_answer(tmp_path: Path, error: Exception,
                                                                     name: str) -> None:
     ctx = make_ctx(tmp_path, SUM, FakeSandbox(), depth=2, error=error)
-    arg = observed(SUM, critique="C0")
+    # the candidate as observe wrote it, and the chain as it carries it on to refine
+    written = observed(SUM, critique="C0", raw="R", reasoning="why", critique_reasoning="hm",
+                       prompt=(PromptMessage(role="user", content="Fix it"),), usage=Spent(calls=1)).candidate
+    arg = Chain(candidate=carried_form(written), failing=0)
     cmd = await call(nodes.refine, arg, ctx)
-    assert cmd.goto == "finish" and cmd.update["finished"] == [0]
-    cand = only_written(cmd)
-    assert cand.id == "c0r0" and cand.note.startswith(f"refinement stopped: {name}")
-    assert cand == arg.candidate.model_copy(update={"note": cand.note})  # the complete candidate, with why
+    assert len(ctx.llm.seen) == 1  # type: ignore[attr-defined]  # asked once
+    note = f"refinement stopped: {name}: {error}"
+    # not the carried candidate rewritten (it lacks the prompt, answer, trace): a note on the one written
+    assert cmd.goto == "finish" and cmd.update == {"candidates": [Amend(id="c0r0", note=note)], "finished": [0]}
+    assert type(only_written(cmd)) is Amend
+    (record,) = merge_candidates([written], cmd.update["candidates"])
+    assert record == written.model_copy(update={"note": note}) and record.prompt and record.trace
     assert ctx.stats.llm_errors == 1
 
 
@@ -585,10 +627,13 @@ async def test_a_pending_execute_payload_of_a_format_2_checkpoint_is_observed_an
     nxt = only_send(cmd, "refine")
     assert nxt.legacy and nxt.attempts == (Attempt(code="x", feedback="F0"),) and nxt.failing == 0
     assert nxt.candidate.usage == Spent(prompt_tokens=5, completion_tokens=7, calls=1)
-    assert nxt.candidate.prompt == (PromptMessage(role="user", content="Fix it"),)
     assert patch["visible"]["outcomes"] == "F" and patch["feedback"] and patch["rendering"]
+    # the patch keeps what the payload held (carried on without it)
+    assert (patch["raw"], patch["prompt"]) == ("r", [{"role": "user", "content": "Fix it"}])
     (record,) = merge_candidates([], [patch])  # the state had no record of it yet: the patch is all of it
-    assert isinstance(record, Candidate) and record == nxt.candidate
+    assert isinstance(record, Candidate) and nxt.candidate == carried_form(record)
+    assert record.prompt == (PromptMessage(role="user", content="Fix it"),) and record.raw == "r"
+    assert (nxt.candidate.prompt, nxt.candidate.raw, nxt.candidate.trace) == ((), "", None) and record.trace
 
 
 async def test_a_pending_critique_payload_of_a_format_2_checkpoint_patches_only_what_it_holds_and_sets(

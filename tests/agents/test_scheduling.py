@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from semtrace.agents.checkpoints import RunSaver
+from semtrace.agents import checkpoints
+from semtrace.agents.checkpoints import CompressedSerde, RunSaver
 from semtrace.agents.context import RunStats
 from semtrace.agents.exec_cache import ExecCache
 from semtrace.agents.gates import sandbox_gate
@@ -20,7 +21,7 @@ from semtrace.agents.profile import Profile
 from semtrace.agents.record import Candidate
 from semtrace.agents.scoring import Scorer
 from semtrace.agents.settings import AgentSettings
-from semtrace.agents.state import Chain
+from semtrace.agents.state import Amend, Chain, merge_candidates
 from semtrace.benchmarks.demo import load
 from semtrace.config import build_config
 from semtrace.llms.accounting import Spent
@@ -225,25 +226,40 @@ async def test_the_run_saver_round_trips_and_is_read_by_langgraphs_own_saver(tmp
 
     path = str(tmp_path / "c.sqlite")
     config = {"configurable": {"thread_id": "t1", "checkpoint_ns": ""}}
-    # what a run's checkpoint holds: typed candidates (a dict: a patch of a format-2 checkpoint) and chains
+    # what a run's checkpoint holds: typed candidates (a dict: a patch of a format-2 checkpoint; an Amend: refine's
+    # note on a candidate written before) and chains
     cand = Candidate(id="c0r0", chain=0, round=0, code="x = 1", usage=Spent(calls=1), trace={"n_events": 3})
     chain = Chain(candidate=cand, attempts=(Attempt(code="a", feedback="F"),), failing=0)
-    writes = [("candidates", [cand, {"id": "c0r1", "note": "n"}]), ("branch:to:refine", chain)]
+    amend = Amend(id="c0r0", note="refinement stopped: BadResponse: garbled")
+    writes = [("candidates", [cand, {"id": "c0r1", "note": "n"}]), ("branch:to:refine", chain),
+              ("candidates", [amend])]
     async with RunSaver.open(path) as saver:
         saved = await saver.aput(config, empty_checkpoint(), {"step": 1}, {})
         await saver.aput_writes(saved, writes, task_id="w1")
         got = await saver.aget_tuple(config)
         assert got is not None and got.metadata["step"] == 1
         assert [w[1:] for w in got.pending_writes] == writes
-        (_, _, (typed, _)), (_, _, carried) = got.pending_writes
+        (_, _, (typed, _)), (_, _, carried), (_, _, (amended,)) = got.pending_writes
         assert isinstance(typed, Candidate) and isinstance(typed.usage, Spent)
         assert isinstance(carried, Chain) and isinstance(carried.attempts[0], Attempt)
+        assert type(amended) is Amend and amended == amend  # read back an Amend, not a dict patch
+        assert merge_candidates([typed], [amended]) == [cand.model_copy(update={"note": amend.note})]
         assert [t.config for t in [t async for t in saver.alist(None)]] == [got.config]
     async with AsyncSqliteSaver.from_conn_string(path) as theirs:
         assert (await theirs.aget_tuple(config)).checkpoint["id"] == got.checkpoint["id"]
     async with RunSaver.open(path) as saver:
         await saver.adelete_thread("t1")
         assert await saver.aget_tuple(config) is None
+
+
+def test_an_amend_round_trips_through_the_checkpoint_serde_as_an_amend():
+    serde = CompressedSerde(allowed_msgpack_modules=checkpoints.TYPES)
+    for note in ("refinement stopped: ContextTooLong: prompt too long", "x" * 5000):  # the long one compressed
+        amend = Amend(id="c0r1", note=note)
+        kind, blob = serde.dumps_typed([amend])
+        assert kind.endswith("+z") == (len(note) > 2048)
+        (back,) = serde.loads_typed((kind, blob))
+        assert type(back) is Amend and back == amend
 
 
 async def test_a_profiled_run_records_where_its_time_goes(tmp_path: Path, demo_rules: Path):

@@ -1,5 +1,5 @@
-"""Unit tests: config loading, the candidates reducer and the chain of an older checkpoint's payload, routes,
-selectors' parsing, metrics, the results file, ablation grids."""
+"""Unit tests: config loading, the candidates reducer (an ``Amend`` too), a chain carried on and the chain of an
+older checkpoint's payload, routes, selectors' parsing, metrics, the results file, ablation grids."""
 
 from __future__ import annotations
 
@@ -19,7 +19,14 @@ from semtrace.agents.routes import after_feedback, after_finish, after_run, want
 from semtrace.agents.run import Progress, read_records
 from semtrace.agents.selectors import parse_calls
 from semtrace.agents.settings import AgentSettings
-from semtrace.agents.state import Chain, as_chain, candidates_of, merge_candidate_writes, merge_candidates
+from semtrace.agents.state import (
+    Amend,
+    Chain,
+    as_chain,
+    candidates_of,
+    merge_candidate_writes,
+    merge_candidates,
+)
 from semtrace.agents.transcript import Transcript
 from semtrace.config import ConfigError, build_config
 from semtrace.llms.accounting import Spent
@@ -98,6 +105,98 @@ def test_merge_candidate_writes_is_merging_write_after_write():
     assert merge_candidate_writes(None, writes) == expected
     assert merge_candidate_writes(merge_candidate_writes(None, writes[:2]), writes[2:]) == expected
     assert expected[0].note == "n" and expected[0].feedback == "" and expected[1] == B1
+
+
+# what no node after the one that writes a candidate reads: a carried chain's candidate has them reset
+CARRIED_DROPS = {"raw": "", "reasoning": "", "critique_reasoning": "", "trace": None, "passing_trace": None,
+                 "transcript": None, "critique_prompt": (), "prompt": ()}
+
+
+def full_candidate(**fields) -> Candidate:
+    """A candidate with every field set to something other than its default (but chain 0, and ``fields``)."""
+    msg = (PromptMessage(role="user", content="Fix it"),)
+    values = {"id": "c0r1", "chain": 0, "round": 1, "parent": "c0r0", "code": "b", "raw": "Fixed: b", "note": "n",
+              "reasoning": "why", "visible": ExecSummary(status="failed", total=1, outcomes="F"),
+              "hidden": ExecSummary(status="passed", total=2, passed=2, outcomes="PP"), "trace": {"n_events": 3},
+              "passing_trace": {"n_events": 2}, "feedback": "FB", "rendering": "R", "critique": "C",
+              "usage": Spent(calls=1, completion_tokens=4), "render_usage": Spent(calls=1),
+              "critique_usage": Spent(calls=1, prompt_tokens=9), "prompt_digest": "d", "prompt": msg, "latency": 0.5,
+              "critique_prompt": (PromptMessage(role="user", content="Explain"),), "critique_reasoning": "hm",
+              "transcript": Transcript(protocol="text", budget=3)}
+    cand = Candidate(**{**values, **fields})
+    defaults = Candidate(id="x", chain=0, round=0, code="")
+    assert not [k for k in Candidate.model_fields
+                if k not in ("chain", *fields) and getattr(cand, k) == getattr(defaults, k)]
+    return cand
+
+
+def test_chain_carried_drops_exactly_what_no_later_node_reads():
+    full = full_candidate()
+    debug = Transcript(protocol="text", budget=2)
+    chain = Chain(candidate=full, attempts=(Attempt(code="a", feedback="F0"),), failing=0,
+                  visible={"status": "failed"}, debug=debug)
+    before = copy.deepcopy(chain)
+    carried = chain.carried()
+    assert chain == before and chain.candidate is full and full.raw == "Fixed: b"  # the input is unchanged
+    assert carried.candidate == full.model_copy(update=CARRIED_DROPS)
+    changed = {k for k in Candidate.model_fields if getattr(carried.candidate, k) != getattr(full, k)}
+    assert changed == set(CARRIED_DROPS)
+    # what later nodes read is kept: the code and history, feedback, rendering, critique, note, ids, usage...
+    kept = ("id", "chain", "round", "parent", "code", "note", "visible", "hidden", "feedback", "rendering",
+            "critique", "usage", "render_usage", "critique_usage", "prompt_digest", "latency")
+    assert {k: getattr(carried.candidate, k) for k in kept} == {k: getattr(full, k) for k in kept}
+    # and the chain's own fields
+    assert (carried.attempts, carried.failing, carried.visible, carried.debug, carried.legacy) == (
+        chain.attempts, 0, {"status": "failed"}, debug, False)
+    assert carried.carried() == carried  # nothing more to drop
+    # a legacy chain stays legacy
+    assert Chain(candidate=full, legacy=True).carried().legacy
+
+
+def test_chain_carried_keeps_the_prompt_of_a_reply_without_a_program():
+    none = full_candidate(code="", visible=ExecSummary(status=NO_PROGRAM, message="no answer"))
+    chain = Chain(candidate=none)
+    before = copy.deepcopy(chain)
+    carried = chain.carried()
+    assert chain == before and carried.no_program
+    drops = {k: v for k, v in CARRIED_DROPS.items() if k != "prompt"}
+    assert carried.candidate == none.model_copy(update=drops)
+    assert carried.candidate.prompt == none.prompt == (PromptMessage(role="user", content="Fix it"),)
+    assert carried.candidate.reasoning == "" and carried.candidate.note == "n"
+
+
+def test_merge_candidates_applies_an_amend_to_the_typed_candidate_it_names():
+    amend = Amend(id="c0r0", note="refinement stopped: BadResponse: garbled")
+    left, right = [A0, B1], [amend]
+    merged = merge_candidates(left, right)
+    assert merged == [A0.model_copy(update={"note": amend.note}), B1]  # only the note, in its place
+    assert isinstance(merged[0], Candidate) and merged[0].critique == "C" and merged[0].usage == Spent(calls=1)
+    assert merged[1] is B1 and left == [A0, B1] and A0.note == "" and right == [amend]
+    # the note is replaced, not appended; an Amend before a candidate's write is replaced with it
+    noted = A0.model_copy(update={"note": "earlier"})
+    assert merge_candidates([noted], [amend]) == [A0.model_copy(update={"note": amend.note})]
+    assert merge_candidates([], [amend, A0]) == [A0]
+    # batching-invariant as the channel replays it
+    writes = [[A0], [amend], [B1]]
+    assert merge_candidate_writes(None, writes) == merge_candidate_writes(merge_candidate_writes(None, writes[:2]),
+                                                                          writes[2:]) == merged[:1] + [B1]
+
+
+def test_merge_candidates_applies_an_amend_to_a_legacy_dict_as_a_patch():
+    legacy = {"id": "c0r0", "chain": 0, "round": 0, "code": "a", "note": "old", "feedback": "F"}
+    partial = {"id": "c0r1", "trace": {"x": 1}}
+    left = [legacy, partial]
+    before = copy.deepcopy(left)
+    done, still = merge_candidates(left, [Amend(id="c0r0", note="stopped"), Amend(id="c0r1", note="stopped")])
+    assert done == Candidate(id="c0r0", chain=0, round=0, code="a", note="stopped", feedback="F")
+    assert still == {"id": "c0r1", "trace": {"x": 1}, "note": "stopped"}  # still partial: kept a dict
+    assert left == before
+
+
+def test_an_amend_of_an_unknown_id_is_a_partial_dict_left_out_of_the_candidates():
+    merged = merge_candidates([A0], [Amend(id="c9r9", note="stopped")])
+    assert merged == [A0, {"id": "c9r9", "note": "stopped"}]
+    assert candidates_of({"candidates": merged}) == [A0]
 
 
 def test_as_chain_reads_a_format_2_payload_into_the_same_types():
