@@ -114,7 +114,8 @@ COMPRESS_FROM = 2048
 # 1 and 2 through ``state.as_chain``, their nodes through ``graph.LEGACY_NODES``).
 FORMAT = 3
 # the types a checkpoint may hold besides LangGraph's own (read back by validating their fields)
-TYPES = (("semtrace.agents.state", "Chain"), ("semtrace.agents.record", "Candidate"))
+TYPES = (("semtrace.agents.state", "Chain"), ("semtrace.agents.state", "Amend"),
+         ("semtrace.agents.record", "Candidate"))
 
 
 class RunSaver(SqliteSaver):

@@ -15,7 +15,8 @@ from semtrace.agents.context import AgentContext
 from semtrace.agents.record import Candidate
 from semtrace.agents.replies import ask, asked_again, candidate, prompt_messages
 from semtrace.agents.selectors import needs_hidden
-from semtrace.agents.state import AgentState, Chain, as_chain, candidate_id, candidates_of, final_candidates
+from semtrace.agents.state import (AgentState, Amend, Chain, as_chain, candidate_id, candidates_of,
+                                   final_candidates)
 from semtrace.llms.accounting import Spent
 from semtrace.llms.base import UNFINISHED_REASONING, BadResponse, ContextTooLong
 from semtrace.representations import prompts
@@ -71,7 +72,7 @@ async def critique(payload: Chain | dict[str, Any], runtime: Runtime[AgentContex
     if note:
         update["note"] = "; ".join(n for n in (chain.candidate.note, note) if n)
     cand = chain.candidate.model_copy(update=update)
-    nxt = chain.model_copy(update={"candidate": cand})
+    nxt = chain.model_copy(update={"candidate": cand}).carried()
     return Command(update={"candidates": [chain.written(cand)]}, goto=Send(routes.repair_node(ctx.settings), nxt))
 
 
@@ -103,8 +104,8 @@ async def refine(payload: Chain | dict[str, Any], runtime: Runtime[AgentContext]
     except (ContextTooLong, BadResponse) as exc:
         ctx.stats.llm_errors += 1
         note = f"refinement stopped: {type(exc).__name__}: {exc}"
-        stopped = chain.candidate.model_copy(update={"note": note})
-        return Command(update={"candidates": [chain.written(stopped)], "finished": [chain.chain]}, goto="finish")
+        return Command(update={"candidates": [Amend(id=chain.candidate.id, note=note)], "finished": [chain.chain]},
+                       goto="finish")
     cand = candidate(ctx, completions[0], chain=chain.chain, round_=new_round, parent=chain.candidate.id,
                      messages=messages, usage=used, latency=latency)
     return Command(goto=Send("observe", Chain(candidate=cand, attempts=next_attempts(chain))))

@@ -56,7 +56,7 @@ async def observe(payload: Chain | dict[str, Any], runtime: Runtime[AgentContext
     if chain.no_program:  # nothing to run: recorded as it came (status no_program), the request asked again
         if routes.after_no_program(chain, s) == "finish":
             return Command(update={"candidates": [chain.written(cand)], "finished": [chain.chain]}, goto="finish")
-        return Command(update={"candidates": [chain.written(cand)]}, goto=Send("refine", chain))
+        return Command(update={"candidates": [chain.written(cand)]}, goto=Send("refine", chain.carried()))
     result = await execute(ctx, chain)
     first = result.first_failure
     failing = first.index if first is not None else None
@@ -83,7 +83,7 @@ async def observe(payload: Chain | dict[str, Any], runtime: Runtime[AgentContext
     route = routes.after_feedback(nxt, s)
     if route == "critique":  # critique completes the candidate and writes it
         return Command(goto=Send("critique", nxt))
-    return Command(update={"candidates": [chain.written(cand)]}, goto=Send(route, nxt))
+    return Command(update={"candidates": [chain.written(cand)]}, goto=Send(route, nxt.carried()))
 
 
 def _outcomes(result: ExecResult) -> dict[str, Any]:

@@ -242,15 +242,16 @@ def candidate_usage(c: Candidate | dict[str, Any]) -> dict[str, int]:
 
 
 def task_record(task: Any, settings_view: dict[str, Any], candidates: Iterable[Candidate],
-                selection: dict[str, Any], config_digest: str = "", keep_reasoning: bool = True) -> dict[str, Any]:
-    """The finished task as one JSON-able ``TaskRecord`` of the run whose config has ``config_digest``; without
-    the models' reasoning when not ``keep_reasoning`` (its tokens stay counted in the usage)."""
+                selection: dict[str, Any], config_digest: str = "", keep_reasoning: bool = True) -> TaskRecord:
+    """The finished task as one ``TaskRecord`` of the run whose config has ``config_digest`` (validated: every
+    line of results.jsonl fits the shipped schema); without the models' reasoning when not ``keep_reasoning`` (its
+    tokens stay counted in the usage)."""
     cands = sorted(candidates, key=lambda c: (c.chain, c.round))
     if not keep_reasoning:
         cands = [c.model_copy(update={"reasoning": "", "critique_reasoning": ""}) for c in cands]
     chosen = next((c for c in cands if c.id == selection.get("id")), None)
     usage = _usage_sum([*(candidate_usage(c) for c in cands), (selection.get("info") or {}).get("usage")])
-    record = TaskRecord(
+    return TaskRecord(
         task_id=task.task_id,
         kind=task.kind,
         **settings_view,
@@ -260,5 +261,4 @@ def task_record(task: Any, settings_view: dict[str, Any], candidates: Iterable[C
         usage=usage,
         task_meta=task_meta(getattr(task, "metadata", None)),
         config_digest=config_digest,
-    )  # validated here: every line of results.jsonl fits the shipped schema
-    return record.model_dump(mode="json")
+    )

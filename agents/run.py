@@ -268,13 +268,16 @@ async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress:
                     return
                 record = task_record(task, view, cands, selection, identity.config_digest,
                                      keep_reasoning=cfg.keep_reasoning)
-                record["wall_time"] = round(time.monotonic() - started, 3)  # volatile: this session's time
-                append_line(results_path, record)  # RunWriteError stops the run; the checkpoint stays
-                kept[task.task_id] = reduce_record(record)
+                # volatile: this session's time
+                record = record.model_copy(update={"wall_time": round(time.monotonic() - started, 3)})
+                append_line(results_path, record.model_dump_json())  # RunWriteError stops the run; the checkpoint stays
+                # the few numbers the summary needs, from the typed candidates (not parsed again)
+                top = record.model_dump(mode="json", exclude={"candidates"})
+                kept[task.task_id] = reduce_record({**top, "candidates": list(record.candidates)})
                 # the record is on disk: the task's checkpoints are no longer needed (keeps the database small)
                 await saver.adelete_thread(task.task_id)
                 progress.done += 1
-                progress.correct += int(record["correct"])
+                progress.correct += int(record.correct)
 
         await _gather_or_stop([one(t) for t in pending])
 

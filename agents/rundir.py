@@ -178,9 +178,11 @@ def check_writable(path: Path) -> None:
         raise RunWriteError(path, exc) from exc
 
 
-def append_line(path: Path, record: dict[str, Any]) -> None:
-    """One JSON line, flushed and fsynced; an OSError becomes a RunWriteError naming the file."""
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+def append_line(path: Path, record: dict[str, Any] | str) -> None:
+    """One JSON line (a dict, or its JSON already), flushed and fsynced; an OSError becomes a RunWriteError naming
+    the file."""
+    text = record if isinstance(record, str) else json.dumps(record, ensure_ascii=False)
+    data = (text + "\n").encode("utf-8")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

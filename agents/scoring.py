@@ -21,7 +21,7 @@ from semtrace.agents.context import AgentContext, RunStats
 from semtrace.agents.exec_cache import ExecCache
 from semtrace.agents.gates import GatedSandbox, PriorityGate
 from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, summary
-from semtrace.agents.state import candidates_of, final_candidates
+from semtrace.agents.state import candidates_of, final_candidates, merge_candidates
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.base import Sandbox
 from semtrace.sandbox.types import ExecRequest, ExecResult, Limits
@@ -90,16 +90,14 @@ def hidden_outcome(result: ExecResult | None, keep: str) -> ExecSummary:
     return summary(result, None, keep, stdio=False)
 
 
-def new_candidates(chunk: Any) -> Iterator[Candidate]:
-    """The candidates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
+def _updates(chunk: Any) -> Iterator[dict[str, Any]]:
+    """The node updates in one ``stream_mode="updates"`` chunk (``{node: update or [updates]}``)."""
     if not isinstance(chunk, dict):
         return
     for value in chunk.values():
         for update in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(update, dict):
-                for cand in update.get("candidates") or []:
-                    if isinstance(cand, Candidate):
-                        yield cand
+                yield update
 
 
 def _no_program(cand: Candidate) -> bool:
@@ -109,18 +107,28 @@ def _no_program(cand: Candidate) -> bool:
 
 async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
     """Run (or continue from its checkpoint) the task's graph, calling ``start(candidate)`` for every candidate as
-    its update arrives; the final state."""
+    its update arrives; the final state. A task run from its start has its final state from its own updates (the
+    candidates merged as the channel merges them, the selection), so the checkpoint is not read back; a resumed one
+    reads it (writes made before the kill are in it, not in this session's stream)."""
     config = {"configurable": {"thread_id": task.task_id}, "recursion_limit": 10_000}
     snapshot = await app.aget_state(config)
     if snapshot.values and not snapshot.next and "selection" in snapshot.values:
         return dict(snapshot.values)  # finished before the kill; only its line was missing
-    if snapshot.next:
+    resumed = bool(snapshot.next)
+    if resumed:
         log.info("task %s: continuing from its checkpoint (next: %s)", task.task_id, ",".join(snapshot.next))
-    graph_input = None if snapshot.next else {"task_id": task.task_id}
-    async for chunk in app.astream(graph_input, config, context=ctx, stream_mode="updates"):
-        for cand in new_candidates(chunk):
-            start(cand)
-    return dict((await app.aget_state(config)).values)
+    state: dict[str, Any] = {"candidates": []}
+    async for chunk in app.astream(None if resumed else {"task_id": task.task_id}, config, context=ctx,
+                                   stream_mode="updates"):
+        for update in _updates(chunk):
+            written = update.get("candidates") or []
+            for cand in written:
+                if isinstance(cand, Candidate):
+                    start(cand)
+            state["candidates"] = merge_candidates(state["candidates"], written)
+            if "selection" in update:
+                state["selection"] = update["selection"]
+    return dict((await app.aget_state(config)).values) if resumed else state
 
 
 async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer

@@ -20,7 +20,8 @@ from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, PromptMes
 from semtrace.agents.transcript import Transcript
 from semtrace.representations.prompts import Attempt
 
-__all__ = ["AgentState", "Candidate", "Chain", "as_chain", "candidate_id", "final_candidates", "merge_candidates"]
+__all__ = ["AgentState", "Amend", "Candidate", "Chain", "as_chain", "candidate_id", "final_candidates",
+           "merge_candidates"]
 
 
 class Chain(BaseModel):
@@ -61,6 +62,18 @@ class Chain(BaseModel):
         return {"id": cand.id, **{k: v for k, v in cand.to_dict().items()
                                   if k in given or getattr(cand, k) != getattr(old, k)}}
 
+    def carried(self) -> Chain:
+        """The chain as it goes on once its candidate is written: the candidate without what no later node reads
+        (the answer, the reasoning, the traces, the tool loop, and the prompt unless the reply had no program and
+        the request is asked again), so the payloads a checkpoint stores stay small. Nothing writes a carried
+        candidate again (a note on it is an ``Amend``)."""
+        c = self.candidate
+        drop: dict[str, Any] = {"raw": "", "reasoning": "", "critique_reasoning": "", "trace": None,
+                                "passing_trace": None, "transcript": None, "critique_prompt": ()}
+        if not self.no_program:
+            drop["prompt"] = ()
+        return self.model_copy(update={"candidate": c.model_copy(update=drop)})
+
     def attempt(self) -> Attempt:
         """This round as the next prompt's history shows it."""
         c = self.candidate
@@ -82,15 +95,24 @@ def _typed(data: dict[str, Any]) -> Candidate | dict[str, Any]:
         return data
 
 
-def _cid(c: Candidate | dict[str, Any]) -> str:
-    return c.id if isinstance(c, Candidate) else c["id"]
+class Amend(BaseModel):
+    """A note added to a candidate already written (a chain stopped by an LLM error after it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    note: str
+
+
+def _cid(c: Candidate | Amend | dict[str, Any]) -> str:
+    return c["id"] if isinstance(c, dict) else c.id
 
 
 def merge_candidates(left: Sequence[Candidate | dict[str, Any]] | None,
-                     right: Sequence[Candidate | dict[str, Any]] | None) -> list[Candidate | dict[str, Any]]:
-    """Reducer: candidates keyed by id, a later write of an id replacing it whole. A dict is a patch of a
-    checkpoint written before format 3 (``checkpoints.FORMAT``), merged onto what that id holds. Never mutates its
-    inputs; order is first appearance."""
+                     right: Sequence[Candidate | Amend | dict[str, Any]] | None) -> list[Candidate | dict[str, Any]]:
+    """Reducer: candidates keyed by id, a later write of an id replacing it whole; an ``Amend`` sets the note of
+    the candidate it names. A dict is a patch of a checkpoint written before format 3 (``checkpoints.FORMAT``),
+    merged onto what that id holds. Never mutates its inputs; order is first appearance."""
     merged: dict[str, Candidate | dict[str, Any]] = {}
     for c in left or []:
         merged[_cid(c)] = c if isinstance(c, Candidate) else _typed(c)
@@ -98,6 +120,11 @@ def merge_candidates(left: Sequence[Candidate | dict[str, Any]] | None,
         cid = _cid(w)
         if isinstance(w, Candidate):
             merged[cid] = w
+            continue
+        if isinstance(w, Amend):
+            held = merged.get(cid)
+            merged[cid] = (held.model_copy(update={"note": w.note}) if isinstance(held, Candidate)
+                           else _typed({**(held or {}), "id": cid, "note": w.note}))
             continue
         base = merged.get(cid)
         merged[cid] = _typed({**(base.to_dict() if isinstance(base, Candidate) else (base or {})), **w})
