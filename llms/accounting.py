@@ -32,8 +32,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from pydantic import BaseModel, ConfigDict
-
 Scope = tuple[str | None, int | None, int | None, str | None]  # (task, round, chain, purpose)
 _SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("semtrace_llm_scope",
                                                                default=(None, None, None, None))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from semtrace.llms.base import UNFINISHED_REASONING
@@ -45,36 +46,38 @@ class Extraction:
         return self.code is not None
 
 
-def _parses(code: str) -> bool:
+@lru_cache(maxsize=64)
+def _tree(code: str) -> ast.Module | None:
+    """The parsed block (None: not Python), parsed once however many questions are asked of it (never mutated)."""
     try:
-        ast.parse(code)
+        return ast.parse(code)
     except (SyntaxError, ValueError):
-        return False
-    return True
+        return None
+
+
+def _parses(code: str) -> bool:
+    return _tree(code) is not None
 
 
 def _defines(code: str, name: str) -> bool:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = _tree(code)
+    if tree is None:
         return False
     return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name
                for node in ast.walk(tree))
 
 
 def _defines_anything(code: str) -> bool:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = _tree(code)
+    if tree is None:
         return False
     return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in tree.body)
 
 
 def _has_code(code: str) -> bool:
     """Parses and contains something other than a bare name or string (prose often parses as an expression)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    tree = _tree(code)
+    if tree is None:
         return False
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Name, ast.Constant)):

@@ -2,7 +2,7 @@
 
 A back end only has to implement ``generate`` (one attempt, raising ``LLMError`` subclasses). This module
 adds, per sample index: a cache lookup; for the misses, calls under a per-back-end semaphore, retried with
-tenacity on transient errors (exponential backoff with jitter, ``Retry-After`` honoured, bounded attempts and
+a retry on transient errors (exponential backoff with jitter, ``Retry-After`` honoured, bounded attempts and
 bounded total time, each retry logged at WARNING and counted); then the cache write and the accounting. A final
 error names the endpoint (the back end's, else this LLM's name); a transient one after which nothing at all was
 answered during the whole retry window is marked ``fatal`` (the server is down or hung, not this request slow).
@@ -42,7 +42,6 @@ from semtrace.llms.base import (
     ToolSpec,
 )
 from semtrace.llms.cache import ResponseCache, cache_key
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +93,13 @@ class ManagedLLM:
             sem = self._sems[loop] = asyncio.Semaphore(self.concurrency)
         return sem
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _delay(self, exc: BaseException, attempt: int) -> float:
+        """Seconds to wait before the attempt after ``attempt`` (1-based) failed with ``exc``: its Retry-After
+        (capped), else exponential backoff with jitter."""
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None and retry_after >= 0:
             return min(float(retry_after), self.retry.retry_after_cap)
-        backoff = self.retry.initial * 2 ** max(0, state.attempt_number - 1)
+        backoff = self.retry.initial * 2 ** max(0, attempt - 1)
         return min(self.retry.max_wait, backoff + random.uniform(0, self.retry.jitter))
 
     def _plan(self, missing: list[int], seed: int | None) -> list[tuple[list[int], int | None]]:
@@ -133,13 +133,11 @@ class ManagedLLM:
             return min(self.retry.max_attempts, self.retry.timeout_attempts)
         return self.retry.max_attempts
 
-    def _stop(self, state: RetryCallState, first_start: float) -> bool:
+    def _stop(self, exc: BaseException, attempt: int, first_start: float, upcoming: float) -> bool:
         """Stop after ``max_attempts`` (``timeout_attempts`` when the last one timed out), or when the next
         attempt would begin more than ``max_total`` seconds after the first one did."""
-        exc = state.outcome.exception() if state.outcome else None
-        if state.attempt_number >= self._limit(exc):
+        if attempt >= self._limit(exc):
             return True
-        upcoming = float(getattr(state, "upcoming_sleep", 0.0) or 0.0)
         return time.monotonic() - first_start + upcoming > self.retry.max_total
 
     def _final(self, exc: BaseException, attempts: int, first_start: float) -> None:
@@ -163,23 +161,9 @@ class ManagedLLM:
         waited = 0.0
         spent = 0.0
         first_start: float | None = None
-
-        def before_sleep(state: RetryCallState) -> None:
-            nonlocal waited
-            exc = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            waited += delay
-            log.warning("%s: %s: %s; retry %d/%d in %.1fs", self.name, type(exc).__name__, exc,
-                        state.attempt_number, self._limit(exc) - 1, delay)
-
-        def stop(state: RetryCallState) -> bool:
-            return self._stop(state, first_start if first_start is not None else time.monotonic())
-
-        retrying = AsyncRetrying(stop=stop, wait=self._wait, retry=retry_if_exception(_transient),
-                                 before_sleep=before_sleep, reraise=True)
         try:
-            async for attempt in retrying:
-                with attempt:
+            while True:  # one attempt, then a retry per transient error, within the policy's bounds
+                try:
                     async with self._semaphore():
                         attempts += 1
                         t0 = time.perf_counter()
@@ -198,6 +182,18 @@ class ManagedLLM:
                         raise BadResponse(f"asked for {n} completions, got none", provider=self.provider,
                                           endpoint=self.where())
                     out = list(out)[:n]  # fewer than n: the server ignored n; generate() asks for the rest
+                    break
+                except Exception as exc:
+                    if not _transient(exc):
+                        raise
+                    delay = self._delay(exc, attempts)
+                    if self._stop(exc, attempts, first_start if first_start is not None else time.monotonic(),
+                                  delay):
+                        raise
+                    waited += delay
+                    log.warning("%s: %s: %s; retry %d/%d in %.1fs", self.name, type(exc).__name__, exc,
+                                attempts, self._limit(exc) - 1, delay)
+                    await asyncio.sleep(delay)
         except asyncio.CancelledError:  # the caller gave up: count what was sent, not an error
             self.accounting.add(UsageTotals(requests=attempts, retries=max(0, attempts - 1), latency=spent,
                                             retry_wait=waited), scope)

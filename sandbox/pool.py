@@ -13,7 +13,9 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
+
+import orjson
 
 from semtrace.sandbox.types import ExecRequest, ExecResult
 
@@ -48,6 +50,15 @@ def watchdog_seconds(request: ExecRequest) -> float:
     per_test = sum(t.timeout or limits.wall_time for t in request.tests)
     # a test that kills its child makes the runner reload the program for the remaining tests
     return 2 * limits.load_time + per_test * 1.5 + 10.0
+
+
+def _loads(answer: bytes) -> Any:
+    """A worker's JSON answer: orjson (several times faster: the orchestrator reads every result), else json for
+    what only json reads (NaN, Infinity, an integer past 64 bits, a lone surrogate), with json's own errors."""
+    try:
+        return orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        return json.loads(answer)
 
 
 class WorkerPool:
@@ -86,7 +97,7 @@ class WorkerPool:
                 worker = await self._acquire()
                 try:
                     answer = await asyncio.wait_for(worker.request(line), watchdog)
-                    result = ExecResult.from_dict(json.loads(answer))
+                    result = ExecResult.from_dict(_loads(answer))
                     if result.runner_error:  # decided here, once, for every back end
                         raise WorkerDied(f"its runner failed: {result.runner_error}")
                 except asyncio.TimeoutError:
