@@ -12,11 +12,12 @@ included (measured: 18,512 operations of a 164-task, width-8 run in 11.8 s).
 
 The database runs in WAL mode with ``synchronous=NORMAL``: a commit does not wait for the disk and survives the
 process being killed (what ``--resume`` needs); only a power loss or an OS crash may lose the last commits, never
-the database's consistency. Same file and schema as ``AsyncSqliteSaver``; blobs of 2 KB or more are stored
-zlib-compressed (``CompressedSerde``: typed ``msgpack+z``), so LangGraph's own savers read this file only with that
-serializer. The graph's ``candidates`` channel is a ``DeltaChannel`` (``state.py``): a checkpoint stores each
-step's candidate patches, not the whole list again. Together with the ``render`` node dropping the raw trace from
-the payloads after it (``feedback.py``), a demo run's checkpoint bytes per task fell to ~0.1x
+the database's consistency. Same file and schema as ``AsyncSqliteSaver``; the values are written by the run's
+serializer (``serde.py``: the agent's typed chains and candidates as their JSON, type ``semtrace``; large blobs
+compressed, ``+z``), so LangGraph's own savers read this file only with that serializer. The graph's
+``candidates`` channel is a ``DeltaChannel`` (``state.py``): a checkpoint stores each step's finished candidates,
+not the whole list again; raw traces never leave ``observe`` and a chain carries on only what later nodes read
+(``Chain.carried``): a demo run's checkpoint bytes per task are 0.08x of issue 20's start
 (``perf/checkpoint_bytes.py``).
 
 A file that cannot serve as the checkpoint database (not a SQLite database, read-only, in use, not a file) is a
@@ -32,16 +33,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from semtrace.agents.rundir import RunError
+from semtrace.agents.serde import TYPES, CompressedSerde
 
 
 class CheckpointError(RunError):
@@ -89,33 +89,12 @@ def _named(path: str, *, fatal: bool) -> Iterator[None]:
         raise CheckpointError(message, fatal=fatal) from exc
 
 
-class CompressedSerde(JsonPlusSerializer):
-    """LangGraph's serializer, with a blob of ``COMPRESS_FROM`` bytes or more stored zlib-compressed (level 1) and
-    typed ``<type>+z``: the ``Send`` payloads that carry traces are most of a run's checkpoint bytes and shrink
-    several times (``perf/checkpoint_bytes.py``). Blobs written without it (an older run) read as before."""
-
-    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        kind, data = super().dumps_typed(obj)
-        if len(data) >= COMPRESS_FROM and kind in ("msgpack", "json", "pickle"):
-            return kind + "+z", zlib.compress(data, 1)
-        return kind, data
-
-    def loads_typed(self, data: tuple[str, bytes]) -> Any:
-        kind, blob = data
-        if kind.endswith("+z"):
-            return super().loads_typed((kind[:-2], zlib.decompress(blob)))
-        return super().loads_typed(data)
-
-
-COMPRESS_FROM = 2048
 # the checkpoint database's format (SQLite's user_version): 1 (or 0) before issue 20, full candidate lists and
 # plain blobs; 2: the candidates channel as deltas and compressed blobs; 3: typed chains and candidates
 # (``state.Chain``, ``record.Candidate``) and the ``observe`` node. This version reads all three (the payloads of
 # 1 and 2 through ``state.as_chain``, their nodes through ``graph.LEGACY_NODES``).
 FORMAT = 3
-# the types a checkpoint may hold besides LangGraph's own (read back by validating their fields)
-TYPES = (("semtrace.agents.state", "Chain"), ("semtrace.agents.state", "Amend"),
-         ("semtrace.agents.record", "Candidate"))
+
 
 
 class RunSaver(SqliteSaver):

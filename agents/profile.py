@@ -2,7 +2,7 @@
 
 A run records nothing unless its ``RunStats.profile`` is a :class:`Profile` (``perf/orchestration.py`` sets one).
 Kinds recorded by the agent: ``llm_gate`` (a call waiting for an LLM slot), ``llm`` (the call itself), ``render``
-(the render node), ``checkpoint`` (checkpoint reads, writes and deletes), ``select``. A caller may add its own
+(the render stage of ``observe``), ``checkpoint`` (checkpoint reads, writes and deletes), ``select``. A caller may add its own
 (the perf script adds the sandbox's queue wait and runs by purpose). Spans overlap (the run is concurrent), so a
 kind's total is summed over everything in flight; ``occupancy`` says how many were in flight in each part of the
 run.

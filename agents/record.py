@@ -30,7 +30,8 @@ STDIO_KEEP = 2000  # characters of a candidate's stdout/stderr kept in the recor
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities written as JSON's usual constants (as json.dumps does), never turned into null
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
 
 class TestDetail(_Model):
@@ -119,7 +120,7 @@ class Candidate(_Model):
     of messages the LLM received when it wrote this candidate (empty for a repair task's starting program);
     ``critique_prompt`` the messages of the critique of it, when the run critiques."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
     id: str
     chain: int

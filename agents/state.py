@@ -31,7 +31,7 @@ class Chain(BaseModel):
     every outcome (the ``debug`` strategy's ``run_tests`` tool reads it; None otherwise); ``debug``: the ``debug``
     round's tool loop in progress."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
     candidate: Candidate
     attempts: tuple[Attempt, ...] = ()

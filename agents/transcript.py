@@ -26,7 +26,7 @@ End = Literal["", "submit", "answer", "budget", "error"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
 
 class ReasoningBlock(_Model):

@@ -107,24 +107,13 @@ class UsageTotals:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: UsageTotals) -> UsageTotals:
-        vals: dict[str, Any] = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "cost":
-                vals[f.name] = None if a is None and b is None else (a or 0.0) + (b or 0.0)
-            else:
-                vals[f.name] = a + b
-        return UsageTotals(**vals)
+        vals = {n: getattr(self, n) + getattr(other, n) for n in _SUMMED}
+        a, b = self.cost, other.cost
+        return UsageTotals(**vals, cost=None if a is None and b is None else (a or 0.0) + (b or 0.0))
 
     def __sub__(self, other: UsageTotals) -> UsageTotals:
-        vals: dict[str, Any] = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "cost":
-                vals[f.name] = None if a is None else a - (b or 0.0)
-            else:
-                vals[f.name] = a - b
-        return UsageTotals(**vals)
+        vals = {n: getattr(self, n) - getattr(other, n) for n in _SUMMED}
+        return UsageTotals(**vals, cost=None if self.cost is None else self.cost - (other.cost or 0.0))
 
     @property
     def unfinished_share(self) -> float:
@@ -140,6 +129,9 @@ class UsageTotals:
         """The numbers a run's record keeps per LLM call site: tokens (reasoning's share too) and calls."""
         return Spent(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
                      reasoning_tokens=self.reasoning_tokens, calls=self.calls)
+
+
+_SUMMED = tuple(f.name for f in fields(UsageTotals) if f.name != "cost")  # every field but cost adds plainly
 
 
 class Spent(BaseModel):

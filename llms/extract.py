@@ -107,7 +107,10 @@ def _choose(blocks: list[str], entry_point: str | None) -> tuple[str, Method] | 
     return (programs or good)[-1], "fenced"
 
 
+@lru_cache(maxsize=256)
 def extract_code(reply: str, entry_point: str | None = None) -> Extraction:
+    """The program in ``reply`` (a pure function of its arguments, remembered for the last 256: the ``width``
+    chains of a task at temperature 0 send the same reply, each extracted once)."""
     text = reply.replace("\r\n", "\n")
     fenced = [(m.group(2).lower(), m.group(3)) for m in _FENCE.finditer(text)]
     tagged = [m.group(1) for m in _TAGGED.finditer(text)]

@@ -254,8 +254,15 @@ class ManagedLLM:
             if not missing:
                 break
             plan = self._plan(missing, seed)
-            outs = await asyncio.gather(*(self._call(messages, len(idx), s, kwargs, scope) for idx, s in plan),
-                                        return_exceptions=True)
+            outs: list[Any]
+            if len(plan) == 1:  # the usual case: one call, awaited here (no task of its own to schedule)
+                try:
+                    outs = [await self._call(messages, len(plan[0][0]), plan[0][1], kwargs, scope)]
+                except Exception as exc:  # noqa: BLE001 - raised below, as gather's return_exceptions would
+                    outs = [exc]
+            else:
+                outs = await asyncio.gather(
+                    *(self._call(messages, len(idx), s, kwargs, scope) for idx, s in plan), return_exceptions=True)
             first_error: BaseException | None = None
             for (idx, _), out in zip(plan, outs):
                 if isinstance(out, BaseException):

@@ -220,9 +220,11 @@ class ScriptedLLM:
                        tools: list[ToolSpec] | None = None) -> list[Completion]:
         self.calls += 1
         last_user = next((m.text for m in reversed(messages) if m.role == "user"), "")
-        conversation = render_conversation(messages)
+        conversation: str | None = None  # rendered once, when a rule matches on it
         for idx, rule in enumerate(self.rules):
-            if rule.when.search(conversation if rule.match == "conversation" else last_user):
+            if rule.match == "conversation" and conversation is None:
+                conversation = render_conversation(messages)
+            if rule.when.search(conversation if rule.match == "conversation" else last_user):  # type: ignore[arg-type]
                 prompt_tokens = sum(approx_tokens("\n".join(_render_part(p) for p in m.parts)) for m in messages)
                 earlier = sum(isinstance(p, ToolCall) for m in messages for p in m.parts)
                 return [self._completion(self._next_reply(idx), prompt_tokens, earlier) for _ in range(n)]

@@ -73,7 +73,7 @@ class FixedLatencyLLM:
 class ProfiledSandbox:
     """The run's sandbox, declaring its size as ``concurrency`` (so the run loop's priority gate, which times each
     request's wait as ``sandbox_queue``, admits no more than the pool runs), timing each request's run by purpose:
-    ``sandbox_visible`` (execute: visible tests, traced in the same run), ``sandbox_trace`` (the trace node's
+    ``sandbox_visible`` (observe's execute stage: visible tests, traced in the same run), ``sandbox_trace`` (the trace stage's
     re-runs), ``scorer`` (hidden tests). ``timeouts`` sums the
     visible runs with a timeout: tests that timed out, and tests run after the first timeout (with their limits)."""
 
@@ -121,7 +121,7 @@ BREAKDOWN = (  # kind, what it is
     ("sandbox_queue", "sandbox queue wait (all requests)"),
     ("sandbox_visible", "sandbox run: visible tests (+ in-run tracing)"),
     ("sandbox_trace", "tracing: trace-node re-runs"),
-    ("render", "rendering (render node)"),
+    ("render", "rendering (observe's render stage)"),
     ("checkpoint", "checkpoint reads/writes/deletes"),
     ("scorer", "the scorer (hidden tests)"),
 )

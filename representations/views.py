@@ -78,6 +78,6 @@ def program_failed(status: str, message: str) -> str:
 
 def shown_rendering(view: TraceView, rendering: str, *, budget: int) -> str:
     """What a prompt shows of ``rendering``: nothing when it only repeats the feedback (the ``none`` baseline's
-    text, at the default or at the trace ``budget``), else the rendering itself. The agent's render node and the
+    text, at the default or at the trace ``budget``), else the rendering itself. The agent's render stage (observe.py) and the
     SFT builder both call this, so a prompt and a training example show the same trace section."""
     return "" if rendering in (feedback(view), feedback(view, budget=budget)) else rendering

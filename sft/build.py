@@ -3,7 +3,7 @@
 The buggy program runs in the sandbox on its *visible* tests with the trace request the agent's ``execute`` node
 makes (the first failing test, a passing one too when the representation reads it); a trace the run did not record
 is taken by re-running just those tests, as the agent's ``trace`` node does. The view, the feedback, the rendering
-and the trace section come from ``representations.views`` (the functions the render node calls), and the messages
+and the trace section come from ``representations.views`` (what the agent's render stage calls), and the messages
 from ``representations.prompts.refine_messages`` (the function the refine node calls). The target is the fixed
 program as one ```python block, the answer format ``llms.extract`` parses.
 """
@@ -200,7 +200,7 @@ async def attempt_of(
     pair: Pair, result: ExecResult, traces: dict[int, Any], renderer: Renderer, settings: BuildSettings,
     llm: Any = None,
 ) -> prompts.Attempt:
-    """The round's Attempt exactly as the render node makes it: feedback = the ``none`` rendering of the failing
+    """The round's Attempt exactly as the agent's render stage makes it: feedback = the ``none`` rendering of the failing
     test's view, rendering = the representation's text within the trace budget, not shown when it only repeats
     the feedback."""
     first = result.first_failure

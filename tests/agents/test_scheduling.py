@@ -245,8 +245,14 @@ async def test_the_run_saver_round_trips_and_is_read_by_langgraphs_own_saver(tmp
         assert type(amended) is Amend and amended == amend  # read back an Amend, not a dict patch
         assert merge_candidates([typed], [amended]) == [cand.model_copy(update={"note": amend.note})]
         assert [t.config for t in [t async for t in saver.alist(None)]] == [got.config]
-    async with AsyncSqliteSaver.from_conn_string(path) as theirs:
-        assert (await theirs.aget_tuple(config)).checkpoint["id"] == got.checkpoint["id"]
+    # the same file and schema as LangGraph's own saver, which reads it given the run's serializer (its blobs are
+    # typed ``semtrace`` and compressed ``+z``: agents/serde.py)
+    import aiosqlite
+
+    async with aiosqlite.connect(path) as conn:
+        theirs = AsyncSqliteSaver(conn, serde=CompressedSerde(allowed_msgpack_modules=checkpoints.TYPES))
+        back = await theirs.aget_tuple(config)
+        assert back.checkpoint["id"] == got.checkpoint["id"] and [w[1:] for w in back.pending_writes] == writes
     async with RunSaver.open(path) as saver:
         await saver.adelete_thread("t1")
         assert await saver.aget_tuple(config) is None
@@ -254,10 +260,12 @@ async def test_the_run_saver_round_trips_and_is_read_by_langgraphs_own_saver(tmp
 
 def test_an_amend_round_trips_through_the_checkpoint_serde_as_an_amend():
     serde = CompressedSerde(allowed_msgpack_modules=checkpoints.TYPES)
-    for note in ("refinement stopped: ContextTooLong: prompt too long", "x" * 5000):  # the long one compressed
+    from semtrace.agents.serde import COMPRESS_FROM
+
+    for note in ("refinement stopped: ContextTooLong: prompt too long", "x" * COMPRESS_FROM):  # the long: compressed
         amend = Amend(id="c0r1", note=note)
         kind, blob = serde.dumps_typed([amend])
-        assert kind.endswith("+z") == (len(note) > 2048)
+        assert kind.endswith("+z") == (len(note) >= COMPRESS_FROM)
         (back,) = serde.loads_typed((kind, blob))
         assert type(back) is Amend and back == amend
 

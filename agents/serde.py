@@ -1,0 +1,75 @@
+"""How the run's checkpoints store values: LangGraph's serializer, with the agent's own types written directly and
+large blobs compressed.
+
+- The graph's hot values — a ``Send`` carrying a ``state.Chain``, and a list of ``record.Candidate`` /
+  ``state.Amend`` written to the ``candidates`` channel — are stored as their pydantic JSON (type ``semtrace``):
+  one ``model_dump_json`` each, read back with ``model_validate``, instead of LangGraph's msgpack extension path
+  (a Python hook per object, a protocol check per ``Send``, the fields dumped to Python objects first). Floats that
+  JSON cannot hold (NaN, infinities) are written as JSON's usual constants (``ser_json_inf_nan``) and read back by
+  ``json``.
+- Everything else goes through LangGraph's ``JsonPlusSerializer``; its msgpack extension may revive only the types
+  in ``TYPES`` (besides LangGraph's own), the ones a checkpoint of format 3 holds.
+- A blob of ``COMPRESS_FROM`` bytes or more (a long reasoning, an older run's payload with a trace) is stored
+  zlib-compressed (level 1), typed ``<type>+z``. Since the chains carry no traces and no answers
+  (``Chain.carried``), a demo run's checkpoint bytes per task are 0.08x of issue 20's start uncompressed, and
+  compressing the usual few-KB blob cost ~5% of the orchestrator's CPU, so it is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+import orjson
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.types import Send
+from semtrace.agents.record import Candidate
+from semtrace.agents.state import Amend, Chain
+
+COMPRESS_FROM = 32 * 1024  # the usual blob is a few KB: compressing it cost more CPU than its bytes were worth
+KIND = "semtrace"
+# the types a checkpoint may hold besides LangGraph's own (read back by validating their fields)
+TYPES = (("semtrace.agents.state", "Chain"), ("semtrace.agents.state", "Amend"),
+         ("semtrace.agents.record", "Candidate"))
+_TAGS = {Candidate: b"C", Amend: b"A"}
+_BY_TAG = {"C": Candidate, "A": Amend}
+
+
+def _direct(obj: Any) -> bytes | None:
+    """``obj`` as the ``semtrace`` kind's JSON, or None when it is not one of the values stored that way."""
+    if isinstance(obj, Send) and type(obj.arg) is Chain:
+        return b'{"send":' + orjson.dumps(obj.node) + b',"chain":' + obj.arg.model_dump_json().encode() + b"}"
+    if isinstance(obj, list) and obj and all(type(c) in _TAGS for c in obj):
+        items = (b'["' + _TAGS[type(c)] + b'",' + c.model_dump_json().encode() + b"]" for c in obj)
+        return b'{"candidates":[' + b",".join(items) + b"]}"
+    return None
+
+
+def _revive(data: dict[str, Any]) -> Any:
+    if "send" in data:
+        return Send(data["send"], Chain.model_validate(data["chain"]))
+    return [_BY_TAG[tag].model_validate(value) for tag, value in data["candidates"]]
+
+
+class CompressedSerde(JsonPlusSerializer):
+    """LangGraph's serializer with the agent's own values written directly and large blobs compressed (see the
+    module's docstring)."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        direct = _direct(obj)
+        kind, data = (KIND, direct) if direct is not None else super().dumps_typed(obj)
+        if len(data) >= COMPRESS_FROM and kind in ("msgpack", "json", "pickle", KIND):
+            return kind + "+z", zlib.compress(data, 1)
+        return kind, data
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        kind, blob = data
+        if kind.endswith("+z"):
+            kind, blob = kind[:-2], zlib.decompress(blob)
+        if kind == KIND:
+            try:
+                return _revive(orjson.loads(blob))
+            except orjson.JSONDecodeError:  # NaN or infinities (JSON's constants): what json reads
+                return _revive(json.loads(blob))
+        return super().loads_typed((kind, blob))
