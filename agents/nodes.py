@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 from semtrace.agents import routes
 from semtrace.agents.context import AgentContext
-from semtrace.agents.record import Candidate
+from semtrace.agents.record import NO_SPEND, Candidate
 from semtrace.agents.replies import ask, asked_again, candidate, prompt_messages
 from semtrace.agents.selectors import needs_hidden
 from semtrace.agents.state import (AgentState, Amend, Chain, as_chain, candidate_id, candidates_of,
@@ -42,7 +42,7 @@ async def generate(state: AgentState, runtime: Runtime[AgentContext]) -> Command
     for chain, completion in enumerate(completions[:width]):
         # the one call that produced every chain's sample is charged to chain 0
         cand = candidate(ctx, completion, chain=chain, round_=0, parent=None, messages=messages,
-                         usage=used if chain == 0 else Spent(), latency=latency if chain == 0 else 0.0)
+                         usage=used if chain == 0 else NO_SPEND, latency=latency if chain == 0 else 0.0)
         sends.append(Send("observe", Chain(candidate=cand)))
     return Command(update=update, goto=sends)
 

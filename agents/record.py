@@ -70,6 +70,11 @@ class ExecSummary(_Model):
         return self.passed / self.total
 
 
+# the defaults every candidate shares (frozen, so one instance serves them all: a run holds thousands of candidates)
+NOT_RUN = ExecSummary()
+NO_SPEND = Spent()
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= STDIO_KEEP else text[:STDIO_KEEP] + f"...[{len(text) - STDIO_KEEP} more]"
 
@@ -79,7 +84,7 @@ def summary(result: ExecResult | None, shown: set[int] | None = None, keep: str 
     """An execution as the record keeps it: detail for the ``shown`` tests only (all with ``keep="all"``; None:
     the first failing test), stdout/stderr cut to ``STDIO_KEEP`` characters (dropped with ``stdio=False``)."""
     if result is None:
-        return ExecSummary()
+        return NOT_RUN
     if shown is None:
         first = result.first_failure
         shown = {first.index} if first is not None else set()
@@ -130,16 +135,16 @@ class Candidate(_Model):
     raw: str = ""  # the reply's answer (its reasoning apart, below)
     note: str = ""
     reasoning: str = ""  # what the model thought first (never sent again; -o keep_reasoning=false drops it)
-    visible: ExecSummary = Field(default_factory=ExecSummary)
-    hidden: ExecSummary = Field(default_factory=ExecSummary)
+    visible: ExecSummary = NOT_RUN
+    hidden: ExecSummary = NOT_RUN
     trace: dict[str, Any] | None = None
     passing_trace: dict[str, Any] | None = None
     feedback: str = ""
     rendering: str = ""
     critique: str = ""
-    usage: Spent = Field(default_factory=Spent)
-    render_usage: Spent = Field(default_factory=Spent)
-    critique_usage: Spent = Field(default_factory=Spent)
+    usage: Spent = NO_SPEND
+    render_usage: Spent = NO_SPEND
+    critique_usage: Spent = NO_SPEND
     prompt_digest: str = ""
     prompt: tuple[PromptMessage, ...] = ()
     latency: float = 0.0  # seconds the LLM took to write it (width samples of one call: chain 0 carries them)

@@ -9,10 +9,11 @@ large blobs compressed.
   ``json``.
 - Everything else goes through LangGraph's ``JsonPlusSerializer``; its msgpack extension may revive only the types
   in ``TYPES`` (besides LangGraph's own), the ones a checkpoint of format 3 holds.
-- A blob of ``COMPRESS_FROM`` bytes or more (a long reasoning, an older run's payload with a trace) is stored
-  zlib-compressed (level 1), typed ``<type>+z``. Since the chains carry no traces and no answers
-  (``Chain.carried``), a demo run's checkpoint bytes per task are 0.08x of issue 20's start uncompressed, and
-  compressing the usual few-KB blob cost ~5% of the orchestrator's CPU, so it is left as it is.
+- A blob of ``COMPRESS_FROM`` bytes or more (a later round's long prompt, a long reasoning, an older run's payload
+  with a trace) is stored zlib-compressed (level 1), typed ``<type>+z``; the usual blob, a few KB since the chains
+  carry no traces and no answers (``Chain.carried``), is not (compressing every blob from 2 KB cost ~5% of the
+  orchestrator's CPU). ``perf/checkpoint_bytes.py``: checkpoint bytes per task 0.17x of issue 20's start on
+  ``perf/orchestration.py``'s scenario (0.08x uncompressed on a demo run).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from langgraph.types import Send
 from semtrace.agents.record import Candidate
 from semtrace.agents.state import Amend, Chain
 
-COMPRESS_FROM = 32 * 1024  # the usual blob is a few KB: compressing it cost more CPU than its bytes were worth
+COMPRESS_FROM = 8 * 1024  # the usual blob is a few KB: compressing each cost more CPU than its bytes were worth
 KIND = "semtrace"
 # the types a checkpoint may hold besides LangGraph's own (read back by validating their fields)
 TYPES = (("semtrace.agents.state", "Chain"), ("semtrace.agents.state", "Amend"),

@@ -70,7 +70,7 @@ class Turn(_Model):
     calls: tuple[ToolStep, ...] = ()
     notice: str = ""
     finish_reason: str = "stop"
-    usage: Spent = Field(default_factory=Spent)
+    usage: Spent = Spent()  # frozen: one shared default
     latency: float = 0.0
 
     def assistant_message(self, protocol: Protocol) -> Message:
