@@ -27,6 +27,11 @@ LEGACY_NODES = ("execute", "trace", "render")  # format 1 and 2 checkpoints' nam
 _AFTER_OBSERVE = ("critique", "refine", "debug", "finish")
 
 
+async def _after_finish(state: AgentState) -> routes.AfterFinish:
+    """``routes.after_finish`` as LangGraph runs it in an async graph without a thread hop."""
+    return routes.after_finish(state)
+
+
 def build_graph() -> StateGraph:
     g = StateGraph(AgentState, context_schema=AgentContext)
     g.add_node("generate", nodes.generate, destinations=("observe",))
@@ -39,7 +44,7 @@ def build_graph() -> StateGraph:
     g.add_node("finish", nodes.finish)
     g.add_node("select", nodes.select)
     g.add_edge(START, "generate")
-    g.add_conditional_edges("finish", routes.after_finish, {"select": "select", "__end__": END})
+    g.add_conditional_edges("finish", _after_finish, {"select": "select", "__end__": END})
     g.add_edge("select", END)
     return g
 

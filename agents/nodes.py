@@ -111,8 +111,9 @@ async def refine(payload: Chain | dict[str, Any], runtime: Runtime[AgentContext]
     return Command(goto=Send("observe", Chain(candidate=cand, attempts=next_attempts(chain))))
 
 
-def finish(state: AgentState) -> dict[str, Any]:
-    """The join point of all chains; the route after it decides whether selection can run."""
+async def finish(state: AgentState) -> dict[str, Any]:
+    """The join point of all chains; the route after it decides whether selection can run. (Async, as every node
+    here: LangGraph runs a sync node of an async graph in a thread pool, a thread hop per chain.)"""
     return {}
 
 
