@@ -18,3 +18,18 @@ async def run_config(cfg: Any, run_dir: Path, *, llm: Any = None, tasks: Any = N
         return await run_tasks(cfg, run_dir, comps)
     finally:
         await comps.sandbox.close()
+
+
+def records_by_task(run: Path) -> dict[str, dict[str, Any]]:
+    """A run directory's records, by task id (the last line of a task wins)."""
+    import json
+
+    return {rec["task_id"]: rec for rec in map(json.loads, (run / "results.jsonl").read_text().splitlines())}
+
+
+def comparable(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record as two runs of the same experiment must agree on it: without volatile fields (times, host), the
+    schema version and the config digest (a resumed run of an older version has older ones)."""
+    from semtrace.agents.metrics import stable_record
+
+    return stable_record({k: v for k, v in rec.items() if k not in ("schema_version", "config_digest")})

@@ -5,15 +5,14 @@ version."""
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sqlite3
 from pathlib import Path
 
 from clihelp import error_line, invoke
+from runhelp import comparable, records_by_task
 from semtrace.agents.checkpoints import FORMAT
-from semtrace.agents.metrics import stable_record
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "run-format1"
 IDS = ["demo/sum_to_n", "demo/factorial", "demo/is_even"]
@@ -28,18 +27,6 @@ def _old_run(tmp: Path) -> tuple[Path, Path]:
     return run, rules
 
 
-def _records(run: Path) -> dict[str, dict]:
-    out = {}
-    for line in (run / "results.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        out[rec["task_id"]] = rec
-    return out
-
-
-def _comparable(rec: dict) -> dict:
-    return stable_record({k: v for k, v in rec.items() if k not in ("schema_version", "config_digest")})
-
-
 def test_a_run_killed_under_the_old_format_resumes_and_equals_an_uninterrupted_run(tmp_path: Path, caplog) -> None:
     run, rules = _old_run(tmp_path)
     db = sqlite3.connect(run / "checkpoints.sqlite")
@@ -48,22 +35,22 @@ def test_a_run_killed_under_the_old_format_resumes_and_equals_an_uninterrupted_r
         assert db.execute("SELECT DISTINCT thread_id FROM checkpoints").fetchall() == [("demo/factorial",)]
     finally:
         db.close()
-    assert list(_records(run)) == ["demo/sum_to_n"]
+    assert list(records_by_task(run)) == ["demo/sum_to_n"]
     with caplog.at_level(logging.INFO, logger="semtrace.agents.scoring"):
         res = invoke("run", "--resume", str(run), "--no-display")
     assert res.exit_code == 0, res.output
     # the task in flight went on from its old checkpoint (not from scratch)
     assert any("demo/factorial: continuing from its checkpoint" in r.getMessage() for r in caplog.records)
-    resumed = _records(run)
+    resumed = records_by_task(run)
     assert sorted(resumed) == sorted(IDS)
     fresh = tmp_path / "fresh"
     res = invoke("run", "--benchmark", "demo", "--model", f"scripted:{rules}", "--sandbox", "local", "--strategy",
                  "hybrid", "--width", "2", "--depth", "3", "--limit", "3", "-o", "task_concurrency=1",
                  "--out", str(fresh), "--no-display")
     assert res.exit_code == 0, res.output
-    uninterrupted = _records(fresh)
+    uninterrupted = records_by_task(fresh)
     for task_id in IDS[1:]:  # the task in flight at the kill, and the one not started
-        assert _comparable(resumed[task_id]) == _comparable(uninterrupted[task_id]), task_id
+        assert comparable(resumed[task_id]) == comparable(uninterrupted[task_id]), task_id
     db = sqlite3.connect(run / "checkpoints.sqlite")
     try:
         assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT

@@ -14,17 +14,16 @@ NODE and chain 0's, whose task of that step finished, at the node after it: the 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import re
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from clihelp import invoke
+from fixtures.make_format2 import pending as _pending
+from runhelp import comparable, records_by_task
 from semtrace.agents.checkpoints import FORMAT, TYPES, CompressedSerde
-from semtrace.agents.metrics import stable_record
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IDS = ["demo/sum_to_n", "demo/factorial", "demo/is_even"]
@@ -41,30 +40,8 @@ PENDING = {
 
 
 def pending(db_path: Path) -> dict[str, list[tuple[str, int, int]]]:
-    """Per thread: (node, chain, round) of every payload not yet run: the latest checkpoint's ``Send``s whose task
-    left no writes, and the ``Send``s (and branch writes: chain and round -1) of its tasks that finished."""
-    serde = CompressedSerde(allowed_msgpack_modules=TYPES)
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    out = {}
-    try:
-        for (thread,) in db.execute("SELECT DISTINCT thread_id FROM checkpoints"):
-            cid, kind, blob = db.execute(
-                "SELECT checkpoint_id, type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-                "ORDER BY checkpoint_id DESC LIMIT 1", (thread,)).fetchone()
-            sends = serde.loads_typed((kind, blob))["channel_values"].get("__pregel_tasks", [])
-            writes = db.execute("SELECT task_path, channel, type, value FROM writes WHERE thread_id = ? AND "
-                                "checkpoint_id = ? ORDER BY task_id, idx", (thread, cid)).fetchall()
-            done = {int(m.group(1)) for path, *_ in writes if (m := re.match(r"~__pregel_push, (\d+)", path))}
-            items = [s for i, s in enumerate(sends) if i not in done]
-            items += [serde.loads_typed((k, v)) for _, ch, k, v in writes if ch == "__pregel_tasks"]
-            assert all(isinstance(s.arg, dict) for s in items), "format 2 payloads are dicts"
-            found = [(s.node, s.arg["chain"], s.arg["round"]) for s in items]
-            # a node a finished task went to without a payload (a branch channel: the ``finish`` join)
-            found += [(ch.removeprefix("branch:to:"), -1, -1) for _, ch, *_ in writes if ch.startswith("branch:to:")]
-            out[thread] = sorted(found)
-    finally:
-        db.close()
-    return out
+    """What the fixture has pending (``fixtures/make_format2.pending``), read with this semtrace's serializer."""
+    return _pending(db_path, CompressedSerde(allowed_msgpack_modules=TYPES))
 
 
 def _user_version(db_path: Path) -> int:
@@ -73,18 +50,6 @@ def _user_version(db_path: Path) -> int:
         return db.execute("PRAGMA user_version").fetchone()[0]
     finally:
         db.close()
-
-
-def _records(run: Path) -> dict[str, dict]:
-    out = {}
-    for line in (run / "results.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        out[rec["task_id"]] = rec
-    return out
-
-
-def _comparable(rec: dict) -> dict:
-    return stable_record({k: v for k, v in rec.items() if k not in ("schema_version", "config_digest")})
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +78,7 @@ def _uninterrupted(shared: dict, cfg: Path, cfg_text: str) -> dict[str, dict]:
         fresh = shared["base"] / f"fresh-{len(shared['runs'])}"
         res = invoke("run", "--config", str(cfg), "--out", str(fresh), "--no-display")
         assert res.exit_code == 0, res.output
-        shared["runs"][cfg_text] = _records(fresh)
+        shared["runs"][cfg_text] = records_by_task(fresh)
     return shared["runs"][cfg_text]
 
 
@@ -128,16 +93,16 @@ def test_a_run_killed_under_format2_resumes_and_equals_an_uninterrupted_run(
     # the fixture is what it claims: format 2, one task in flight with payloads pending at these nodes
     assert _user_version(db_path) == 2
     assert pending(db_path) == {IN_FLIGHT: PENDING[node]}
-    assert list(_records(run)) == IDS[:1]
+    assert list(records_by_task(run)) == IDS[:1]
 
     with caplog.at_level(logging.INFO, logger="semtrace.agents.scoring"):
         res = invoke("run", "--resume", str(run), "--no-display")
     assert res.exit_code == 0, res.output
     # the task in flight went on from its old checkpoint (not from scratch)
     assert any(f"{IN_FLIGHT}: continuing from its checkpoint" in r.getMessage() for r in caplog.records)
-    resumed = _records(run)
+    resumed = records_by_task(run)
     assert sorted(resumed) == sorted(IDS)
     uninterrupted = _uninterrupted(shared, cfg, cfg_text)
     for task_id in IDS[1:]:  # the task in flight at the kill, and the one not started
-        assert _comparable(resumed[task_id]) == _comparable(uninterrupted[task_id]), task_id
+        assert comparable(resumed[task_id]) == comparable(uninterrupted[task_id]), task_id
     assert _user_version(db_path) == FORMAT
