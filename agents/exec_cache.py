@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 _REQUEST_REST = tuple(f.name for f in dataclasses.fields(ExecRequest) if f.name not in ("code", "tests"))
 
 
+def program_key(code: str, rest_digest: str) -> str:
+    """The key of a program run with everything else digested as ``rest_digest`` (a fixed-length hex digest, so
+    the concatenation is unambiguous)."""
+    return hashlib.sha256(rest_digest.encode() + b"\n" + code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class ExecCache:
     """Identical (code, tests) requests in one run execute once (e.g. a repair task's round 0 in every chain), also
     when asked concurrently: later askers await the one run in flight. When that run raises, every asker gets the
@@ -44,7 +50,7 @@ class ExecCache:
                 self._rest.clear()
             known = (request.tests, hashlib.sha256(blob.encode()).hexdigest())
             self._rest[rest] = known
-        return hashlib.sha256(json.dumps([request.code, known[1]]).encode()).hexdigest()
+        return program_key(request.code, known[1])
 
     async def run(self, sandbox: Sandbox, request: ExecRequest, stats: RunStats, key: str | None = None) -> ExecResult:
         """``sandbox.run(request)`` once per distinct request (``key``: a cheaper digest the caller vouches for)."""

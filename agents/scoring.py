@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from semtrace.agents.context import AgentContext, RunStats
-from semtrace.agents.exec_cache import ExecCache
+from semtrace.agents.exec_cache import ExecCache, program_key
 from semtrace.agents.gates import GatedSandbox, PriorityGate
 from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, summary
 from semtrace.agents.state import candidates_of, final_candidates, merge_candidates
@@ -74,7 +74,7 @@ class Scorer:
         return self._digests[task.task_id]
 
     def key(self, task: Task, code: str) -> str:
-        return hashlib.sha256(json.dumps([code, self.tests_digest(task)]).encode()).hexdigest()
+        return program_key(code, self.tests_digest(task))
 
     async def score(self, task: Task, code: str, round_: int = 0, ordinal: int = 0) -> ExecResult | None:
         """The hidden-test result of ``code`` (None when the task has no hidden tests); ``round_`` and ``ordinal``

@@ -107,9 +107,9 @@ def _choose(blocks: list[str], entry_point: str | None) -> tuple[str, Method] | 
     return (programs or good)[-1], "fenced"
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=512)
 def extract_code(reply: str, entry_point: str | None = None) -> Extraction:
-    """The program in ``reply`` (a pure function of its arguments, remembered for the last 64: the ``width``
+    """The program in ``reply`` (a pure function of its arguments, remembered for the last 512: the ``width``
     chains of a task at temperature 0 send the same reply, each extracted once)."""
     text = reply.replace("\r\n", "\n")
     fenced = [(m.group(2).lower(), m.group(3)) for m in _FENCE.finditer(text)]
