@@ -17,8 +17,8 @@ serializer (``serde.py``: the agent's typed chains and candidates as their JSON,
 compressed, ``+z``), so LangGraph's own savers read this file only with that serializer. The graph's
 ``candidates`` channel is a ``DeltaChannel`` (``state.py``): a checkpoint stores each step's finished candidates,
 not the whole list again; raw traces never leave ``observe`` and a chain carries on only what later nodes read
-(``Chain.carried``): a demo run's checkpoint bytes per task are 0.08x of issue 20's start
-(``perf/checkpoint_bytes.py``).
+(``Chain.carried``): checkpoint bytes per task are 0.07x of issue 20's start on a demo run, 0.17x on
+``perf/orchestration.py``'s scenario (``perf/checkpoint_bytes.py``).
 
 A file that cannot serve as the checkpoint database (not a SQLite database, read-only, in use, not a file) is a
 ``CheckpointError`` raised by ``open`` before any task starts: one line naming the file and the fix (a ``RunError``,

@@ -423,6 +423,8 @@ def main() -> int:
         f"  CPU floor: (orchestrator + sandbox CPU) / {os.cpu_count()} cores = {floor:.1f} s = "
         f"{floor / r['ideal_llm_bound_s']:.2f}x the LLM-bound ideal (no schedule on this machine beats it)"
     )
+    bound = max(floor, r["ideal_llm_bound_s"])
+    print(f"  wall / max(LLM-bound ideal, CPU floor) = {r['wall_s'] / bound:.2f} (issue 20: <= 1.15)")
     print(
         f"  runner-reported seconds {', '.join(f'{k} {v:.1f}' for k, v in sorted(r['runner_seconds'].items()))}"
     )
