@@ -7,8 +7,10 @@ large blobs compressed.
   (a Python hook per object, a protocol check per ``Send``, the fields dumped to Python objects first). Floats that
   JSON cannot hold (NaN, infinities) are written as JSON's usual constants (``ser_json_inf_nan``) and read back by
   ``json``.
-- Everything else goes through LangGraph's ``JsonPlusSerializer``; its msgpack extension may revive only the types
-  in ``TYPES`` (besides LangGraph's own), the ones a checkpoint of format 3 holds.
+- Everything else goes through LangGraph's ``JsonPlusSerializer`` format; its msgpack extension may revive only the
+  types in ``TYPES`` (besides LangGraph's own), the ones a checkpoint of format 3 holds. A checkpoint's pending
+  ``Send``s (and the agent's models inside any value) are encoded by ``_default`` first: the same bytes
+  LangGraph's hook writes (a test compares them), without its chain of type checks.
 - A blob of ``COMPRESS_FROM`` bytes or more (a later round's long prompt, a long reasoning, an older run's payload
   with a trace) is stored zlib-compressed (level 1), typed ``<type>+z``; the usual blob, a few KB since the chains
   carry no traces and no answers (``Chain.carried``), is not (compressing every blob from 2 KB cost ~5% of the
@@ -23,6 +25,8 @@ import zlib
 from typing import Any
 
 import orjson
+import ormsgpack
+from langgraph.checkpoint.serde import jsonplus as _jsonplus
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Send
 from semtrace.agents.record import Candidate
@@ -47,6 +51,26 @@ def _direct(obj: Any) -> bytes | None:
     return None
 
 
+_MODELS = (Chain, Candidate, Amend)
+
+
+def _default(obj: Any) -> Any:
+    """LangGraph's msgpack hook, byte for byte, with the agent's values first: the pending ``Send``s a checkpoint
+    holds (``__pregel_tasks``) otherwise go through ~20 type checks and a protocol check each."""
+    cls = type(obj)
+    if cls is Send and getattr(obj, "timeout", None) is None:
+        return ormsgpack.Ext(_jsonplus.EXT_CONSTRUCTOR_POS_ARGS, _pack((cls.__module__, cls.__name__,
+                                                                         (obj.node, obj.arg))))
+    if cls in _MODELS:
+        return ormsgpack.Ext(_jsonplus.EXT_PYDANTIC_V2, _pack((cls.__module__, cls.__name__, obj.model_dump(),
+                                                               "model_validate_json")))
+    return _jsonplus._msgpack_default(obj)
+
+
+def _pack(data: Any) -> bytes:
+    return ormsgpack.packb(data, default=_default, option=_jsonplus._option)
+
+
 def _revive(data: dict[str, Any]) -> Any:
     if "send" in data:
         return Send(data["send"], Chain.model_validate(data["chain"]))
@@ -59,7 +83,15 @@ class CompressedSerde(JsonPlusSerializer):
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         direct = _direct(obj)
-        kind, data = (KIND, direct) if direct is not None else super().dumps_typed(obj)
+        if direct is not None:
+            kind, data = KIND, direct
+        elif isinstance(obj, (dict, list)):  # a checkpoint, a write: LangGraph's format, the agent's values first
+            try:
+                kind, data = "msgpack", _pack(obj)
+            except ormsgpack.MsgpackEncodeError:
+                kind, data = super().dumps_typed(obj)
+        else:
+            kind, data = super().dumps_typed(obj)
         if len(data) >= COMPRESS_FROM and kind in ("msgpack", "json", "pickle", KIND):
             return kind + "+z", zlib.compress(data, 1)
         return kind, data

@@ -191,6 +191,8 @@ class ScriptedLLM:
             raise ScriptError(f"scripted LLM: '{model}' scripts tool calls; pass the option tools=true "
                               f"(scripted:{model}?tools=true) so the back end declares native tool calls")
         self._cursor = [0] * len(self.rules)
+        self._by_conversation = any(rule.match == "conversation" for rule in self.rules)
+        self._found: dict[str, int | None] = {}  # last user message -> first matching rule (see _rule_for)
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -215,19 +217,38 @@ class ScriptedLLM:
                           model=self.model, reasoning=reasoning, tool_calls=tuple(calls),
                           reasoning_unfinished=unfinished)
 
+    def _rule_for(self, messages: list[Message], last_user: str) -> int | None:
+        """The first rule matching (its ``when`` on the last user message, or on the conversation for a
+        ``match: conversation`` rule); None. Without conversation rules the answer depends on the last user message
+        alone and is remembered for the last 256 (a run's chains send the same prompt)."""
+        if not self._by_conversation:
+            if last_user in self._found:
+                return self._found[last_user]
+        conversation: str | None = None  # rendered once, when a rule matches on it
+        found = None
+        for idx, rule in enumerate(self.rules):
+            if rule.match == "conversation" and conversation is None:
+                conversation = render_conversation(messages)
+            if rule.when.search(conversation if rule.match == "conversation" else last_user):  # type: ignore[arg-type]
+                found = idx
+                break
+        if not self._by_conversation:
+            with self._lock:
+                if len(self._found) >= 256:
+                    self._found.pop(next(iter(self._found)), None)
+                self._found[last_user] = found
+        return found
+
     async def generate(self, messages: list[Message], *, n: int = 1, temperature: float = 0.0,
                        max_tokens: int = 1024, seed: int | None = None, stop: list[str] | None = None,
                        tools: list[ToolSpec] | None = None) -> list[Completion]:
         self.calls += 1
         last_user = next((m.text for m in reversed(messages) if m.role == "user"), "")
-        conversation: str | None = None  # rendered once, when a rule matches on it
-        for idx, rule in enumerate(self.rules):
-            if rule.match == "conversation" and conversation is None:
-                conversation = render_conversation(messages)
-            if rule.when.search(conversation if rule.match == "conversation" else last_user):  # type: ignore[arg-type]
-                prompt_tokens = sum(approx_tokens("\n".join(_render_part(p) for p in m.parts)) for m in messages)
-                earlier = sum(isinstance(p, ToolCall) for m in messages for p in m.parts)
-                return [self._completion(self._next_reply(idx), prompt_tokens, earlier) for _ in range(n)]
+        idx = self._rule_for(messages, last_user)
+        if idx is not None:
+            prompt_tokens = sum(approx_tokens("\n".join(_render_part(p) for p in m.parts)) for m in messages)
+            earlier = sum(isinstance(p, ToolCall) for m in messages for p in m.parts)
+            return [self._completion(self._next_reply(idx), prompt_tokens, earlier) for _ in range(n)]
         first = last_user.strip().splitlines()[0] if last_user.strip() else "<empty>"
         raise ScriptMismatch(f"scripted LLM {self.model}: no rule matches the last user message "
                              f"starting {first[:120]!r} (nor, for match: conversation rules, the conversation); "

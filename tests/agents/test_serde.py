@@ -5,6 +5,7 @@ and blobs of older runs, through LangGraph's msgpack path; large blobs compresse
 from __future__ import annotations
 
 import math
+import zlib
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Send
@@ -80,3 +81,19 @@ def test_other_values_and_older_blobs_take_langgraphs_path() -> None:
         assert kind.split("+")[0] == "msgpack" and back == value
     old = JsonPlusSerializer().dumps_typed(Send("execute", {"id": "c0r0", "code": "x = 1"}))  # format 1
     assert SERDE.loads_typed(old) == Send("execute", {"id": "c0r0", "code": "x = 1"})
+
+
+def test_a_checkpoint_holding_pending_sends_is_langgraphs_bytes_and_reads_back() -> None:
+    """The fast hook writes exactly what LangGraph's own writes (so any LangGraph reader, and an older semtrace,
+    reads it): a checkpoint whose pending tasks carry chains, and models inside other values."""
+    chain = Chain(candidate=full_candidate(latency=float("inf")), attempts=(Attempt(code="a"),), failing=0)
+    checkpoint = {"v": 4, "id": "x", "channel_values": {"__pregel_tasks": [Send("observe", chain),
+                                                                          Send("refine", chain)], "finished": [0]},
+                  "other": [full_candidate(), {"id": "c0r1", "note": "n"}, Amend(id="c0r1", note="m")]}
+    theirs = JsonPlusSerializer(allowed_msgpack_modules=TYPES).dumps_typed(checkpoint)
+    ours = SERDE.dumps_typed(checkpoint)
+    assert ours[0].split("+")[0] == theirs[0] == "msgpack"
+    assert (zlib.decompress(ours[1]) if ours[0].endswith("+z") else ours[1]) == theirs[1]
+    back = SERDE.loads_typed(ours)
+    assert back["channel_values"]["__pregel_tasks"] == checkpoint["channel_values"]["__pregel_tasks"]
+    assert back["other"] == checkpoint["other"]
