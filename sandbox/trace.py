@@ -161,15 +161,22 @@ def _line_hits(data: Any) -> dict[int, int]:
 _MISSING: Any = object()
 
 
+def _as(value: Any, cls: type, decode: Any) -> Any:
+    """``value`` when it already is exactly a ``cls`` (the usual case), else what the field's decoder makes of it."""
+    return value if value.__class__ is cls else decode(value)
+
+
+def _required(get: Any, name: str, cls: type, decoders: dict[str, Any]) -> Any:
+    """A required field: ``_MISSING`` when absent (the generic decoder then says so, after any earlier field's
+    error), else as ``_as``."""
+    value = get(name, _MISSING)
+    return value if value is _MISSING else _as(value, cls, decoders[name])
+
+
 def trace_from_dict(data: Any) -> Trace:
-    if data.__class__ is not dict:
+    if data.__class__ is not dict or (test_index := _required(data.get, "test_index", int, _trace)) is _MISSING:
         return _trace_generic(data)
     get = data.get
-    test_index = get("test_index", _MISSING)
-    if test_index.__class__ is not int:
-        if test_index is _MISSING:  # required: the generic decoder says so (after any earlier field's error)
-            return _trace_generic(data)
-        test_index = _trace["test_index"](test_index)
     events = tuple([event_from_dict(e) for e in get("events", ())])  # any iterable, as tuple(...) takes it
     truncated = get("truncated", False)
     if truncated.__class__ is not bool:

@@ -17,7 +17,15 @@ from functools import partial
 from typing import Any, Literal, get_args
 
 from semtrace.jsonable import from_jsonable, to_jsonable
-from semtrace.sandbox.trace import Trace, field_decoders, trace_from_dict, trace_to_dict
+from semtrace.sandbox.trace import (
+    _MISSING,
+    Trace,
+    _as,
+    _required,
+    field_decoders,
+    trace_from_dict,
+    trace_to_dict,
+)
 
 TestKind = Literal["assert", "call", "stdio"]
 Compare = Literal["eq", "truthy", "falsy", "is", "in", "isclose", "digest", "not_none", "poly_root",
@@ -250,68 +258,43 @@ def result_to_dict(result: ExecResult) -> dict[str, Any]:
 # field's type (conversions, errors); an object that is not a plain dict, or lacks a required key, goes to the
 # generic decoder of its class (which decodes the keys present in field order first, as here, then raises).
 _STATUSES = get_args(Status)
-_MISSING: Any = object()
 _outcome = field_decoders(TestOutcome)
 _result = field_decoders(ExecResult)
 _outcome_generic = partial(from_jsonable, TestOutcome)
 _result_generic = partial(from_jsonable, ExecResult)
 
 
+def _status(get: Any, decoders: dict[str, Any]) -> Any:
+    """The required ``status`` (``_MISSING`` when absent): one of ``STATUSES`` as it is, else its decoder's."""
+    status = get("status", _MISSING)
+    if status is _MISSING or (status.__class__ is str and status in _STATUSES):
+        return status
+    return decoders["status"](status)
+
+
 def outcome_from_dict(data: Any) -> TestOutcome:
-    if data.__class__ is not dict:
+    if data.__class__ is not dict or (index := _required(data.get, "index", int, _outcome)) is _MISSING:
         return _outcome_generic(data)
     get = data.get
-    index = get("index", _MISSING)
-    if index.__class__ is not int:
-        if index is _MISSING:
-            return _outcome_generic(data)
-        index = _outcome["index"](index)
-    status = get("status", _MISSING)
-    if status.__class__ is not str or status not in _STATUSES:
-        if status is _MISSING:
-            return _outcome_generic(data)
-        status = _outcome["status"](status)
-    message = get("message", "")
-    if message.__class__ is not str:
-        message = _outcome["message"](message)
+    if (status := _status(get, _outcome)) is _MISSING:
+        return _outcome_generic(data)
     actual = get("actual")
-    if actual is not None and actual.__class__ is not str:
-        actual = _outcome["actual"](actual)
-    duration = get("duration", 0.0)
-    if duration.__class__ is not float:
-        duration = _outcome["duration"](duration)
-    return TestOutcome(index=index, status=status, message=message, actual=actual, duration=duration,
-                       value=get("value"))
+    return TestOutcome(index=index, status=status, message=_as(get("message", ""), str, _outcome["message"]),
+                       actual=actual if actual is None else _as(actual, str, _outcome["actual"]),
+                       duration=_as(get("duration", 0.0), float, _outcome["duration"]), value=get("value"))
 
 
 def result_from_dict(data: Any) -> ExecResult:
-    if data.__class__ is not dict:
+    if data.__class__ is not dict or (status := _status(data.get, _result)) is _MISSING:
         return _result_generic(data)
     get = data.get
-    status = get("status", _MISSING)
-    if status.__class__ is not str or status not in _STATUSES:
-        if status is _MISSING:
-            return _result_generic(data)
-        status = _result["status"](status)
+    # in field order, as the generic decoder (which error wins when two fields are bad)
     tests = tuple([outcome_from_dict(t) for t in get("tests", ())])  # any iterable, as tuple(...) takes it
-    stdout = get("stdout", "")
-    if stdout.__class__ is not str:
-        stdout = _result["stdout"](stdout)
-    stderr = get("stderr", "")
-    if stderr.__class__ is not str:
-        stderr = _result["stderr"](stderr)
-    duration = get("duration", 0.0)
-    if duration.__class__ is not float:
-        duration = _result["duration"](duration)
-    message = get("message", "")
-    if message.__class__ is not str:
-        message = _result["message"](message)
+    stdout = _as(get("stdout", ""), str, _result["stdout"])
+    stderr = _as(get("stderr", ""), str, _result["stderr"])
+    duration = _as(get("duration", 0.0), float, _result["duration"])
+    message = _as(get("message", ""), str, _result["message"])
     traces = tuple([trace_from_dict(t) for t in get("traces", ())])
-    python = get("python", "")
-    if python.__class__ is not str:
-        python = _result["python"](python)
-    runner_error = get("runner_error", "")
-    if runner_error.__class__ is not str:
-        runner_error = _result["runner_error"](runner_error)
     return ExecResult(status=status, tests=tests, stdout=stdout, stderr=stderr, duration=duration, message=message,
-                      traces=traces, python=python, runner_error=runner_error)
+                      traces=traces, python=_as(get("python", ""), str, _result["python"]),
+                      runner_error=_as(get("runner_error", ""), str, _result["runner_error"]))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from rules import fenced, write_rules
+from runhelp import run_config
 from semtrace.agents import scoring
-from semtrace.agents.build import build_components
-from semtrace.agents.run import prepare_run_dir, read_records, run_tasks
+from semtrace.agents.run import read_records
 from semtrace.agents.state import candidates_of
 from semtrace.benchmarks.demo import load
 from semtrace.config import build_config
@@ -40,13 +40,8 @@ async def test_the_state_from_updates_is_the_checkpointed_state(tmp_path: Path, 
     cfg = build_config(flags={"benchmark": "demo", "strategy": strategy, "width": 2, "depth": 2,
                               "critique": critique, "representation": "next", "model": f"scripted:{path}",
                               "sandbox": "local", "display": False})
-    comps = await build_components(cfg, tasks=tasks)
     run_dir = tmp_path / "run"
-    prepare_run_dir(run_dir, cfg, resume=False)
-    try:
-        await run_tasks(cfg, run_dir, comps)
-    finally:
-        await comps.sandbox.close()
+    await run_config(cfg, run_dir, tasks=tasks)
     assert len(seen) == len(tasks) == len(read_records(run_dir / "results.jsonl"))
     deep = [ours for _, ours, _ in seen if max(c.round for c in ours[0]) == 2]
     assert deep and all(ours[1] for _, ours, _ in seen)  # tasks that ran to the depth; every task selected
