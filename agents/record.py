@@ -73,6 +73,7 @@ class ExecSummary(_Model):
 # the defaults every candidate shares (frozen, so one instance serves them all: a run holds thousands of candidates)
 NOT_RUN = ExecSummary()
 NO_SPEND = Spent()
+_SPENT_KEYS = tuple(Spent.model_fields)
 
 
 def _cut(text: str) -> str:
@@ -235,8 +236,8 @@ def _usage_sum(items: Iterable[Spent | dict[str, int] | None]) -> dict[str, int]
     """Usages summed (a record read from a file holds them as dicts); ``completion_tokens`` includes
     ``reasoning_tokens`` (the reasoning's share)."""
     total = Spent()
-    for u in items:
-        total = total + (u if isinstance(u, Spent) else Spent.model_validate(u or {}))
+    for u in items:  # a dict (a plugin selector's info, an old record) counts by the four keys; others ignored
+        total = total + (u if isinstance(u, Spent) else Spent(**{k: int((u or {}).get(k, 0)) for k in _SPENT_KEYS}))
     return total.model_dump()
 
 

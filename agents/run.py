@@ -210,16 +210,23 @@ async def run_tasks(
 RUN_GC_THRESHOLDS = (50_000, 20, 100)
 
 
+_RUNS = {"active": 0, "before": gc.get_threshold()}  # runs in progress in this process
+
+
 @contextlib.contextmanager
 def collecting_for_run() -> Iterator[None]:
     """For the run: thresholds that collect young garbage in batches and the old generation rarely; the process's
-    own restored after it."""
-    before = gc.get_threshold()
-    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    own restored when its last run in progress ends (runs may overlap in one process)."""
+    if _RUNS["active"] == 0:
+        _RUNS["before"] = gc.get_threshold()
+        gc.set_threshold(*RUN_GC_THRESHOLDS)
+    _RUNS["active"] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        _RUNS["active"] -= 1
+        if _RUNS["active"] == 0:
+            gc.set_threshold(*_RUNS["before"])
 
 
 async def _run_tasks(cfg: RunConfig, run_dir: Path, comps: Components, progress: Progress | None) -> dict[str, Any]:

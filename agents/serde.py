@@ -43,7 +43,7 @@ _BY_TAG = {"C": Candidate, "A": Amend}
 
 def _direct(obj: Any) -> bytes | None:
     """``obj`` as the ``semtrace`` kind's JSON, or None when it is not one of the values stored that way."""
-    if isinstance(obj, Send) and type(obj.arg) is Chain:
+    if isinstance(obj, Send) and type(obj.arg) is Chain and getattr(obj, "timeout", None) is None:
         return b'{"send":' + orjson.dumps(obj.node) + b',"chain":' + obj.arg.model_dump_json().encode() + b"}"
     if isinstance(obj, list) and obj and all(type(c) in _TAGS for c in obj):
         items = (b'["' + _TAGS[type(c)] + b'",' + c.model_dump_json().encode() + b"]" for c in obj)

@@ -156,8 +156,10 @@ class AgentState(TypedDict, total=False):
 
 
 def candidates_of(state: dict[str, Any]) -> list[Candidate]:
-    """The state's candidates, typed (an older checkpoint's partial dicts, never completed, are left out)."""
-    return [c for c in state.get("candidates") or [] if isinstance(c, Candidate)]
+    """The state's candidates, typed: an older checkpoint's dicts too (LangGraph loads a stored channel value
+    without the reducer, so they stay dicts until the next write); partial dicts, never completed, are left out."""
+    typed = (c if isinstance(c, Candidate) else _typed(c) for c in state.get("candidates") or [])
+    return [c for c in typed if isinstance(c, Candidate)]
 
 
 def final_candidates(candidates: Iterable[Candidate | dict[str, Any]], depth: int | None = None,

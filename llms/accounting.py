@@ -179,8 +179,8 @@ class Ledgered:
             retry_wait=0.0, completions=len(completions),
             prompt_tokens=sum(c.usage.prompt_tokens for c in completions),
             completion_tokens=sum(c.usage.completion_tokens for c in completions),
-            reasoning_tokens=sum(c.usage.reasoning_tokens for c in completions),
-            unfinished_reasoning=sum(bool(c.reasoning_unfinished) for c in completions))
+            reasoning_tokens=sum(getattr(c.usage, "reasoning_tokens", 0) for c in completions),
+            unfinished_reasoning=sum(bool(getattr(c, "reasoning_unfinished", False)) for c in completions))
         return completions
 
 

@@ -172,6 +172,9 @@ def render_conversation(messages: list[Message]) -> str:
     return "\n".join(f"[{m.role}]\n" + "\n".join(_render_part(p) for p in m.parts) for m in messages)
 
 
+_UNKNOWN: Any = object()
+
+
 class ScriptedLLM:
     """Replies from rules; stateful (list replies are consumed), so its responses are never cached."""
 
@@ -222,8 +225,9 @@ class ScriptedLLM:
         ``match: conversation`` rule); None. Without conversation rules the answer depends on the last user message
         alone and is remembered for the last 256 (a run's chains send the same prompt)."""
         if not self._by_conversation:
-            if last_user in self._found:
-                return self._found[last_user]
+            known = self._found.get(last_user, _UNKNOWN)
+            if known is not _UNKNOWN:
+                return known
         conversation: str | None = None  # rendered once, when a rule matches on it
         found = None
         for idx, rule in enumerate(self.rules):
