@@ -15,8 +15,15 @@ from semtrace.agents.context import AgentContext
 from semtrace.agents.record import NO_SPEND, Candidate
 from semtrace.agents.replies import ask, asked_again, candidate, prompt_messages
 from semtrace.agents.selectors import needs_hidden
-from semtrace.agents.state import (AgentState, Amend, Chain, as_chain, candidate_id, candidates_of,
-                                   final_candidates)
+from semtrace.agents.state import (
+    AgentState,
+    Amend,
+    Chain,
+    as_chain,
+    candidate_id,
+    candidates_of,
+    final_candidates,
+)
 from semtrace.llms.accounting import Spent
 from semtrace.llms.base import UNFINISHED_REASONING, BadResponse, ContextTooLong
 from semtrace.representations import prompts

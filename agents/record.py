@@ -76,6 +76,11 @@ NO_SPEND = Spent()
 _SPENT_KEYS = tuple(Spent.model_fields)
 
 
+def not_run(reason: str) -> ExecSummary:
+    """The outcome of a candidate whose reply held no program (visible and hidden alike): never run."""
+    return ExecSummary(status=NO_PROGRAM, message=reason)
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= STDIO_KEEP else text[:STDIO_KEEP] + f"...[{len(text) - STDIO_KEEP} more]"
 
@@ -161,6 +166,11 @@ class Candidate(_Model):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_defaults=False)
+
+    @property
+    def no_program(self) -> bool:
+        """The reply held no program: nothing ran (``NO_PROGRAM``; ``note`` says why)."""
+        return self.visible.status == NO_PROGRAM
 
     @property
     def visible_passed(self) -> bool:

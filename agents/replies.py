@@ -10,7 +10,7 @@ import json
 import logging
 
 from semtrace.agents.context import AgentContext
-from semtrace.agents.record import NO_PROGRAM, NOT_RUN, Candidate, ExecSummary, PromptMessage
+from semtrace.agents.record import NOT_RUN, Candidate, PromptMessage, not_run
 from semtrace.agents.state import candidate_id
 from semtrace.llms.accounting import Spent, measure
 from semtrace.llms.base import UNFINISHED_REASONING, Completion, Message
@@ -106,7 +106,7 @@ def candidate(ctx: AgentContext, completion: Completion, *, chain: int, round_: 
         id=candidate_id(chain, round_), chain=chain, round=round_, parent=parent, code=code or "", raw=completion.text,
         note=note, reasoning=completion.reasoning, usage=usage, latency=latency, prompt=prompt_messages(messages),
         prompt_digest=prompt_digest(messages),
-        visible=ExecSummary(status=NO_PROGRAM, message=note) if code is None else NOT_RUN,
+        visible=not_run(note) if code is None else NOT_RUN,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from semtrace.agents.context import AgentContext, RunStats
 from semtrace.agents.exec_cache import ExecCache, program_key
 from semtrace.agents.gates import GatedSandbox, PriorityGate
-from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, summary
+from semtrace.agents.record import Candidate, ExecSummary, not_run, summary
 from semtrace.agents.state import candidates_of, final_candidates, merge_candidates
 from semtrace.benchmarks.task import Task
 from semtrace.sandbox.base import Sandbox
@@ -100,11 +100,6 @@ def _updates(chunk: Any) -> Iterator[dict[str, Any]]:
                 yield update
 
 
-def _no_program(cand: Candidate) -> bool:
-    """A candidate whose reply held no program (``record.NO_PROGRAM``): never run, hidden tests included."""
-    return cand.visible.status == NO_PROGRAM
-
-
 async def _graph_state(app: Any, task: Task, ctx: AgentContext, start: Any) -> dict[str, Any]:
     """Run (or continue from its checkpoint) the task's graph, calling ``start(candidate)`` for every candidate as
     its update arrives; the final state. A task run from its start has its final state from its own updates (the
@@ -138,7 +133,7 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer
     jobs: dict[str, asyncio.Future[ExecResult | None]] = {}
 
     def start(cand: Candidate) -> None:  # scored once per program; queued by its first candidate's round
-        if not _no_program(cand) and cand.code not in jobs:
+        if not cand.no_program and cand.code not in jobs:
             jobs[cand.code] = asyncio.ensure_future(scorer.score(task, cand.code, cand.round, ctx.ordinal))
 
     try:
@@ -153,7 +148,7 @@ async def run_scored(app: Any, task: Task, ctx: AgentContext, scorer: Scorer
         await asyncio.gather(*jobs.values(), return_exceptions=True)
         raise
     keep = ctx.settings.keep_outcomes
-    scored = [c.model_copy(update={"hidden": ExecSummary(status=NO_PROGRAM, message=c.note) if _no_program(c)
+    scored = [c.model_copy(update={"hidden": not_run(c.note) if c.no_program
                                    else hidden_outcome(scores[c.code], keep)}) for c in made]
     selection = state.get("selection") or {}
     if selection.get("deferred"):  # a selector reading hidden results runs now that they exist

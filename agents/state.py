@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from langgraph.channels.delta import DeltaChannel
-from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, PromptMessage
+from pydantic import BaseModel, ConfigDict, ValidationError
+from semtrace.agents.record import Candidate, PromptMessage, not_run
 from semtrace.agents.transcript import Transcript
 from semtrace.representations.prompts import Attempt
 
@@ -50,7 +49,7 @@ class Chain(BaseModel):
 
     @property
     def no_program(self) -> bool:
-        return self.candidate.visible.status == NO_PROGRAM
+        return self.candidate.no_program
 
     def written(self, cand: Candidate) -> Candidate | dict[str, Any]:
         """What a node writes to the state for ``cand`` (this chain's candidate, completed): the candidate; for a
@@ -162,19 +161,17 @@ def candidates_of(state: dict[str, Any]) -> list[Candidate]:
     return [c for c in typed if isinstance(c, Candidate)]
 
 
-def final_candidates(candidates: Iterable[Candidate | dict[str, Any]], depth: int | None = None,
+def final_candidates(candidates: Iterable[Candidate], depth: int | None = None,
                      width: int | None = None) -> list[Candidate]:
     """Each chain's answer at ``depth``: its latest candidate with round <= depth (chains stop early on a pass).
-    Dicts are a record's candidates as read from ``results.jsonl``."""
-    best: dict[int, Candidate | dict[str, Any]] = {}
+    A record read from ``results.jsonl`` is typed first (``metrics.parsed``)."""
+    best: dict[int, Candidate] = {}
     for c in candidates:
-        chain, round_ = (c.chain, c.round) if isinstance(c, Candidate) else (c["chain"], c["round"])
-        if (width is not None and chain >= width) or (depth is not None and round_ > depth):
+        if (width is not None and c.chain >= width) or (depth is not None and c.round > depth):
             continue
-        held = best.get(chain)
-        if held is None or round_ > (held.round if isinstance(held, Candidate) else held["round"]):
-            best[chain] = c
-    return [v if isinstance(v, Candidate) else Candidate.from_dict(v) for _, v in sorted(best.items())]
+        if c.chain not in best or c.round > best[c.chain].round:
+            best[c.chain] = c
+    return [best[k] for k in sorted(best)]
 
 
 # ------------------------------------------------------------------ payloads of checkpoints before format 3
@@ -196,7 +193,7 @@ def as_chain(payload: Chain | dict[str, Any]) -> Chain:
     if p.get("usage"):
         fields["usage"] = p["usage"]
     if p.get("no_program"):
-        fields["visible"] = ExecSummary(status=NO_PROGRAM, message=p.get("note", ""))
+        fields["visible"] = not_run(p.get("note", ""))
     return Chain(
         candidate=Candidate.from_dict({"code": "", **fields}),
         attempts=tuple(Attempt(**a) for a in p.get("attempts") or []),

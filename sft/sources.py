@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from semtrace.agents.record import NO_PROGRAM
+from semtrace.agents.metrics import parsed
+from semtrace.agents.record import NO_PROGRAM, Candidate, PromptMessage
 from semtrace.benchmarks.common import DataError
 from semtrace.benchmarks.task import Task
 from semtrace.config import RunConfig
@@ -72,38 +73,41 @@ def from_benchmark(name: str, data_dir: str | None, sandbox: str, limit: int | N
     return out
 
 
-def _messages(prompt: Any) -> tuple[Message, ...] | None:
+def _messages(prompt: tuple[PromptMessage, ...]) -> tuple[Message, ...] | None:
     if not prompt:
         return None
-    return tuple(Message(m["role"], m["content"]) for m in prompt)
+    return tuple(Message(m.role, m.content) for m in prompt)
 
 
-def _fixable(cand: dict[str, Any]) -> bool:
+def _fixable(cand: Candidate) -> bool:
     """A candidate with a program that fails its visible tests (no program: nothing to fix)."""
-    return (cand.get("visible") or {}).get("status") not in ("passed", None, NO_PROGRAM)
+    return cand.visible.status not in ("passed", None, NO_PROGRAM)
+
+
+def _by_id(record: dict[str, Any]) -> dict[str, Candidate]:
+    """A record's candidates, typed once (``metrics.parsed``), by id."""
+    return {c.id: c for c in parsed(record)} if record.get("candidates") else {}
 
 
 def round_pairs(record: dict[str, Any], task: Task, representation: str, source: str = "run") -> list[Pair]:
     """``--debug-chains multi-turn``: each ``debug`` round that ended in a passing program (``submit`` or an
     answer) from a failing parent in its chain, with the round's conversation (``chains.py``)."""
-    from semtrace.agents.transcript import Transcript
-
     public = task.public()
-    cands = {c["id"]: c for c in record.get("candidates", [])}
+    cands = _by_id(record)
     pairs = []
     for d in cands.values():
-        parent = cands.get(d.get("parent") or "")
-        if (not d.get("transcript") or parent is None or parent["chain"] != d["chain"] or not _fixable(parent)
-                or (d.get("visible") or {}).get("status") != "passed"):
+        parent = cands.get(d.parent or "")
+        t = d.transcript
+        if (t is None or parent is None or parent.chain != d.chain or not _fixable(parent)
+                or d.visible.status != "passed"):
             continue
-        t = Transcript.from_dict(d["transcript"])
         if not chains.ends_with_program(t):
             continue
-        sent = _messages(d.get("prompt"))
+        sent = _messages(d.prompt)
         pairs.append(Pair(task_id=task.task_id, prompt=public.prompt, entry_point=public.entry_point,
-                          buggy=parent["code"], fixed=d["code"], tests=public.visible_tests,
+                          buggy=parent.code, fixed=d.code, tests=public.visible_tests,
                           test_setup=public.test_setup, prelude=public.prelude, source=source,
-                          ids=(parent["id"], d["id"]),
+                          ids=(parent.id, d.id),
                           sent=chains.native_prompt(sent, t, public.entry_point) if sent else None,
                           sent_representation=representation, reasoning=chains.final_reasoning(t),
                           dialogue=chains.dialogue(t)))
@@ -115,36 +119,35 @@ def run_pairs(record: dict[str, Any], task: Task, representation: str, source: s
     ``debug`` round's recorded prompt is not the input (it asked for tool calls; the fix was not its reply): its
     pairs are rebuilt as the refine prompt (``--debug-chains single-turn``)."""
     public = task.public()
-    cands = {c["id"]: c for c in record.get("candidates", [])}
-    children: dict[str, dict[str, Any]] = {}
+    cands = _by_id(record)
+    children: dict[str, Candidate] = {}
     for c in cands.values():
-        parent = cands.get(c.get("parent") or "")
-        if parent is not None and parent["chain"] == c["chain"]:
-            children[parent["id"]] = c
+        parent = cands.get(c.parent or "")
+        if parent is not None and parent.chain == c.chain:
+            children[parent.id] = c
     pairs = []
     for x in cands.values():
         if not _fixable(x):
             continue
-        child = children.get(x["id"])
+        child = children.get(x.id)
         d = child
-        while d is not None and (d.get("visible") or {}).get("status") != "passed":
-            d = children.get(d["id"])
+        while d is not None and d.visible.status != "passed":
+            d = children.get(d.id)
         if d is None or child is None:
             continue
         earlier = []
-        a = cands.get(x.get("parent") or "")
+        a = cands.get(x.parent or "")
         while a is not None:  # what the refine node keeps of earlier rounds: code, feedback, critique
-            earlier.insert(0, Attempt(code=a["code"], feedback=a.get("feedback", ""), critique=a.get("critique", "")))
-            a = cands.get(a.get("parent") or "")
+            earlier.insert(0, Attempt(code=a.code, feedback=a.feedback, critique=a.critique))
+            a = cands.get(a.parent or "")
         pairs.append(Pair(task_id=task.task_id, prompt=public.prompt, entry_point=public.entry_point,
-                          buggy=x["code"], fixed=d["code"], tests=public.visible_tests,
+                          buggy=x.code, fixed=d.code, tests=public.visible_tests,
                           test_setup=public.test_setup, prelude=public.prelude, source=source,
-                          ids=(x["id"], d["id"]), earlier=tuple(earlier),
-                          sent=None if child.get("transcript") else _messages(child.get("prompt")),
+                          ids=(x.id, d.id), earlier=tuple(earlier),
+                          sent=None if child.transcript else _messages(child.prompt),
                           sent_representation=representation,
                           # the reasoning answered the child's request only when the child is the fix
-                          reasoning=str(d.get("reasoning") or "") if d is child and not child.get("transcript")
-                          else ""))
+                          reasoning=d.reasoning if d is child and not child.transcript else ""))
     return pairs
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from semtrace.agents.record import NO_PROGRAM, Candidate, ExecSummary, TaskRecord
+from semtrace.agents.record import Candidate, ExecSummary, TaskRecord
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def candidate_view(cand: Candidate, parent: Candidate | None) -> dict[str, Any]:
         "diff": diff_lines(parent.code if parent is not None and parent.code and cand.code else None, cand.code),
         "raw": cand.raw,
         "reasoning": cand.reasoning,
-        "no_program": cand.visible.status == NO_PROGRAM,
+        "no_program": cand.no_program,
         "note": cand.note,
         "prompt": [m.model_dump() for m in cand.prompt],
         "prompt_digest": cand.prompt_digest,
