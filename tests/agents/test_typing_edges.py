@@ -55,3 +55,13 @@ async def test_an_llm_without_a_ledger_whose_completions_lack_the_newer_fields_i
     with measure(llm, task_id="t", round=1) as used:
         await llm.generate([])
     assert used.spent == Spent(prompt_tokens=4, completion_tokens=2, calls=1)
+
+
+def test_an_llm_with_its_own_ledger_is_not_wrapped_so_its_calls_count_once() -> None:
+    from semtrace.llms.accounting import Accounting
+
+    class Managed:
+        accounting = Accounting()
+
+    llm = Managed()
+    assert ledgered(llm) is llm and ledgered(ledgered(object())).__class__.__name__ == "Ledgered"
